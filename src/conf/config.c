@@ -1,0 +1,567 @@
+/* config.c — option table, INI parsing through libinih, validation. */
+#include "conf/config.h"
+#include "lib/fsutil.h"
+#include "lib/util.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const struct config *config;
+
+const struct service_info service_infos[SERVICE_COUNT] = {
+	[SERVICE_SMTP] = { "smtp", PROTO_SMTP, false, false },
+	[SERVICE_SUBMISSION] = { "submission", PROTO_SMTP, false, true },
+	[SERVICE_POP3] = { "pop3", PROTO_POP3, false, false },
+	[SERVICE_IMAP] = { "imap", PROTO_IMAP, false, false },
+	[SERVICE_SMTPS] = { "smtps", PROTO_SMTP, true, true },
+	[SERVICE_POP3S] = { "pop3s", PROTO_POP3, true, false },
+	[SERVICE_IMAPS] = { "imaps", PROTO_IMAP, true, false },
+};
+
+const char *proto_name(enum proto proto)
+{
+	switch (proto) {
+	case PROTO_SMTP: return "smtp";
+	case PROTO_POP3: return "pop3";
+	case PROTO_IMAP: return "imap";
+	}
+	return "?";
+}
+
+enum conf_type {
+	CONF_STRING,
+	CONF_PATH,
+	CONF_NAME,       /* a file base name: no '/', no leading '.' */
+	CONF_UINT,
+	CONF_DOMAINS,
+	CONF_LISTEN,
+	CONF_TLS_VERSION,
+	CONF_LOG_LEVEL,
+};
+
+struct conf_option {
+	const char *section;     /* "" for the top of the file */
+	const char *name;
+	enum conf_type type;
+	size_t offset;           /* into struct config */
+	const char *def;         /* default, parsed like file input; NULL: unset */
+	uint64_t min, max;       /* CONF_UINT bounds */
+};
+
+#define OPT(sec, key, type, field, def) \
+	{ sec, key, type, offsetof(struct config, field), def, 0, 0 }
+#define OPT_UINT(sec, key, field, def, lo, hi) \
+	{ sec, key, CONF_UINT, offsetof(struct config, field), def, lo, hi }
+
+static const struct conf_option options[] = {
+	OPT("", "hostname", CONF_STRING, hostname, NULL),
+	OPT("", "domains", CONF_DOMAINS, domains, NULL),
+	OPT("", "data_dir", CONF_PATH, data_dir, "data"),
+	OPT("", "certs_dir", CONF_PATH, certs_dir, "certs"),
+	OPT("", "certificate", CONF_NAME, certificate, "mail"),
+	OPT("", "user", CONF_STRING, user, NULL),
+	OPT("", "log_level", CONF_LOG_LEVEL, log_level, "info"),
+	OPT_UINT("", "workers", workers, "0", 0, 64),
+	{ "listen", "smtp", CONF_LISTEN, SERVICE_SMTP, NULL, 0, 0 },
+	{ "listen", "submission", CONF_LISTEN, SERVICE_SUBMISSION, NULL, 0, 0 },
+	{ "listen", "pop3", CONF_LISTEN, SERVICE_POP3, NULL, 0, 0 },
+	{ "listen", "imap", CONF_LISTEN, SERVICE_IMAP, NULL, 0, 0 },
+	{ "listen", "smtps", CONF_LISTEN, SERVICE_SMTPS, NULL, 0, 0 },
+	{ "listen", "pop3s", CONF_LISTEN, SERVICE_POP3S, NULL, 0, 0 },
+	{ "listen", "imaps", CONF_LISTEN, SERVICE_IMAPS, NULL, 0, 0 },
+	OPT("tls", "min_version", CONF_TLS_VERSION, tls_min_version, "TLSv1.2"),
+	/* RFC 1870 SIZE; 25 MiB like most providers. */
+	OPT_UINT("limits", "max_message_size", max_message_size, "26214400",
+		 1024, (uint64_t)1 << 31),
+	/* RFC 5321 4.5.3.1.8: at least 100 recipients must be accepted. */
+	OPT_UINT("limits", "max_recipients", max_recipients, "100", 100, 10000),
+	OPT_UINT("limits", "max_connections", max_connections, "10000", 1, 1000000),
+	OPT_UINT("limits", "max_connections_per_ip", max_connections_per_ip,
+		 "50", 1, 1000000),
+	/* RFC 5321 4.5.3.2.7: server timeout of at least 5 minutes. */
+	OPT_UINT("limits", "smtp_timeout", smtp_timeout, "300", 5, 86400),
+	/* RFC 1939 3: autologout timer of at least 10 minutes. */
+	OPT_UINT("limits", "pop3_timeout", pop3_timeout, "600", 5, 86400),
+	/* RFC 3501 5.4: autologout timer of at least 30 minutes. */
+	OPT_UINT("limits", "imap_timeout", imap_timeout, "1800", 5, 86400),
+	OPT_UINT("limits", "auth_max_failures", auth_max_failures, "3", 1, 100),
+};
+
+struct parse_ctx {
+	struct config *cfg;
+	const char *path;
+	FILE *fp;
+	unsigned line;
+	bool continued;             /* current line starts with a blank */
+	size_t last_idx;            /* option of the previous handler call */
+	char *list_acc;             /* value so far of a continued list option */
+	bool seen[N_ELEMENTS(options)];
+	const char *error;          /* first error, "FILE:LINE: ..." */
+};
+
+static const struct conf_option *find_option(const char *section,
+					     const char *name, size_t *idx_r)
+{
+	for (size_t i = 0; i < N_ELEMENTS(options); i++) {
+		if (str_ieq(options[i].section, section) &&
+		    str_ieq(options[i].name, name)) {
+			*idx_r = i;
+			return &options[i];
+		}
+	}
+	return NULL;
+}
+
+static bool known_section(const char *section)
+{
+	for (size_t i = 0; i < N_ELEMENTS(options); i++) {
+		if (str_ieq(options[i].section, section))
+			return true;
+	}
+	return false;
+}
+
+/* A host or domain name per RFC 1035/1123: labels of letters, digits and
+ * hyphens, 1..63 octets each, 253 in all. */
+static bool valid_domain(const char *s)
+{
+	size_t label = 0, total = strlen(s);
+
+	if (total == 0 || total > 253)
+		return false;
+	for (const char *p = s; ; p++) {
+		if (*p == '.' || *p == '\0') {
+			if (label == 0 || label > 63 || p[-1] == '-')
+				return false;
+			if (*p == '\0')
+				return true;
+			label = 0;
+			continue;
+		}
+		if (!isalnum((unsigned char)*p) && *p != '-')
+			return false;
+		if (label == 0 && *p == '-')
+			return false;
+		label++;
+	}
+}
+
+static int parse_listen_one(const char *spec, struct listen_addr *la,
+			    const char **error_r)
+{
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *colon, *port;
+	bool v6 = spec[0] == '[', ok;
+	size_t hlen;
+
+	if (v6) {
+		const char *end = strchr(spec, ']');
+		if (end == NULL || end[1] != ':') {
+			*error_r = errfmt("'%s': expected [IPv6]:PORT", spec);
+			return -1;
+		}
+		hlen = (size_t)(end - spec - 1);
+		colon = end + 1;
+		spec++;
+	} else {
+		colon = strrchr(spec, ':');
+		if (colon == NULL) {
+			*error_r = errfmt("'%s': expected ADDRESS:PORT", spec);
+			return -1;
+		}
+		hlen = (size_t)(colon - spec);
+	}
+	if (hlen == 0 || hlen >= sizeof(host)) {
+		*error_r = errfmt("'%s': expected ADDRESS:PORT", spec);
+		return -1;
+	}
+	memcpy(host, spec, hlen);
+	host[hlen] = '\0';
+	port = colon + 1;
+	uint64_t portnum;
+	if (!str_to_u64(port, 65535, &portnum) || portnum == 0) {
+		*error_r = errfmt("'%s': port must be 1..65535", port);
+		return -1;
+	}
+	/* inet_pton, not getaddrinfo: "1.2.3" is a typo, not 1.2.0.3. */
+	memset(&la->ss, 0, sizeof(la->ss));
+	if (v6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&la->ss;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)portnum);
+		ok = inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1;
+		la->len = sizeof(*sin6);
+	} else {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&la->ss;
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)portnum);
+		ok = inet_pton(AF_INET, host, &sin->sin_addr) == 1;
+		la->len = sizeof(*sin);
+	}
+	if (!ok && !v6 && strchr(host, ':') != NULL) {
+		*error_r = errfmt("'%s': write IPv6 addresses as [ADDRESS]:PORT",
+				  host);
+		return -1;
+	}
+	if (!ok) {
+		*error_r = errfmt("'%s': not a numeric %s address", host,
+				  v6 ? "IPv6" : "IPv4");
+		return -1;
+	}
+	snprintf(la->text, sizeof(la->text), v6 ? "[%s]:%u" : "%s:%u", host,
+		 (unsigned)portnum);
+	return 0;
+}
+
+static int parse_listen(struct config *cfg, enum service svc, const char *value,
+			const char **error_r)
+{
+	size_t n;
+	char **v = strv_split_commas(value, &n);
+	int ret = 0;
+
+	if (n > CONFIG_LISTEN_MAX) {
+		*error_r = errfmt("at most %d addresses per service", CONFIG_LISTEN_MAX);
+		ret = -1;
+	}
+	for (size_t i = 0; ret == 0 && i < n; i++)
+		ret = parse_listen_one(v[i], &cfg->listen[svc][i], error_r);
+	cfg->n_listen[svc] = ret == 0 ? n : 0;
+	strv_free(&v);
+	return ret;
+}
+
+static int parse_domains(struct config *cfg, const char *value,
+			 const char **error_r)
+{
+	size_t n;
+	char **v = strv_split_commas(value, &n);
+
+	for (size_t i = 0; i < n; i++) {
+		str_lower(v[i]);
+		if (!valid_domain(v[i])) {
+			*error_r = errfmt("'%s' is not a valid domain name", v[i]);
+			strv_free(&v);
+			return -1;
+		}
+	}
+	strv_free(&cfg->domains);
+	cfg->domains = v;
+	cfg->n_domains = n;
+	return 0;
+}
+
+static int set_option(struct config *cfg, const struct conf_option *opt,
+		      const char *value, const char **error_r)
+{
+	void *field = (char *)cfg + opt->offset;
+	uint64_t u;
+
+	switch (opt->type) {
+	case CONF_STRING:
+		if (*value == '\0') {
+			*error_r = errfmt("%s must not be empty", opt->name);
+			return -1;
+		}
+		free(*(char **)field);
+		*(char **)field = xstrdup(value);
+		return 0;
+	case CONF_NAME:
+		if (*value == '\0' || *value == '.' || strchr(value, '/') != NULL) {
+			*error_r = errfmt("%s: '%s' must be a plain file name "
+					  "(no '/', no leading '.')", opt->name, value);
+			return -1;
+		}
+		free(*(char **)field);
+		*(char **)field = xstrdup(value);
+		return 0;
+	case CONF_PATH:
+		if (*value == '\0') {
+			*error_r = errfmt("%s must not be empty", opt->name);
+			return -1;
+		}
+		free(*(char **)field);
+		*(char **)field = fs_join(cfg->dir, value);
+		return 0;
+	case CONF_UINT:
+		if (!str_to_u64(value, UINT64_MAX, &u) || u < opt->min || u > opt->max) {
+			*error_r = errfmt("%s: '%s' must be a number from %llu to %llu",
+					  opt->name, value, (unsigned long long)opt->min,
+					  (unsigned long long)opt->max);
+			return -1;
+		}
+		*(uint64_t *)field = u;
+		return 0;
+	case CONF_DOMAINS:
+		return parse_domains(cfg, value, error_r);
+	case CONF_LISTEN:
+		if (parse_listen(cfg, (enum service)opt->offset, value, error_r) < 0) {
+			*error_r = errfmt("listen %s: %s", opt->name, *error_r);
+			return -1;
+		}
+		return 0;
+	case CONF_TLS_VERSION:
+		if (str_ieq(value, "TLSv1.2"))
+			*(int *)field = 0x0303;
+		else if (str_ieq(value, "TLSv1.3"))
+			*(int *)field = 0x0304;
+		else {
+			*error_r = errfmt("min_version: '%s' must be TLSv1.2 or TLSv1.3",
+					  value);
+			return -1;
+		}
+		return 0;
+	case CONF_LOG_LEVEL:
+		if (!log_level_parse(value, (enum log_level *)field)) {
+			*error_r = errfmt("log_level: '%s' must be error, warning, "
+					  "info or debug", value);
+			return -1;
+		}
+		return 0;
+	}
+	return -1;
+}
+
+/* libinih keeps ';' inline comments only; INTERFACE.md's example uses '#'
+ * too. A '#' or ';' that starts the value or follows a blank begins a
+ * comment. */
+static void strip_inline_comment(char *value)
+{
+	for (char *p = value; *p != '\0'; p++) {
+		if ((*p == '#' || *p == ';') &&
+		    (p == value || p[-1] == ' ' || p[-1] == '\t')) {
+			*p = '\0';
+			break;
+		}
+	}
+}
+
+static int conf_ini_handler(void *user, const char *section, const char *name,
+		       const char *value)
+{
+	struct parse_ctx *ctx = user;
+	const struct conf_option *opt;
+	char vbuf[CONFIG_LINE_MAX + 1];
+	const char *error;
+	size_t idx;
+
+	if (ctx->error != NULL)
+		return 1;
+	if (!known_section(section)) {
+		ctx->error = errfmt("%s:%u: unknown section [%s]", ctx->path,
+				    ctx->line, section);
+		return 1;
+	}
+	opt = find_option(section, name, &idx);
+	if (opt == NULL) {
+		ctx->error = errfmt("%s:%u: unknown setting '%s'%s%s%s", ctx->path,
+				    ctx->line, name, *section ? " in [" : "",
+				    section, *section ? "]" : "");
+		return 1;
+	}
+	strlcpy_sp(vbuf, value, sizeof(vbuf));
+	strip_inline_comment(vbuf);
+	value = str_trim(vbuf);
+	if (ctx->continued && ctx->seen[idx] && idx == ctx->last_idx) {
+		/* An indented line continues a list: "domains = a,\n  b". */
+		if (opt->type != CONF_DOMAINS && opt->type != CONF_LISTEN) {
+			ctx->error = errfmt("%s:%u: '%s' takes one value; "
+					    "remove the indentation", ctx->path,
+					    ctx->line, name);
+			return 1;
+		}
+		char *acc = xasprintf("%s,%s", ctx->list_acc, value);
+		free(ctx->list_acc);
+		ctx->list_acc = acc;
+		value = acc;
+	} else if (ctx->seen[idx]) {
+		ctx->error = errfmt("%s:%u: '%s' is set twice", ctx->path,
+				    ctx->line, name);
+		return 1;
+	} else {
+		free(ctx->list_acc);
+		ctx->list_acc = xstrdup(value);
+	}
+	ctx->seen[idx] = true;
+	ctx->last_idx = idx;
+	if (set_option(ctx->cfg, opt, value, &error) < 0) {
+		ctx->error = errfmt("%s:%u: %s", ctx->path, ctx->line, error);
+		return 1;
+	}
+	return 1;
+}
+
+/* ini_reader: one line per call, so ctx->line is the line the handler sees.
+ * libinih hands us a buffer of INI_MAX_LINE bytes; longer lines are refused
+ * rather than silently split. */
+static char *ini_read_line(char *str, int num, void *stream)
+{
+	struct parse_ctx *ctx = stream;
+	char line[CONFIG_LINE_MAX + 2];
+
+	if (fgets(line, sizeof(line), ctx->fp) == NULL)
+		return NULL;
+	ctx->line++;
+	size_t len = strlen(line);
+	if ((len == sizeof(line) - 1 && line[len - 1] != '\n') ||
+	    len >= (size_t)num) {
+		if (ctx->error == NULL)
+			ctx->error = errfmt("%s:%u: line is longer than %d bytes",
+					    ctx->path, ctx->line, CONFIG_LINE_MAX);
+		if (line[len - 1] != '\n') {
+			int c;
+			while ((c = fgetc(ctx->fp)) != EOF && c != '\n')
+				;
+		}
+		line[0] = '\0';
+	}
+	ctx->continued = line[0] == ' ' || line[0] == '\t';
+	strlcpy_sp(str, line, (size_t)num);
+	return str;
+}
+
+static void apply_defaults(struct config *cfg)
+{
+	const char *error;
+	char host[256];
+
+	for (size_t i = 0; i < N_ELEMENTS(options); i++) {
+		if (options[i].def != NULL &&
+		    set_option(cfg, &options[i], options[i].def, &error) < 0)
+			abort(); /* a bad default is our bug */
+	}
+	if (gethostname(host, sizeof(host)) == 0 && host[0] != '\0') {
+		host[sizeof(host) - 1] = '\0';
+		cfg->hostname = xstrdup(host);
+	} else {
+		cfg->hostname = xstrdup("localhost");
+	}
+	cfg->domains = xcalloc(1, sizeof(char *));
+}
+
+char *config_abs_path(const char *path)
+{
+	char cwd[PATH_MAX];
+	if (path[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
+		return xstrdup(path);
+	return fs_join(cwd, path);
+}
+
+struct config *config_defaults(const char *base_dir)
+{
+	struct config *cfg = xcalloc(1, sizeof(*cfg));
+	cfg->dir = config_abs_path(base_dir);
+	apply_defaults(cfg);
+	return cfg;
+}
+
+static int validate(struct config *cfg, const char **error_r)
+{
+	if (!valid_domain(cfg->hostname)) {
+		*error_r = errfmt("%s: hostname '%s' is not a valid host name",
+				  cfg->path, cfg->hostname);
+		return -1;
+	}
+	str_lower(cfg->hostname);
+	return 0;
+}
+
+int config_load(const char *path, bool must_exist, struct config **config_r,
+		const char **error_r)
+{
+	struct parse_ctx ctx = { .path = path };
+	struct config *cfg;
+	char *abs = config_abs_path(path);
+	char *dir = fs_dirname(abs);
+	int rc;
+
+	ctx.fp = fopen(path, "re");
+	if (ctx.fp == NULL) {
+		if (!must_exist && errno == ENOENT) {
+			*config_r = config_defaults(".");
+			free(abs);
+			free(dir);
+			return 0;
+		}
+		*error_r = errfmt("%s: %s", path, strerror(errno));
+		free(abs);
+		free(dir);
+		return -1;
+	}
+	cfg = xcalloc(1, sizeof(*cfg));
+	cfg->path = abs;
+	cfg->dir = dir;
+	ctx.cfg = cfg;
+	apply_defaults(cfg);
+	rc = ini_parse_stream(ini_read_line, &ctx, conf_ini_handler, &ctx);
+	fclose(ctx.fp);
+	free(ctx.list_acc);
+	if (ctx.error == NULL && rc > 0)
+		ctx.error = errfmt("%s:%d: syntax error (expected 'key = value' "
+				   "or '[section]')", path, rc);
+	else if (ctx.error == NULL && rc < 0)
+		ctx.error = errfmt("%s: cannot parse", path);
+	if (ctx.error == NULL)
+		validate(cfg, &ctx.error);
+	if (ctx.error != NULL) {
+		*error_r = ctx.error;
+		config_free(&cfg);
+		return -1;
+	}
+	*config_r = cfg;
+	return 0;
+}
+
+void config_free(struct config **cfgp)
+{
+	struct config *cfg = *cfgp;
+	if (cfg == NULL)
+		return;
+	for (size_t i = 0; i < N_ELEMENTS(options); i++) {
+		const struct conf_option *o = &options[i];
+		if (o->type == CONF_STRING || o->type == CONF_PATH ||
+		    o->type == CONF_NAME)
+			free(*(char **)((char *)cfg + o->offset));
+	}
+	strv_free(&cfg->domains);
+	free(cfg->path);
+	free(cfg->dir);
+	x_free(cfgp);
+}
+
+bool config_is_local_domain(const struct config *cfg, const char *domain)
+{
+	for (size_t i = 0; i < cfg->n_domains; i++) {
+		if (str_ieq(cfg->domains[i], domain))
+			return true;
+	}
+	return false;
+}
+
+bool config_any_listen(const struct config *cfg)
+{
+	for (int s = 0; s < SERVICE_COUNT; s++) {
+		if (cfg->n_listen[s] > 0)
+			return true;
+	}
+	return false;
+}
+
+const char *config_default_path(const char *cli_path)
+{
+	const char *env = getenv(CONFIG_ENV);
+	if (cli_path != NULL)
+		return cli_path;
+	if (env != NULL && *env != '\0')
+		return env;
+	return CONFIG_DEFAULT_PATH;
+}

@@ -1,0 +1,107 @@
+/* config.h — the sealpost.conf settings (INI, parsed by libinih).
+ *
+ * Every setting is one row of the option table in config.c. Relative paths
+ * are resolved against the folder of the config file. Once loaded the config
+ * is read-only; the server reaches it through the `config` global. */
+#ifndef SEALPOST_CONFIG_H
+#define SEALPOST_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "lib/log.h"
+
+#define CONFIG_DEFAULT_PATH "/etc/sealpost/sealpost.conf"
+#define CONFIG_ENV "SEALPOST_CONF"
+/* Longest line of the config file (libinih's INI_MAX_LINE less the NUL);
+ * longer ones are an error. Long lists continue on indented lines. */
+#define CONFIG_LINE_MAX 199
+/* Addresses one service may listen on. */
+#define CONFIG_LISTEN_MAX 16
+
+enum proto {
+	PROTO_SMTP,
+	PROTO_POP3,
+	PROTO_IMAP,
+};
+
+enum service {
+	SERVICE_SMTP,
+	SERVICE_SUBMISSION,
+	SERVICE_POP3,
+	SERVICE_IMAP,
+	SERVICE_SMTPS,
+	SERVICE_POP3S,
+	SERVICE_IMAPS,
+	SERVICE_COUNT
+};
+
+struct service_info {
+	const char *name;
+	enum proto proto;
+	bool implicit_tls;   /* TLS from the first byte (RFC 8314) */
+	bool auth_required;  /* SMTP: AUTH before MAIL */
+};
+extern const struct service_info service_infos[SERVICE_COUNT];
+const char *proto_name(enum proto proto);
+
+struct listen_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char text[64];       /* as written, normalised: "127.0.0.1:25", "[::1]:25" */
+};
+
+struct config {
+	char *path;          /* absolute path of the file loaded (NULL: none) */
+	char *dir;           /* its folder, base of relative paths */
+
+	char *hostname;
+	char **domains;      /* lower case, NULL-terminated */
+	size_t n_domains;
+	char *data_dir;
+	char *certs_dir;
+	char *certificate;
+	char *user;
+	enum log_level log_level;
+	uint64_t workers;    /* 0: one per CPU core */
+
+	struct listen_addr listen[SERVICE_COUNT][CONFIG_LISTEN_MAX];
+	size_t n_listen[SERVICE_COUNT];
+
+	int tls_min_version; /* TLS1_2_VERSION or TLS1_3_VERSION numbers */
+
+	uint64_t max_message_size;
+	uint64_t max_recipients;
+	uint64_t max_connections;
+	uint64_t max_connections_per_ip;
+	uint64_t smtp_timeout;
+	uint64_t pop3_timeout;
+	uint64_t imap_timeout;
+	uint64_t auth_max_failures;
+};
+
+/* The loaded config of the running process. */
+extern const struct config *config;
+
+/* Where the config file is: -c argument, else $SEALPOST_CONF, else the
+ * default path. */
+const char *config_default_path(const char *cli_path);
+
+/* Load and validate path. On error *error_r is one line naming
+ * "FILE:LINE: problem" and nothing is returned. With must_exist false a
+ * missing file yields the defaults (relative paths against the cwd). */
+int config_load(const char *path, bool must_exist, struct config **config_r,
+		const char **error_r);
+/* The defaults alone, relative paths resolved against base_dir. */
+struct config *config_defaults(const char *base_dir);
+void config_free(struct config **cfg);
+
+bool config_is_local_domain(const struct config *cfg, const char *domain);
+bool config_any_listen(const struct config *cfg);
+
+/* Resolve a path from the command line against the cwd (new string). */
+char *config_abs_path(const char *path);
+
+#endif

@@ -1,0 +1,7 @@
+/* main.c — sealpost: one binary, subcommands in cli/. */
+#include "cli/cli.h"
+
+int main(int argc, char **argv)
+{
+	return cli_main(argc, argv);
+}

@@ -1,0 +1,39 @@
+"""Shared pytest fixtures: the binary under test and a CLI runner."""
+import os
+import subprocess
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.path.abspath(os.environ.get("SEALPOST_BIN", os.path.join(ROOT, "build/sealpost")))
+
+
+class Result:
+    def __init__(self, proc):
+        self.rc = proc.returncode
+        self.out = proc.stdout
+        self.err = proc.stderr
+
+    def __repr__(self):
+        return f"<rc={self.rc} out={self.out!r} err={self.err!r}>"
+
+
+def run_cli(*args, cwd=None, input=None, env=None, timeout=120):
+    """Run build/sealpost with args; returns Result(rc, out, err)."""
+    full_env = dict(os.environ)
+    full_env.pop("SEALPOST_CONF", None)
+    if env:
+        full_env.update(env)
+    proc = subprocess.run([BIN, *map(str, args)], cwd=cwd, input=input,
+                          capture_output=True, text=True, env=full_env,
+                          timeout=timeout)
+    return Result(proc)
+
+
+@pytest.fixture
+def cli(tmp_path):
+    """Run the CLI with tmp_path as the working folder."""
+    def _run(*args, **kw):
+        kw.setdefault("cwd", tmp_path)
+        return run_cli(*args, **kw)
+    return _run

@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Run every sealpost test and end with one line: "N passed, M failed".
+
+1. unit tests: each build/unit/**/test_* binary (cmocka, ASan+UBSan), TAP output
+2. protocol tests: pytest on tests/proto against build/san/sealpost
+3. fuzz: each build/fuzz/fuzz_* for a few seconds on its seed corpus
+"""
+import glob
+import os
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FUZZ_SECONDS = int(os.environ.get("SEALPOST_FUZZ_SECONDS", "5"))
+
+passed = 0
+failed = 0
+failures = []
+
+
+def record(ok, name):
+    global passed, failed
+    if ok:
+        passed += 1
+    else:
+        failed += 1
+        failures.append(name)
+
+
+def run_unit():
+    env = dict(os.environ, CMOCKA_MESSAGE_OUTPUT="TAP")
+    for binary in sorted(glob.glob(os.path.join(ROOT, "build/unit/**/test_*"),
+                               recursive=True)):
+        if not os.access(binary, os.X_OK) or binary.endswith(".d"):
+            continue
+        name = os.path.relpath(binary, ROOT)
+        proc = subprocess.run([binary], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=300)
+        sys.stdout.write(proc.stdout)
+        sys.stderr.write(proc.stderr)
+        results = re.findall(r"^(ok|not ok) \d+ - (.*)$", proc.stdout, re.M)
+        for status, test in results:
+            record(status == "ok", f"{name}: {test}")
+        if proc.returncode != 0 and not any(s == "not ok" for s, _ in results):
+            record(False, f"{name}: exit status {proc.returncode}")
+        if not results and proc.returncode == 0:
+            record(False, f"{name}: ran no tests")
+
+
+def run_pytest():
+    xml = os.path.join(ROOT, "build/pytest.xml")
+    env = dict(os.environ,
+               SEALPOST_BIN=os.path.join(ROOT, "build/san/sealpost"),
+               PYTHONDONTWRITEBYTECODE="1")
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+           f"--junitxml={xml}", os.path.join(ROOT, "tests/proto")]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env)
+    if not os.path.exists(xml):
+        record(False, f"pytest: exit status {proc.returncode}, no report")
+        return
+    for case in ET.parse(xml).getroot().iter("testcase"):
+        name = f"{case.get('classname')}::{case.get('name')}"
+        bad = case.find("failure") is not None or case.find("error") is not None
+        skipped = case.find("skipped") is not None
+        record(not bad and not skipped, name + (" (skipped)" if skipped else ""))
+    os.unlink(xml)
+
+
+def run_fuzz():
+    for binary in sorted(glob.glob(os.path.join(ROOT, "build/fuzz/fuzz_*"))):
+        if binary.endswith(".d"):
+            continue
+        name = os.path.basename(binary)
+        corpus = os.path.join(ROOT, "tests/fuzz/corpus", name)
+        work = os.path.join(ROOT, "build/fuzz-work", name)
+        os.makedirs(work, exist_ok=True)
+        dirs = [work] + ([corpus] if os.path.isdir(corpus) else [])
+        proc = subprocess.run(
+            [binary, f"-max_total_time={FUZZ_SECONDS}", "-rss_limit_mb=2048",
+             "-max_len=8192", f"-artifact_prefix={work}/"] + dirs,
+            cwd=ROOT, capture_output=True, text=True, timeout=FUZZ_SECONDS + 120)
+        ok = proc.returncode == 0
+        last = [l for l in proc.stderr.splitlines() if l.strip()][-1:] or [""]
+        print(f"fuzz {name}: {'ok' if ok else 'FAILED'} ({last[0][:100]})")
+        if not ok:
+            sys.stderr.write(proc.stderr[-4000:])
+        record(ok, f"fuzz: {name}")
+
+
+def main():
+    run_unit()
+    run_pytest()
+    run_fuzz()
+    if failures:
+        print("failed:")
+        for f in failures:
+            print("  " + f)
+    print(f"{passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
