@@ -8,6 +8,7 @@
 #include <string.h>
 
 static const struct cli_command commands[] = {
+	{ "serve", cmd_serve, 0, 0, "", "[-c FILE]" },
 	{ "check-config", cmd_check_config, 0, 0, "", "[-c FILE]" },
 };
 

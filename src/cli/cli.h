@@ -59,6 +59,6 @@ int cli_load_config(const struct cli_args *args, bool must_exist,
 int cli_main(int argc, char **argv);
 
 /* Handlers, one file per command group (cli_<group>.c). */
-cli_handler_t cmd_check_config;
+cli_handler_t cmd_serve, cmd_check_config;
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #define N_ELEMENTS(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -1,0 +1,520 @@
+/* conn.c — non-blocking socket I/O with optional TLS, on libevent. */
+#include "net/conn.h"
+#include "net/tls.h"
+#include "lib/util.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Largest chunk handed to one SSL_write: one full TLS record. */
+#define CONN_TLS_WRITE_CHUNK 16384
+
+struct conn {
+	int fd;
+	struct event *ev_read, *ev_write, *ev_timer, *ev_end;
+	struct evbuffer *in, *out;
+	struct tls_conn *tls;
+
+	bool read_added, write_added;
+	bool handshaking, hs_wants_write;
+	bool tls_read_wants_write;   /* SSL_read asked for writability */
+	bool tls_write_wants_read;   /* SSL_write asked for readability */
+	bool owner_paused;
+	bool closing, dead;
+	unsigned timeout_secs;
+
+	enum conn_end end_why;
+	char end_error[160];
+
+	const struct conn_callbacks *cb;
+	void *ctx;
+};
+
+static void on_read(evutil_socket_t fd, short what, void *arg);
+static void on_write(evutil_socket_t fd, short what, void *arg);
+static void on_timer(evutil_socket_t fd, short what, void *arg);
+static void on_end(evutil_socket_t fd, short what, void *arg);
+
+struct conn *conn_new(struct event_base *base, int fd,
+		      const struct conn_callbacks *cb, void *ctx)
+{
+	struct conn *c = xcalloc(1, sizeof(*c));
+	c->fd = fd;
+	c->cb = cb;
+	c->ctx = ctx;
+	c->in = evbuffer_new();
+	c->out = evbuffer_new();
+	c->ev_read = event_new(base, fd, EV_READ | EV_PERSIST, on_read, c);
+	c->ev_write = event_new(base, fd, EV_WRITE | EV_PERSIST, on_write, c);
+	c->ev_timer = evtimer_new(base, on_timer, c);
+	c->ev_end = evtimer_new(base, on_end, c);
+	if (c->in == NULL || c->out == NULL || c->ev_read == NULL ||
+	    c->ev_write == NULL || c->ev_timer == NULL || c->ev_end == NULL)
+		abort(); /* out of memory */
+	event_add(c->ev_read, NULL);
+	c->read_added = true;
+	return c;
+}
+
+void conn_free(struct conn **cp)
+{
+	struct conn *c = *cp;
+	if (c == NULL)
+		return;
+	event_free(c->ev_read);
+	event_free(c->ev_write);
+	event_free(c->ev_timer);
+	event_free(c->ev_end);
+	evbuffer_free(c->in);
+	evbuffer_free(c->out);
+	tls_conn_free(&c->tls);
+	if (c->fd >= 0)
+		close(c->fd);
+	x_free(cp);
+}
+
+static bool want_read(const struct conn *c)
+{
+	if (c->dead || c->closing)
+		return c->tls_write_wants_read;
+	if (c->handshaking || c->tls_write_wants_read)
+		return true;
+	return !c->owner_paused && evbuffer_get_length(c->in) < CONN_INPUT_MAX;
+}
+
+static bool want_write(const struct conn *c)
+{
+	if (c->dead)
+		return false;
+	if (c->handshaking)
+		return c->hs_wants_write;
+	return evbuffer_get_length(c->out) > 0 || c->tls_read_wants_write;
+}
+
+static void update_events(struct conn *c)
+{
+	bool r = want_read(c), w = want_write(c);
+
+	if (r != c->read_added) {
+		if (r)
+			event_add(c->ev_read, NULL);
+		else
+			event_del(c->ev_read);
+		c->read_added = r;
+	}
+	if (w != c->write_added) {
+		if (w)
+			event_add(c->ev_write, NULL);
+		else
+			event_del(c->ev_write);
+		c->write_added = w;
+	}
+}
+
+static void progress(struct conn *c)
+{
+	if (c->timeout_secs > 0 && !c->closing) {
+		struct timeval tv = { .tv_sec = c->timeout_secs };
+		event_add(c->ev_timer, &tv);
+	}
+}
+
+/* The conn is over: stop everything and tell the owner. The caller must
+ * return at once without touching c: the owner may free it. */
+static void end(struct conn *c, enum conn_end why, const char *error)
+{
+	c->dead = true;
+	event_del(c->ev_read);
+	event_del(c->ev_write);
+	event_del(c->ev_timer);
+	event_del(c->ev_end);
+	c->read_added = c->write_added = false;
+	if (c->tls != NULL && why == CONN_END_LOCAL)
+		tls_shutdown(c->tls);
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	c->cb->closed(c->ctx, why, error);
+}
+
+/* Queue end() to run from the loop (conn_close may be called from inside
+ * the owner's callbacks). */
+static void end_later(struct conn *c, enum conn_end why, const char *error)
+{
+	c->end_why = why;
+	strlcpy_sp(c->end_error, error != NULL ? error : "", sizeof(c->end_error));
+	event_active(c->ev_end, EV_TIMEOUT, 1);
+}
+
+static void on_end(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	if (!c->dead)
+		end(c, c->end_why, c->end_error[0] != '\0' ? c->end_error : NULL);
+}
+
+static void do_handshake(struct conn *c)
+{
+	const char *error = NULL;
+
+	switch (tls_handshake(c->tls, &error)) {
+	case TLS_IO_OK:
+		c->handshaking = c->hs_wants_write = false;
+		progress(c);
+		c->cb->handshake(c->ctx);
+		update_events(c);
+		/* The client may have sent its first command in the same
+		 * flight as Finished: it is decrypted already. */
+		if (!c->dead && tls_has_pending(c->tls))
+			event_active(c->ev_read, EV_READ, 1);
+		return;
+	case TLS_IO_WANT_READ:
+		c->hs_wants_write = false;
+		break;
+	case TLS_IO_WANT_WRITE:
+		c->hs_wants_write = true;
+		break;
+	case TLS_IO_EOF:
+	case TLS_IO_ERROR:
+		end(c, CONN_END_ERROR, errfmt("TLS handshake failed: %s",
+					      error != NULL ? error : "?"));
+		return;
+	}
+	update_events(c);
+}
+
+/* Read what the transport has. Returns false if the conn ended. */
+static bool read_plain(struct conn *c, bool *got_r)
+{
+	int n = evbuffer_read(c->in, c->fd, CONN_READ_CHUNK);
+	if (n > 0) {
+		*got_r = true;
+		return true;
+	}
+	if (n == 0) {
+		end(c, CONN_END_EOF, NULL);
+		return false;
+	}
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		return true;
+	end(c, CONN_END_ERROR, errfmt("read: %s", strerror(errno)));
+	return false;
+}
+
+static bool read_tls(struct conn *c, bool *got_r)
+{
+	const char *error = NULL;
+
+	/* Drain what OpenSSL holds: those bytes raise no socket event. */
+	do {
+		struct evbuffer_iovec v;
+		size_t n = 0;
+		if (evbuffer_reserve_space(c->in, CONN_READ_CHUNK, &v, 1) != 1)
+			abort();
+		enum tls_io io = tls_read(c->tls, v.iov_base, v.iov_len, &n, &error);
+		v.iov_len = io == TLS_IO_OK ? n : 0;
+		evbuffer_commit_space(c->in, &v, 1);
+		switch (io) {
+		case TLS_IO_OK:
+			*got_r = true;
+			break;
+		case TLS_IO_WANT_READ:
+			return true;
+		case TLS_IO_WANT_WRITE:
+			c->tls_read_wants_write = true;
+			return true;
+		case TLS_IO_EOF:
+			end(c, CONN_END_EOF, NULL);
+			return false;
+		case TLS_IO_ERROR:
+			end(c, CONN_END_ERROR, errfmt("TLS read: %s", error));
+			return false;
+		}
+	} while (tls_has_pending(c->tls) &&
+		 evbuffer_get_length(c->in) < CONN_INPUT_MAX);
+	return true;
+}
+
+static void do_read(struct conn *c)
+{
+	bool got = false;
+
+	if (!(c->tls != NULL ? read_tls(c, &got) : read_plain(c, &got)))
+		return;
+	if (got) {
+		progress(c);
+		c->cb->input(c->ctx);
+	}
+	if (c->dead)
+		return;
+	update_events(c);
+	/* Decrypted bytes left behind at the input cap raise no socket event:
+	 * come back for them once there is room. */
+	if (c->tls != NULL && want_read(c) && tls_has_pending(c->tls))
+		event_active(c->ev_read, EV_READ, 1);
+}
+
+/* Write queued output. Returns false if the conn ended. */
+static bool flush_out(struct conn *c, bool *wrote_r)
+{
+	const char *error = NULL;
+
+	while (evbuffer_get_length(c->out) > 0) {
+		if (c->tls == NULL) {
+			int n = evbuffer_write_atmost(c->out, c->fd, -1);
+			if (n > 0) {
+				*wrote_r = true;
+				continue;
+			}
+			if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR) {
+				end(c, CONN_END_ERROR, errfmt("write: %s", strerror(errno)));
+				return false;
+			}
+			return true;
+		}
+		size_t chunk = evbuffer_get_length(c->out), n = 0;
+		if (chunk > CONN_TLS_WRITE_CHUNK)
+			chunk = CONN_TLS_WRITE_CHUNK;
+		unsigned char *p = evbuffer_pullup(c->out, (ssize_t)chunk);
+		switch (tls_write(c->tls, p, chunk, &n, &error)) {
+		case TLS_IO_OK:
+			evbuffer_drain(c->out, n);
+			*wrote_r = true;
+			break;
+		case TLS_IO_WANT_WRITE:
+			return true;
+		case TLS_IO_WANT_READ:
+			c->tls_write_wants_read = true;
+			return true;
+		case TLS_IO_EOF:
+		case TLS_IO_ERROR:
+			end(c, CONN_END_ERROR, errfmt("TLS write: %s",
+						      error ? error : "peer closed"));
+			return false;
+		}
+	}
+	return true;
+}
+
+static void do_write(struct conn *c)
+{
+	bool wrote = false;
+
+	if (!flush_out(c, &wrote))
+		return;
+	if (wrote)
+		progress(c);
+	if (evbuffer_get_length(c->out) == 0) {
+		if (c->closing) {
+			end(c, CONN_END_LOCAL, NULL);
+			return;
+		}
+		if (wrote)
+			c->cb->drained(c->ctx);
+		if (c->dead)
+			return;
+	}
+	update_events(c);
+}
+
+static void on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->dead)
+		return;
+	if (c->handshaking) {
+		do_handshake(c);
+		return;
+	}
+	if (c->tls_write_wants_read) {
+		c->tls_write_wants_read = false;
+		do_write(c);
+		if (c->dead)
+			return;
+	}
+	if (want_read(c))
+		do_read(c);
+	else
+		update_events(c);
+}
+
+static void on_write(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->dead)
+		return;
+	if (c->handshaking) {
+		do_handshake(c);
+		return;
+	}
+	if (c->tls_read_wants_write) {
+		c->tls_read_wants_write = false;
+		do_read(c);
+		if (c->dead)
+			return;
+	}
+	do_write(c);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->dead)
+		return;
+	if (!c->closing) {
+		c->cb->timeout(c->ctx);
+		if (c->dead)
+			return;
+		if (c->closing) {
+			/* The owner queued a last reply: give it a moment. */
+			struct timeval tv = { .tv_sec = CONN_CLOSE_FLUSH_SECS };
+			event_add(c->ev_timer, &tv);
+			return;
+		}
+	}
+	end(c, CONN_END_TIMEOUT, NULL);
+}
+
+struct evbuffer *conn_input(struct conn *c)
+{
+	return c->in;
+}
+
+size_t conn_output_len(const struct conn *c)
+{
+	return evbuffer_get_length(c->out);
+}
+
+void conn_write(struct conn *c, const void *data, size_t len)
+{
+	if (c->dead)
+		return;
+	evbuffer_add(c->out, data, len);
+	update_events(c);
+}
+
+void conn_printf(struct conn *c, const char *fmt, ...)
+{
+	va_list ap;
+	if (c->dead)
+		return;
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(c->out, fmt, ap);
+	va_end(ap);
+	update_events(c);
+}
+
+void conn_write_buffer(struct conn *c, struct evbuffer *buf)
+{
+	if (c->dead) {
+		evbuffer_drain(buf, evbuffer_get_length(buf));
+		return;
+	}
+	evbuffer_add_buffer(c->out, buf);
+	update_events(c);
+}
+
+void conn_pause_read(struct conn *c)
+{
+	c->owner_paused = true;
+	update_events(c);
+}
+
+void conn_resume_read(struct conn *c)
+{
+	c->owner_paused = false;
+	if (c->dead)
+		return;
+	update_events(c);
+	if (c->tls != NULL && !c->handshaking && want_read(c) &&
+	    tls_has_pending(c->tls))
+		event_active(c->ev_read, EV_READ, 1);
+}
+
+void conn_set_timeout(struct conn *c, unsigned secs)
+{
+	if (c->closing || c->dead)
+		return;
+	c->timeout_secs = secs;
+	if (secs == 0)
+		event_del(c->ev_timer);
+	else
+		progress(c);
+}
+
+void conn_start_tls(struct conn *c, struct tls_ctx *ctx)
+{
+	assert(c->tls == NULL);
+	assert(evbuffer_get_length(c->in) == 0);
+	assert(evbuffer_get_length(c->out) == 0);
+	if (c->dead)
+		return;
+	c->tls = tls_conn_new_server(ctx, c->fd);
+	if (c->tls == NULL) {
+		end_later(c, CONN_END_ERROR, "TLS: cannot create a session");
+		return;
+	}
+	c->handshaking = true;
+	c->hs_wants_write = false;
+	update_events(c);
+}
+
+bool conn_is_tls(const struct conn *c)
+{
+	return c->tls != NULL;
+}
+
+bool conn_tls_ready(const struct conn *c)
+{
+	return c->tls != NULL && !c->handshaking;
+}
+
+const char *conn_tls_version(const struct conn *c)
+{
+	return c->tls != NULL ? tls_conn_version(c->tls) : "";
+}
+
+const char *conn_tls_cipher(const struct conn *c)
+{
+	return c->tls != NULL ? tls_conn_cipher(c->tls) : "";
+}
+
+int conn_tls_bits(const struct conn *c)
+{
+	return c->tls != NULL ? tls_conn_cipher_bits(c->tls) : 0;
+}
+
+bool conn_tls_resumed(const struct conn *c)
+{
+	return c->tls != NULL && tls_conn_resumed(c->tls);
+}
+
+void conn_close(struct conn *c, bool flush)
+{
+	if (c->dead || c->closing)
+		return;
+	c->closing = true;
+	c->owner_paused = true;
+	if (!flush || evbuffer_get_length(c->out) == 0 || c->handshaking) {
+		update_events(c);
+		end_later(c, CONN_END_LOCAL, NULL);
+		return;
+	}
+	struct timeval tv = { .tv_sec = CONN_CLOSE_FLUSH_SECS };
+	event_add(c->ev_timer, &tv);
+	update_events(c);
+}
+
+bool conn_closing(const struct conn *c)
+{
+	return c->closing || c->dead;
+}

@@ -1,0 +1,85 @@
+/* conn.h — one client connection: socket, optional TLS, buffered I/O.
+ *
+ * The transport under every protocol session. Input is read into an
+ * evbuffer the owner consumes; output queued with conn_write() is flushed
+ * when the socket is writable. Plaintext and TLS share every code path but
+ * the four transport calls (read, write, handshake, shutdown).
+ *
+ * Callbacks run from the conn's own event callbacks, never synchronously
+ * from a conn_*() call. closed() is the last call the conn makes: the owner
+ * frees the conn (conn_free) then or later, never earlier. */
+#ifndef SEALPOST_CONN_H
+#define SEALPOST_CONN_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct evbuffer;
+struct event_base;
+struct tls_ctx;
+struct conn;
+
+/* Bytes read per read call: one TLS record's plaintext (RFC 8446 5.1). */
+#define CONN_READ_CHUNK 16384
+/* Stop reading while this much input waits unprocessed. */
+#define CONN_INPUT_MAX (64 * 1024)
+/* Time to flush a final reply before closing anyway. */
+#define CONN_CLOSE_FLUSH_SECS 5
+
+enum conn_end {
+	CONN_END_LOCAL,     /* we closed (conn_close) */
+	CONN_END_EOF,       /* the peer closed */
+	CONN_END_ERROR,     /* socket or TLS error */
+	CONN_END_TIMEOUT,   /* no progress within the timeout */
+};
+
+struct conn_callbacks {
+	void (*input)(void *ctx);            /* new bytes in conn_input() */
+	void (*drained)(void *ctx);          /* output queue became empty */
+	void (*handshake)(void *ctx);        /* TLS established */
+	/* No progress within the timeout. The owner may queue a last reply and
+	 * conn_close(); if it does not, the conn ends with CONN_END_TIMEOUT. */
+	void (*timeout)(void *ctx);
+	void (*closed)(void *ctx, enum conn_end why, const char *error);
+};
+
+/* Take over the connected, non-blocking socket fd. */
+struct conn *conn_new(struct event_base *base, int fd,
+		      const struct conn_callbacks *cb, void *ctx);
+/* Close the socket (if still open) and free everything. */
+void conn_free(struct conn **c);
+
+struct evbuffer *conn_input(struct conn *c);
+size_t conn_output_len(const struct conn *c);
+void conn_write(struct conn *c, const void *data, size_t len);
+void conn_printf(struct conn *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Move all of buf to the output queue (no copy). */
+void conn_write_buffer(struct conn *c, struct evbuffer *buf);
+
+/* The owner stops/resumes consuming input (e.g. while a job runs). Input
+ * also stops by itself while CONN_INPUT_MAX bytes are unprocessed; call
+ * conn_resume_read() after consuming. */
+void conn_pause_read(struct conn *c);
+void conn_resume_read(struct conn *c);
+
+/* No progress (bytes in or out) for secs: timeout(). 0 disables. */
+void conn_set_timeout(struct conn *c, unsigned secs);
+
+/* Start the server side of TLS. Input and output queues must be empty
+ * (the STARTTLS sequence guarantees it). handshake() or closed() follows. */
+void conn_start_tls(struct conn *c, struct tls_ctx *ctx);
+bool conn_is_tls(const struct conn *c);
+bool conn_tls_ready(const struct conn *c);
+const char *conn_tls_version(const struct conn *c);
+const char *conn_tls_cipher(const struct conn *c);
+int conn_tls_bits(const struct conn *c);
+bool conn_tls_resumed(const struct conn *c);
+
+/* Close: with flush, queued output is written first (for at most
+ * CONN_CLOSE_FLUSH_SECS). Reading stops at once. closed() follows. */
+void conn_close(struct conn *c, bool flush);
+bool conn_closing(const struct conn *c);
+
+#endif

@@ -1,0 +1,36 @@
+/* jobs.h — blocking work (disk writes, fsync, password hashing) off the
+ * event loop.
+ *
+ * A job's work() runs on a pool thread and must touch only what the job
+ * owns; its done() runs afterwards on the event-loop thread, where it may
+ * use sessions and reply to clients. The submitter keeps whatever done()
+ * needs alive until done() has run (sessions hold a reference per job). */
+#ifndef SEALPOST_JOBS_H
+#define SEALPOST_JOBS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct event_base;
+
+/* Pool threads per worker process: enough to overlap fsyncs of several
+ * deliveries and a few password checks. */
+#define JOBS_THREADS 4
+
+struct job {
+	void (*work)(struct job *job);   /* pool thread */
+	void (*done)(struct job *job);   /* event-loop thread */
+	struct job *next;                /* internal */
+};
+
+int jobs_init(struct event_base *base, unsigned threads, const char **error_r);
+/* Queue job; ownership stays with the caller, who must not touch it until
+ * done() is called. */
+void jobs_submit(struct job *job);
+/* Jobs queued or running. */
+size_t jobs_in_flight(void);
+/* Finish queued jobs, stop the threads. done() of finished jobs is still
+ * delivered if the loop runs again; normally called once the loop ended. */
+void jobs_deinit(void);
+
+#endif

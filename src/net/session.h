@@ -1,0 +1,156 @@
+/* session.h — the line-protocol session core shared by SMTP, POP3 and IMAP.
+ *
+ * Written once for every protocol: the connection, line reading with a
+ * length limit (enforced on partial lines too), bare-LF and NUL refusal,
+ * pipelining, timeouts, the implicit TLS handshake and the STARTTLS
+ * upgrade, suspension while a job runs off the loop, graceful shutdown and
+ * one-line logging with a session id. A protocol embeds `struct session` as
+ * the first member of its own session struct and plugs in through
+ * `struct session_vfuncs` (like Dovecot's client_vfuncs). */
+#ifndef SEALPOST_SESSION_H
+#define SEALPOST_SESSION_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "conf/config.h"
+#include "lib/log.h"
+
+struct evbuffer;
+struct event;
+struct conn;
+struct tls_ctx;
+
+/* Disconnect after this many bad commands (Dovecot CLIENT_MAX_BAD_COMMANDS,
+ * Postfix smtpd_hard_error_limit). */
+#define SESSION_MAX_BAD_COMMANDS 20
+/* Largest line_max any protocol may ask for (IMAP, RFC 7162 3.2.1: 8192;
+ * SASL responses, RFC 4954 4: 12288). */
+#define SESSION_LINE_MAX_LIMIT 16384
+/* A TLS handshake must finish within this many seconds. */
+#define SESSION_HANDSHAKE_SECS 30
+/* After SIGTERM, busy sessions get this long to finish their transaction. */
+#define SESSION_SHUTDOWN_GRACE_SECS 10
+
+enum session_bad_input {
+	SESSION_BAD_TOO_LONG,   /* no CRLF within line_max */
+	SESSION_BAD_BARE_LF,    /* line ended by LF without CR */
+	SESSION_BAD_NUL,        /* NUL byte in a command line */
+};
+
+enum session_bye {
+	SESSION_BYE_TIMEOUT,
+	SESSION_BYE_SHUTDOWN,
+	SESSION_BYE_TOO_MANY_ERRORS,
+};
+
+struct session;
+
+struct session_vfuncs {
+	size_t size;                  /* sizeof the protocol's session */
+	/* Said in plaintext to a client refused at connect (limits). */
+	const char *busy_reply;
+	/* The first words to a client (after the handshake on implicit-TLS
+	 * ports). */
+	void (*greet)(struct session *s);
+	/* One command line, CRLF stripped, NUL-terminated; valid only during
+	 * the call. */
+	void (*command)(struct session *s, char *line, size_t len);
+	/* Raw mode (message data, literals): consume what is yours of in. */
+	void (*raw_input)(struct session *s, struct evbuffer *in);
+	void (*bad_input)(struct session *s, enum session_bad_input what);
+	/* STARTTLS handshake done: reset to just after the greeting. */
+	void (*tls_started)(struct session *s);
+	/* Output queue empty (optional; for streaming). */
+	void (*drained)(struct session *s);
+	/* Queue a last reply before the session is closed. */
+	void (*bye)(struct session *s, enum session_bye why);
+	/* Free protocol state (optional). */
+	void (*destroy)(struct session *s);
+};
+
+struct session {
+	char id[LOG_SESSION_ID_LEN + 1];
+	const struct session_vfuncs *v;
+	enum service service;
+	enum proto proto;
+	struct conn *conn;
+	struct tls_ctx *tls_ctx;
+	char peer[INET6_ADDRSTRLEN + 8];     /* client address, text */
+	struct sockaddr_storage peer_ss;
+
+	size_t line_max;            /* command line limit, CRLF excluded */
+	unsigned timeout_secs;      /* idle timeout while waiting for input */
+	unsigned bad_commands;
+	bool raw_mode;
+	bool skipping_line;         /* discarding the rest of an overlong line */
+	bool starttls_pending;      /* go-ahead queued, handshake not begun */
+	bool closing;
+	bool shutdown_requested;
+	unsigned suspended;         /* jobs under way: no new commands */
+	unsigned refcount;
+
+	struct event *ev_deferred;  /* resume processing / free, from the loop */
+	struct session *prev, *next;
+};
+
+/* Create a session for an accepted socket. Takes over fd. */
+void session_accept(enum service service, const struct session_vfuncs *v,
+		    int fd, const struct sockaddr *peer, socklen_t peer_len,
+		    struct tls_ctx *tls_ctx);
+
+/* Output. Protocols format replies themselves (<proto>_reply). */
+void session_write(struct session *s, const void *data, size_t len);
+void session_printf(struct session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void session_write_buffer(struct session *s, struct evbuffer *buf);
+size_t session_output_len(const struct session *s);
+
+/* One log line "<id> <proto> <text>". */
+void session_log(struct session *s, enum log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+void session_set_line_max(struct session *s, size_t line_max);
+void session_set_raw(struct session *s, bool raw);
+void session_set_timeout(struct session *s, unsigned secs);
+
+/* A bad command was answered; too many end the session. */
+void session_bad_command(struct session *s);
+
+/* Keep the session alive across an asynchronous operation that does not
+ * stop command processing (e.g. spooling message data). */
+void session_ref(struct session *s);
+void session_unref(struct session *s);
+/* Process buffered input again from the loop (after a protocol stopped
+ * consuming raw input for flow control). */
+void session_kick(struct session *s);
+
+/* Stop taking commands while a job runs (holds a reference); resume
+ * processes whatever the client pipelined meanwhile. */
+void session_suspend(struct session *s);
+void session_resume(struct session *s);
+
+/* The STARTTLS upgrade. Call after queueing the go-ahead reply: every
+ * byte the client sent after the command is discarded, nothing more is read
+ * in plaintext, the reply is flushed, then the handshake starts;
+ * tls_started() follows. */
+void session_start_tls(struct session *s);
+bool session_is_tls(const struct session *s);
+const char *session_tls_version(const struct session *s);
+const char *session_tls_cipher(const struct session *s);
+int session_tls_bits(const struct session *s);
+
+/* Close after flushing queued output (QUIT). */
+void session_close(struct session *s);
+
+/* Graceful stop of every session of this process (SIGTERM): idle ones
+ * get the protocol's goodbye now, busy ones after their transaction. */
+void sessions_shutdown(void);
+/* Close every session now, without flushing (shutdown grace is over). */
+void sessions_abort(void);
+size_t sessions_count(void);
+
+#endif

@@ -1,0 +1,248 @@
+/* tls.c — OpenSSL 3 policy and non-blocking record I/O. */
+#include "net/tls.h"
+#include "lib/util.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+/* Mozilla "intermediate" TLS 1.2 suites: ECDHE/DHE key exchange (forward
+ * secrecy) with AEAD ciphers only. TLS 1.3 suites are all AEAD + FS. */
+#define TLS12_CIPHERS \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:" \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:" \
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:" \
+	"DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:" \
+	"DHE-RSA-CHACHA20-POLY1305"
+#define TLS13_SUITES \
+	"TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
+#define TLS_GROUPS "X25519:P-256:P-384"
+/* Identifies our sessions in the server-side cache and in tickets. */
+#define TLS_SESSION_ID_CONTEXT "sealpost"
+
+struct tls_ctx {
+	SSL_CTX *ssl_ctx;
+	int refcount;
+};
+
+struct tls_conn {
+	SSL *ssl;
+	struct tls_ctx *ctx;
+	bool shutdown_sent;
+};
+
+/* The first queued OpenSSL error as text, or the system error. */
+static const char *ssl_error_text(int ssl_err)
+{
+	unsigned long e = ERR_peek_last_error();
+	char buf[256];
+
+	if (ssl_err == SSL_ERROR_SYSCALL && e == 0)
+		return errno != 0 ? errfmt("%s", strerror(errno)) :
+				    "connection closed during TLS";
+	if (e == 0)
+		return errfmt("TLS error %d", ssl_err);
+	ERR_error_string_n(e, buf, sizeof(buf));
+	ERR_clear_error();
+	/* "error:0A000102:SSL routines::unsupported protocol": keep the
+	 * reason, which is what an admin can act on. */
+	const char *reason = strrchr(buf, ':');
+	return errfmt("%s", reason != NULL ? reason + 1 : buf);
+}
+
+static int ctx_apply_policy(SSL_CTX *c, int min_version, const char **error_r)
+{
+	/* Mail protocols end with QUIT/LOGOUT, so a TCP close without
+	 * close_notify is an ordinary end, not a truncation attack. */
+	SSL_CTX_set_options(c, SSL_OP_CIPHER_SERVER_PREFERENCE |
+			       SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
+			       SSL_OP_IGNORE_UNEXPECTED_EOF);
+	if (SSL_CTX_set_min_proto_version(c, min_version) != 1 ||
+	    SSL_CTX_set_max_proto_version(c, TLS1_3_VERSION) != 1 ||
+	    SSL_CTX_set_cipher_list(c, TLS12_CIPHERS) != 1 ||
+	    SSL_CTX_set_ciphersuites(c, TLS13_SUITES) != 1 ||
+	    SSL_CTX_set1_groups_list(c, TLS_GROUPS) != 1 ||
+	    SSL_CTX_set_dh_auto(c, 1) != 1) {
+		*error_r = errfmt("TLS policy: %s", ssl_error_text(0));
+		return -1;
+	}
+	/* Idle connections give their record buffers back (a few KiB each
+	 * across thousands of connections); partial writes for event I/O. */
+	SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS |
+			    SSL_MODE_ENABLE_PARTIAL_WRITE |
+			    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/* Resumption: stateless tickets (keys made when the ctx is created,
+	 * before worker processes fork, so every worker accepts every ticket)
+	 * plus the per-process session cache for clients without tickets. */
+	SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_SERVER);
+	SSL_CTX_set_session_id_context(c, (const unsigned char *)TLS_SESSION_ID_CONTEXT,
+				       sizeof(TLS_SESSION_ID_CONTEXT) - 1);
+	SSL_CTX_set_timeout(c, 3600);
+	return 0;
+}
+
+int tls_server_ctx_new(X509 *cert, STACK_OF(X509) *chain, EVP_PKEY *key,
+		       int min_version, struct tls_ctx **ctx_r,
+		       const char **error_r)
+{
+	SSL_CTX *c = SSL_CTX_new(TLS_server_method());
+
+	if (c == NULL) {
+		*error_r = errfmt("TLS: %s", ssl_error_text(0));
+		return -1;
+	}
+	if (ctx_apply_policy(c, min_version, error_r) < 0)
+		goto fail;
+	if (SSL_CTX_use_cert_and_key(c, cert, key, chain, 1) != 1 ||
+	    SSL_CTX_check_private_key(c) != 1) {
+		*error_r = errfmt("TLS: cannot use the certificate pair: %s",
+				  ssl_error_text(0));
+		goto fail;
+	}
+	struct tls_ctx *ctx = xcalloc(1, sizeof(*ctx));
+	ctx->ssl_ctx = c;
+	ctx->refcount = 1;
+	*ctx_r = ctx;
+	return 0;
+fail:
+	SSL_CTX_free(c);
+	return -1;
+}
+
+struct tls_ctx *tls_ctx_ref(struct tls_ctx *ctx)
+{
+	ctx->refcount++;
+	return ctx;
+}
+
+void tls_ctx_unref(struct tls_ctx **ctxp)
+{
+	struct tls_ctx *ctx = *ctxp;
+	if (ctx == NULL)
+		return;
+	*ctxp = NULL;
+	if (--ctx->refcount > 0)
+		return;
+	SSL_CTX_free(ctx->ssl_ctx);
+	free(ctx);
+}
+
+struct tls_conn *tls_conn_new_server(struct tls_ctx *ctx, int fd)
+{
+	SSL *ssl = SSL_new(ctx->ssl_ctx);
+	if (ssl == NULL || SSL_set_fd(ssl, fd) != 1) {
+		SSL_free(ssl);
+		ERR_clear_error();
+		return NULL;
+	}
+	SSL_set_accept_state(ssl);
+	struct tls_conn *tc = xcalloc(1, sizeof(*tc));
+	tc->ssl = ssl;
+	tc->ctx = tls_ctx_ref(ctx);
+	return tc;
+}
+
+void tls_conn_free(struct tls_conn **tcp)
+{
+	struct tls_conn *tc = *tcp;
+	if (tc == NULL)
+		return;
+	SSL_free(tc->ssl);
+	tls_ctx_unref(&tc->ctx);
+	x_free(tcp);
+}
+
+static enum tls_io map_result(struct tls_conn *tc, int ret, const char **error_r)
+{
+	int err = SSL_get_error(tc->ssl, ret);
+	switch (err) {
+	case SSL_ERROR_WANT_READ:
+		return TLS_IO_WANT_READ;
+	case SSL_ERROR_WANT_WRITE:
+		return TLS_IO_WANT_WRITE;
+	case SSL_ERROR_ZERO_RETURN:
+		return TLS_IO_EOF;
+	case SSL_ERROR_SYSCALL:
+		if (ERR_peek_error() == 0 && (errno == 0 || errno == ECONNRESET)) {
+			*error_r = "connection closed by peer";
+			return TLS_IO_EOF;
+		}
+		/* fall through */
+	default:
+		*error_r = ssl_error_text(err);
+		return TLS_IO_ERROR;
+	}
+}
+
+enum tls_io tls_handshake(struct tls_conn *tc, const char **error_r)
+{
+	ERR_clear_error();
+	errno = 0;
+	int ret = SSL_do_handshake(tc->ssl);
+	if (ret == 1)
+		return TLS_IO_OK;
+	enum tls_io io = map_result(tc, ret, error_r);
+	if (io == TLS_IO_EOF) {
+		/* A peer that goes away mid-handshake failed the handshake. */
+		*error_r = "connection closed during the handshake";
+		return TLS_IO_ERROR;
+	}
+	return io;
+}
+
+enum tls_io tls_read(struct tls_conn *tc, void *buf, size_t len, size_t *n_r,
+		     const char **error_r)
+{
+	ERR_clear_error();
+	errno = 0;
+	if (SSL_read_ex(tc->ssl, buf, len, n_r) == 1)
+		return TLS_IO_OK;
+	return map_result(tc, 0, error_r);
+}
+
+enum tls_io tls_write(struct tls_conn *tc, const void *buf, size_t len,
+		      size_t *n_r, const char **error_r)
+{
+	ERR_clear_error();
+	errno = 0;
+	if (SSL_write_ex(tc->ssl, buf, len, n_r) == 1)
+		return TLS_IO_OK;
+	return map_result(tc, 0, error_r);
+}
+
+bool tls_has_pending(struct tls_conn *tc)
+{
+	return SSL_pending(tc->ssl) > 0 || SSL_has_pending(tc->ssl) == 1;
+}
+
+void tls_shutdown(struct tls_conn *tc)
+{
+	if (tc->shutdown_sent || !SSL_is_init_finished(tc->ssl))
+		return;
+	tc->shutdown_sent = true;
+	ERR_clear_error();
+	(void)SSL_shutdown(tc->ssl);
+	ERR_clear_error();
+}
+
+const char *tls_conn_version(struct tls_conn *tc)
+{
+	return SSL_get_version(tc->ssl);
+}
+
+const char *tls_conn_cipher(struct tls_conn *tc)
+{
+	return SSL_get_cipher_name(tc->ssl);
+}
+
+int tls_conn_cipher_bits(struct tls_conn *tc)
+{
+	return SSL_get_cipher_bits(tc->ssl, NULL);
+}
+
+bool tls_conn_resumed(struct tls_conn *tc)
+{
+	return SSL_session_reused(tc->ssl) == 1;
+}

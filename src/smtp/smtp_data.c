@@ -1,0 +1,398 @@
+/* smtp_data.c — DATA: end-of-data detection and dot-unstuffing, spooling
+ * in chunks on pool threads, and the durable commit before 250. */
+#include "smtp/smtp.h"
+#include "net/jobs.h"
+#include "lib/util.h"
+
+#include <event2/buffer.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+/* Input decoded per step; the output buffer takes the worst expansion. */
+#define SMTP_DECODE_STEP 16384
+
+struct smtp_data {
+	enum smtp_dot_state dot;
+	struct evbuffer *pending;   /* decoded, not yet handed to a job */
+	uint64_t size;              /* decoded message bytes */
+	bool too_big;
+	bool ended;                 /* saw <CRLF>.<CRLF> */
+	bool job_running;           /* a spool job owns `spool` */
+	bool failed;                /* a spool write failed */
+	char error[200];
+	struct spool spool;
+	char id[LOG_SESSION_ID_LEN + 12];
+};
+
+enum spool_op { SPOOL_OPEN, SPOOL_WRITE, SPOOL_COMMIT, SPOOL_DISCARD };
+
+struct spool_job {
+	struct job job;
+	enum spool_op op;
+	struct smtp_session *ss;    /* NULL for a detached discard */
+	struct smtp_data *data;
+	struct evbuffer *buf;       /* bytes to write (owned by the job) */
+	char **rcpts;               /* SPOOL_COMMIT: copies */
+	size_t n_rcpts;
+	bool refuse;                /* SPOOL_COMMIT of a refused message */
+	int result;
+	char error[200];
+};
+
+bool smtp_dot_decode(enum smtp_dot_state *state, const unsigned char *in,
+		     size_t len, size_t *consumed_r, unsigned char *out,
+		     size_t out_cap, size_t *out_len_r)
+{
+	enum smtp_dot_state st = *state;
+	size_t i = 0, o = 0;
+	bool end = false;
+
+	while (i < len && o + SMTP_DOT_EXPANSION <= out_cap) {
+		unsigned char c = in[i++];
+		switch (st) {
+		case SMTP_DOT_LINE_START:
+			if (c == '.') {
+				st = SMTP_DOT_DOT;
+				break;
+			}
+			st = SMTP_DOT_MID_LINE;
+			i--;                     /* again, as mid-line */
+			break;
+		case SMTP_DOT_MID_LINE:
+			if (c == '\r') {
+				st = SMTP_DOT_CR;
+			} else if (c == '\n') {
+				/* Bare LF: stored as CRLF, but never a line start
+				 * (so never part of an end-of-data). */
+				out[o++] = '\r';
+				out[o++] = '\n';
+			} else {
+				out[o++] = c;
+			}
+			break;
+		case SMTP_DOT_CR:
+			if (c == '\n') {
+				out[o++] = '\r';
+				out[o++] = '\n';
+				st = SMTP_DOT_LINE_START;
+			} else if (c == '\r') {
+				out[o++] = '\r';  /* bare CR kept; this one waits */
+			} else {
+				out[o++] = '\r';
+				out[o++] = c;
+				st = SMTP_DOT_MID_LINE;
+			}
+			break;
+		case SMTP_DOT_DOT:
+			if (c == '\r') {
+				st = SMTP_DOT_DOT_CR;
+			} else if (c == '\n') {
+				/* <CRLF>.<LF>: a lone dot with a bare LF, not an
+				 * end: kept as ".<CRLF>". */
+				out[o++] = '.';
+				out[o++] = '\r';
+				out[o++] = '\n';
+				st = SMTP_DOT_MID_LINE;
+			} else {
+				/* RFC 5321 4.5.2: the leading dot goes. */
+				st = SMTP_DOT_MID_LINE;
+				i--;
+			}
+			break;
+		case SMTP_DOT_DOT_CR:
+			if (c == '\n') {
+				end = true;
+				st = SMTP_DOT_LINE_START;
+				goto done;
+			}
+			/* ".<CR>x": more than a dot on the line; dot goes. */
+			st = SMTP_DOT_CR;
+			i--;
+			break;
+		}
+	}
+done:
+	*state = st;
+	*consumed_r = i;
+	*out_len_r = o;
+	return end;
+}
+
+/* ---- jobs -------------------------------------------------------------- */
+
+static void spool_job_work(struct job *job)
+{
+	struct spool_job *sj = (struct spool_job *)job;
+	struct spool *sp = &sj->data->spool;
+	const char *error = NULL;
+
+	sj->result = 0;
+	switch (sj->op) {
+	case SPOOL_OPEN:
+		sj->result = spool_open(config->data_dir, sp, &error);
+		break;
+	case SPOOL_WRITE:
+	case SPOOL_COMMIT:
+		while (sj->result == 0 && evbuffer_get_length(sj->buf) > 0) {
+			struct evbuffer_iovec v;
+			evbuffer_peek(sj->buf, -1, NULL, &v, 1);
+			sj->result = spool_write(sp, v.iov_base, v.iov_len, &error);
+			evbuffer_drain(sj->buf, v.iov_len);
+		}
+		if (sj->result == 0 && sj->op == SPOOL_COMMIT && !sj->refuse)
+			sj->result = deliver_commit(sp, config->data_dir, sj->rcpts,
+						    sj->n_rcpts, config->hostname,
+						    &error);
+		if (sj->op == SPOOL_COMMIT)
+			spool_discard(sp);
+		break;
+	case SPOOL_DISCARD:
+		spool_discard(sp);
+		break;
+	}
+	if (error != NULL)
+		strlcpy_sp(sj->error, error, sizeof(sj->error));
+}
+
+static void spool_job_free(struct spool_job *sj)
+{
+	if (sj->buf != NULL)
+		evbuffer_free(sj->buf);
+	for (size_t i = 0; i < sj->n_rcpts; i++)
+		free(sj->rcpts[i]);
+	free(sj->rcpts);
+	free(sj);
+}
+
+static void spool_job_done(struct job *job);
+
+static struct spool_job *spool_job_new(struct smtp_session *ss, enum spool_op op)
+{
+	struct spool_job *sj = xcalloc(1, sizeof(*sj));
+	sj->job.work = spool_job_work;
+	sj->job.done = spool_job_done;
+	sj->op = op;
+	sj->ss = ss;
+	sj->data = ss->data;
+	return sj;
+}
+
+static void data_free(struct smtp_data **datap)
+{
+	struct smtp_data *data = *datap;
+	if (data == NULL)
+		return;
+	evbuffer_free(data->pending);
+	x_free(datap);
+}
+
+/* Close and remove a spool with no session waiting for it. */
+static void discard_detached(struct smtp_data *data)
+{
+	struct spool_job *sj = xcalloc(1, sizeof(*sj));
+	sj->job.work = spool_job_work;
+	sj->job.done = spool_job_done;
+	sj->op = SPOOL_DISCARD;
+	sj->data = data;
+	jobs_submit(&sj->job);
+}
+
+void smtp_data_free(struct smtp_session *ss)
+{
+	struct smtp_data *data = ss->data;
+	if (data == NULL)
+		return;
+	ss->data = NULL;
+	if (data->spool.path != NULL && !data->job_running)
+		discard_detached(data);   /* frees data when done */
+	else
+		data_free(&data);
+}
+
+/* ---- the session side -------------------------------------------------- */
+
+static void add_trace_headers(struct smtp_session *ss, struct smtp_data *data)
+{
+	char date[64];
+	time_t now = time(NULL);
+	struct tm tm;
+	const char *with;
+	bool tls = session_is_tls(&ss->s), auth = ss->auth_user != NULL;
+
+	localtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
+	/* RFC 3848 / RFC 6531 "with" protocol types. */
+	if (ss->params.smtputf8)
+		with = tls ? (auth ? "UTF8SMTPSA" : "UTF8SMTPS") :
+			     (auth ? "UTF8SMTPA" : "UTF8SMTP");
+	else if (ss->esmtp)
+		with = tls ? (auth ? "ESMTPSA" : "ESMTPS") : (auth ? "ESMTPA" : "ESMTP");
+	else
+		with = "SMTP";
+	evbuffer_add_printf(data->pending, "Return-Path: <%s>\r\n",
+			    ss->from.null_path ? "" : ss->from.address);
+	evbuffer_add_printf(data->pending, "Received: from %s ([%s])\r\n"
+			    "\tby %s (sealpost) with %s id %s\r\n",
+			    ss->helo, ss->s.peer, config->hostname, with, data->id);
+	if (tls)
+		evbuffer_add_printf(data->pending,
+				    "\t(using %s with cipher %s (%d/%d bits))\r\n",
+				    session_tls_version(&ss->s),
+				    session_tls_cipher(&ss->s),
+				    session_tls_bits(&ss->s), session_tls_bits(&ss->s));
+	if (ss->n_rcpts == 1)
+		evbuffer_add_printf(data->pending, "\tfor <%s>; %s\r\n",
+				    ss->rcpts[0], date);
+	else
+		evbuffer_add_printf(data->pending, "\t; %s\r\n", date);
+}
+
+void smtp_data_begin(struct smtp_session *ss)
+{
+	struct smtp_data *data = xcalloc(1, sizeof(*data));
+
+	data->pending = evbuffer_new();
+	data->dot = SMTP_DOT_LINE_START;
+	data->spool.fd = -1;
+	snprintf(data->id, sizeof(data->id), "%s.%u", ss->s.id, ++ss->messages);
+	ss->data = data;
+	add_trace_headers(ss, data);
+	data->job_running = true;
+	session_suspend(&ss->s);
+	jobs_submit(&spool_job_new(ss, SPOOL_OPEN)->job);
+}
+
+/* Hand pending bytes to a write job when worth it (or at the end). */
+static void spool_flush(struct smtp_session *ss, bool final)
+{
+	struct smtp_data *data = ss->data;
+
+	if (data->job_running)
+		return;
+	if (final) {
+		struct spool_job *sj = spool_job_new(ss, SPOOL_COMMIT);
+		sj->buf = evbuffer_new();
+		sj->refuse = data->too_big || data->failed;
+		if (sj->refuse)
+			evbuffer_drain(data->pending, evbuffer_get_length(data->pending));
+		evbuffer_add_buffer(sj->buf, data->pending);
+		sj->rcpts = xcalloc(ss->n_rcpts, sizeof(char *));
+		for (size_t i = 0; i < ss->n_rcpts; i++)
+			sj->rcpts[i] = xstrdup(ss->rcpts[i]);
+		sj->n_rcpts = ss->n_rcpts;
+		data->job_running = true;
+		jobs_submit(&sj->job);
+		return;
+	}
+	if (evbuffer_get_length(data->pending) < SMTP_SPOOL_CHUNK || data->failed)
+		return;
+	struct spool_job *sj = spool_job_new(ss, SPOOL_WRITE);
+	sj->buf = evbuffer_new();
+	evbuffer_add_buffer(sj->buf, data->pending);
+	data->job_running = true;
+	session_ref(&ss->s);
+	jobs_submit(&sj->job);
+}
+
+/* The message is in (or refused): reply, end the transaction. */
+static void data_finish(struct smtp_session *ss, struct spool_job *sj)
+{
+	struct smtp_data *data = ss->data;
+
+	if (data->too_big) {
+		smtp_reply(ss, 552, "5.3.4", "Error: message exceeds fixed limit "
+			   "of %llu bytes", (unsigned long long)config->max_message_size);
+	} else if (data->failed || sj->result < 0) {
+		session_log(&ss->s, LOG_LEVEL_ERROR, "delivery failed id=%s error=\"%s\"",
+			    data->id, data->failed ? data->error : sj->error);
+		smtp_reply(ss, 451, "4.3.0", "Error: local delivery failed; try again later");
+	} else {
+		struct buf to = { 0 };
+		for (size_t i = 0; i < ss->n_rcpts; i++)
+			buf_printf(&to, "%s<%s>", i ? "," : "", ss->rcpts[i]);
+		session_log(&ss->s, LOG_LEVEL_INFO, "delivered id=%s from=<%s> to=%s "
+			    "size=%llu", data->id, ss->from.null_path ? "" : ss->from.address,
+			    to.data, (unsigned long long)data->size);
+		buf_free(&to);
+		smtp_reply(ss, 250, "2.0.0", "Ok: queued as %s", data->id);
+	}
+	data_free(&ss->data);
+	smtp_reset_transaction(ss);
+}
+
+static void spool_job_done(struct job *job)
+{
+	struct spool_job *sj = (struct spool_job *)job;
+	struct smtp_session *ss = sj->ss;
+	struct smtp_data *data = sj->data;
+
+	if (ss == NULL) {                       /* detached discard */
+		data_free(&data);
+		spool_job_free(sj);
+		return;
+	}
+	data->job_running = false;
+	if (sj->result < 0 && sj->op != SPOOL_COMMIT && !data->failed) {
+		data->failed = true;
+		strlcpy_sp(data->error, sj->error, sizeof(data->error));
+	}
+	if (ss->s.closing) {
+		/* Client gone: nobody gets an answer; drop the spool. */
+		if (sj->op != SPOOL_COMMIT)
+			smtp_data_free(ss);
+	} else if (sj->op == SPOOL_OPEN) {
+		if (data->failed) {
+			session_log(&ss->s, LOG_LEVEL_ERROR, "spool error=\"%s\"", data->error);
+			smtp_reply(ss, 451, "4.3.0", "Error: cannot receive mail now");
+			data_free(&ss->data);
+		} else {
+			smtp_enter_state(ss, SMTP_STATE_DATA);
+			session_set_raw(&ss->s, true);
+			smtp_reply(ss, 354, NULL, "End data with <CR><LF>.<CR><LF>");
+		}
+	} else if (sj->op == SPOOL_COMMIT) {
+		data_finish(ss, sj);
+	} else if (data->ended) {
+		spool_flush(ss, true);
+	} else {
+		session_kick(&ss->s);               /* we may have held back input */
+	}
+	/* OPEN and COMMIT held the session suspended; WRITE held a ref. */
+	if (sj->op == SPOOL_WRITE)
+		session_unref(&ss->s);
+	else
+		session_resume(&ss->s);
+	spool_job_free(sj);
+}
+
+void smtp_data_input(struct smtp_session *ss, struct evbuffer *in)
+{
+	struct smtp_data *data = ss->data;
+	unsigned char out[SMTP_DECODE_STEP * SMTP_DOT_EXPANSION];
+
+	while (evbuffer_get_length(in) > 0 && !data->ended) {
+		/* Flow control: stop taking input while the disk is behind. */
+		if (evbuffer_get_length(data->pending) >= SMTP_DATA_BUFFER_MAX)
+			return;
+		struct evbuffer_iovec v;
+		evbuffer_peek(in, SMTP_DECODE_STEP, NULL, &v, 1);
+		size_t n = v.iov_len < SMTP_DECODE_STEP ? v.iov_len : SMTP_DECODE_STEP;
+		size_t used, produced;
+		data->ended = smtp_dot_decode(&data->dot, v.iov_base, n, &used, out,
+					      sizeof(out), &produced);
+		evbuffer_drain(in, used);
+		data->size += produced;
+		if (data->size > config->max_message_size)
+			data->too_big = true;
+		if (!data->too_big && !data->failed)
+			evbuffer_add(data->pending, out, produced);
+		spool_flush(ss, false);
+	}
+	if (!data->ended)
+		return;
+	/* Commands pipelined after the data wait until the commit answers. */
+	session_set_raw(&ss->s, false);
+	session_suspend(&ss->s);
+	spool_flush(ss, true);
+}

@@ -1,0 +1,50 @@
+/* deliver.h — durable delivery of one received message into Maildirs.
+ *
+ * The SMTP server writes message data into a spool file under
+ * data_dir/spool/ as it arrives (from pool threads, never the event loop),
+ * then commits: fsync the spool file, hard-link it into every recipient's
+ * Maildir new/ under a unique name (copy + fsync + rename when a link is not
+ * possible), fsync each new/ folder, and remove the spool file. Only after
+ * a successful commit may the server say 250. A commit that fails for one
+ * recipient takes back the links already made, so a retry never duplicates.
+ * Every function here blocks on the disk: call from pool threads only. */
+#ifndef SEALPOST_DELIVER_H
+#define SEALPOST_DELIVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define DELIVER_SPOOL_DIR "spool"
+/* Most recipients of one message (config max_recipients is capped below). */
+#define DELIVER_MAX_RECIPIENTS 10000
+
+struct spool {
+	int fd;
+	char *path;
+	uint64_t size;         /* bytes written so far */
+};
+
+/* Create an empty spool file in data_dir/spool. */
+int spool_open(const char *data_dir, struct spool *sp, const char **error_r);
+int spool_write(struct spool *sp, const void *data, size_t len,
+		const char **error_r);
+/* Close and remove the spool file (after commit or on abort). */
+void spool_discard(struct spool *sp);
+
+/* Deliver the spool into the Maildir of each address (normalised, local,
+ * existing accounts). A missing Maildir is created. hostname goes into the
+ * unique file names. */
+int deliver_commit(struct spool *sp, const char *data_dir,
+		   char *const *addresses, size_t n_addresses,
+		   const char *hostname, const char **error_r);
+
+/* Remove spool files left by a crash (nothing in them was acknowledged). */
+void spool_cleanup(const char *data_dir);
+
+/* A Maildir file name unique across hosts, processes and threads:
+ * "<sec>.M<usec>P<pid>Q<n>.<host>,S=<size>" (Maildir spec; ',S=' as
+ * Dovecot writes it, so readers get the size without stat). */
+void maildir_unique_name(char *buf, size_t size, const char *hostname,
+			 uint64_t msg_size);
+
+#endif
