@@ -33,11 +33,12 @@
 /* Updates are written to data_dir/passwd.tmp, then renamed over passwd. */
 #define PASSWD_TMP_SUFFIX ".tmp"
 
-/* Longest password accepted, in bytes. Far above any passphrase a person
- * types or a generator makes, yet it bounds the input an unauthenticated
- * client can make us hash and the buffers holding it (and SASL PLAIN's
- * base64 line stays well inside the protocols' line limits). */
-#define PASSWD_PASSWORD_MAX 1024
+/* Longest password accepted, in bytes: libxcrypt hashes no longer
+ * passphrase (CRYPT_MAX_PASSPHRASE_SIZE, 512 with the NUL; crypt_rn fails
+ * with ERANGE beyond). Far above any passphrase a person types or a
+ * generator makes; it also bounds what an unauthenticated client can make
+ * us hash and the buffers holding it. (bcrypt reads only the first 72.) */
+#define PASSWD_PASSWORD_MAX 511
 
 /* Largest passwd file read: about 150 000 users at ~200 bytes a line. The
  * whole file is held in memory while it is parsed or edited. */

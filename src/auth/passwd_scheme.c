@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+_Static_assert(PASSWD_PASSWORD_MAX < CRYPT_MAX_PASSPHRASE_SIZE,
+	       "libcrypt must be able to hash the longest password we accept");
+
 /* The prefix we ask libcrypt for when hashing a new password. */
 #define PASSWD_NEW_PREFIX "$y$"
 /* Longest "$id$" method name quoted in an error (libxcrypt's are <= 4). */
