@@ -10,6 +10,14 @@
 static const struct cli_command commands[] = {
 	{ "serve", cmd_serve, 0, 0, "", "[-c FILE]" },
 	{ "check-config", cmd_check_config, 0, 0, "", "[-c FILE]" },
+	{ "user add", cmd_user_add, 1, 1, "password-file=",
+	  "ADDRESS [--password-file F]   (else first line of stdin)" },
+	{ "user passwd", cmd_user_passwd, 1, 1, "password-file=",
+	  "ADDRESS [--password-file F]" },
+	{ "user del", cmd_user_del, 1, 1, "", "ADDRESS" },
+	{ "user list", cmd_user_list, 0, 0, "", "[-c FILE]" },
+	{ "user test", cmd_user_test, 1, 1, "password-file=",
+	  "ADDRESS [--password-file F]" },
 };
 
 const char *cli_opt(const struct cli_args *args, const char *name)

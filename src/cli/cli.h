@@ -60,5 +60,10 @@ int cli_main(int argc, char **argv);
 
 /* Handlers, one file per command group (cli_<group>.c). */
 cli_handler_t cmd_serve, cmd_check_config;
+cli_handler_t cmd_user_add;       /* cli_user.c */
+cli_handler_t cmd_user_passwd;
+cli_handler_t cmd_user_del;
+cli_handler_t cmd_user_list;
+cli_handler_t cmd_user_test;
 
 #endif
