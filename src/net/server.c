@@ -6,6 +6,7 @@
 #include "net/loop.h"
 #include "net/session.h"
 #include "net/tls.h"
+#include "auth/auth.h"
 #include "pki/pki.h"
 #include "smtp/smtp.h"
 #include "store/deliver.h"
@@ -143,6 +144,8 @@ static int prepare_dirs(const struct config *cfg, bool drop, uid_t uid, gid_t gi
 	else if (drop && (chown(cfg->data_dir, uid, gid) < 0 ||
 			  chown(spool, uid, gid) < 0))
 		ret = fail("data_dir: %s: %s", cfg->data_dir, strerror(errno));
+	if (ret == 0)
+		spool_cleanup(cfg->data_dir);
 	free(spool);
 	return ret;
 }
@@ -200,6 +203,8 @@ static int worker_main(struct server *srv)
 		log_error("worker: cannot start: %s", ev_base ? error : "event base");
 		return 1;
 	}
+	if (auth_init(config->data_dir, &error) < 0)
+		log_error("users: %s", error);   /* retried at each lookup */
 	ev_term = evsignal_new(ev_base, SIGTERM, worker_on_signal, srv);
 	ev_int = evsignal_new(ev_base, SIGINT, worker_on_signal, srv);
 	event_add(ev_term, NULL);
@@ -211,6 +216,7 @@ static int worker_main(struct server *srv)
 	event_base_dispatch(ev_base);
 
 	jobs_deinit();
+	auth_deinit();
 	listeners_free(&srv->listeners, srv->n_listeners);
 	if (srv->ev_stop_poll != NULL)
 		event_free(srv->ev_stop_poll);

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth/sasl.h"
 #include "net/session.h"
 #include "store/deliver.h"
 #include "store/mailbox.h"
@@ -36,6 +37,7 @@ enum smtp_state {
 	SMTP_STATE_MAIL,      /* MAIL accepted: RCPT expected */
 	SMTP_STATE_RCPT,      /* one recipient or more: RCPT or DATA */
 	SMTP_STATE_DATA,      /* receiving message data */
+	SMTP_STATE_AUTH,      /* in a SASL exchange: lines are responses */
 	SMTP_STATE_COUNT
 };
 const char *smtp_state_name(enum smtp_state state);
@@ -72,6 +74,8 @@ struct smtp_session {
 	char helo[SMTP_HELO_MAX + 1];
 	bool esmtp;
 	char *auth_user;                /* authenticated address, or NULL */
+	struct sasl sasl;               /* SMTP_STATE_AUTH */
+	unsigned auth_failures;         /* on this connection */
 
 	/* the transaction */
 	struct smtp_path from;
@@ -95,6 +99,8 @@ void smtp_reply(struct smtp_session *ss, int code, const char *enhanced,
 /* Forget the transaction (RSET, after DATA, after STARTTLS). */
 void smtp_reset_transaction(struct smtp_session *ss);
 void smtp_dispatch(struct smtp_session *ss, char *line, size_t len);
+/* A line of an AUTH exchange (SMTP_STATE_AUTH). */
+void smtp_auth_response(struct smtp_session *ss, const char *line);
 
 /* DATA */
 void smtp_data_begin(struct smtp_session *ss);

@@ -49,6 +49,9 @@ static size_t scan_literal(const char *s)
 	return s[i] == ']' && i > 1 ? i + 1 : 0;
 }
 
+/* scan_local() result for a local part over ADDRESS_LOCAL_MAX. */
+#define LOCAL_TOO_LONG ((size_t)-1)
+
 /* Local-part = Dot-string / Quoted-string. Writes the unquoted form. */
 static size_t scan_local(const char *s, char *local, size_t size, bool *quoted_r)
 {
@@ -66,7 +69,7 @@ static size_t scan_local(const char *s, char *local, size_t size, bool *quoted_r
 				return 0;
 			}
 			if (j + 1 >= size)
-				return 0;
+				return LOCAL_TOO_LONG;
 			local[j++] = (char)c;
 		}
 		local[j] = '\0';
@@ -76,13 +79,15 @@ static size_t scan_local(const char *s, char *local, size_t size, bool *quoted_r
 		size_t start = i;
 		while (is_atext((unsigned char)s[i])) {
 			if (j + 1 >= size)
-				return 0;
+				return LOCAL_TOO_LONG;
 			local[j++] = s[i++];
 		}
 		if (i == start)
 			return 0;
 		if (s[i] != '.')
 			break;
+		if (j + 1 >= size)
+			return LOCAL_TOO_LONG;
 		local[j++] = s[i++];
 	}
 	local[j] = '\0';
@@ -142,6 +147,10 @@ int smtp_parse_path(const char *s, bool allow_null, struct smtp_path *path_r,
 		goto params;
 	}
 	n = scan_local(p, path_r->local, sizeof(path_r->local), &path_r->quoted);
+	if (n == LOCAL_TOO_LONG) {
+		*error_r = "local part longer than 64 octets";
+		return -1;
+	}
 	if (n == 0) {
 		*error_r = "bad local part";
 		return -1;

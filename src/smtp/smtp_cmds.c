@@ -1,13 +1,17 @@
 /* smtp_cmds.c — the SMTP command table and its handlers. */
 #include "smtp/smtp.h"
-#include "auth/accounts.h"
+#include "auth/auth.h"
 #include "net/jobs.h"
 #include "lib/util.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#define ANY_STATE ((1u << SMTP_STATE_COUNT) - 1 - (1u << SMTP_STATE_DATA))
+/* Every state in which a command line is a command. */
+#define ANY_STATE ((1u << SMTP_STATE_INIT) | (1u << SMTP_STATE_READY) | \
+		   (1u << SMTP_STATE_MAIL) | (1u << SMTP_STATE_RCPT))
+/* Mechanisms offered, inside TLS only. */
+#define SMTP_SASL_MECHS (SASL_MECH_PLAIN | SASL_MECH_LOGIN)
 
 enum cmd_flags {
 	CMD_NO_ARGS = 1 << 0,     /* "DATA x" is a syntax error */
@@ -54,6 +58,8 @@ static void cmd_ehlo(struct smtp_session *ss, const char *args)
 	ext[n++] = size;
 	if (!session_is_tls(&ss->s))
 		ext[n++] = "STARTTLS";
+	else if (ss->auth_user == NULL)
+		ext[n++] = "AUTH PLAIN LOGIN";
 	ext[n++] = "ENHANCEDSTATUSCODES";
 	ext[n++] = "8BITMIME";
 	ext[n++] = "SMTPUTF8";
@@ -104,6 +110,17 @@ static void cmd_mail(struct smtp_session *ss, const char *args)
 		smtp_reply(ss, 553, "5.6.7", "Non-ASCII address requires SMTPUTF8");
 		return;
 	}
+	if (ss->auth_user != NULL && !path.null_path) {
+		char from[ADDRESS_MAX + 1];
+		mailbox_address_normalize(path.address, from, sizeof(from));
+		/* Postfix reject_sender_login_mismatch: a user sends as
+		 * themselves. */
+		if (strcmp(from, ss->auth_user) != 0) {
+			smtp_reply(ss, 553, "5.7.1", "<%s>: Sender address rejected: "
+				   "not owned by user %s", path.address, ss->auth_user);
+			return;
+		}
+	}
 	ss->from = path;
 	ss->params = params;
 	smtp_enter_state(ss, SMTP_STATE_MAIL);
@@ -122,7 +139,7 @@ struct rcpt_job {
 static void rcpt_work(struct job *job)
 {
 	struct rcpt_job *rj = (struct rcpt_job *)job;
-	rj->exists = accounts_exists(config->data_dir, rj->address);
+	rj->exists = auth_user_exists(rj->address);
 }
 
 static void rcpt_done(struct job *job)
@@ -204,7 +221,101 @@ static void cmd_rcpt(struct smtp_session *ss, const char *args)
 		rcpt_local(ss, &path);
 		return;
 	}
+	if (ss->auth_user != NULL) {
+		smtp_reply(ss, 451, "4.3.0", "<%s>: outbound delivery to other "
+			   "domains is not enabled on this server", path.address);
+		return;
+	}
 	smtp_reply(ss, 554, "5.7.1", "<%s>: Relay access denied", path.address);
+}
+
+/* ---- AUTH (RFC 4954), inside TLS only ---------------------------------- */
+
+static void auth_done(struct session *s, bool ok, const char *user)
+{
+	struct smtp_session *ss = SMTP(s);
+
+	sasl_clear(&ss->sasl);
+	if (ok) {
+		ss->auth_user = xstrdup(user);
+		smtp_reply(ss, 235, "2.7.0", "Authentication successful");
+		return;
+	}
+	smtp_reply(ss, 535, "5.7.8", "Error: authentication failed");
+	if (++ss->auth_failures >= config->auth_max_failures) {
+		session_printf(s, "421 4.7.0 %s Error: too many failed "
+			       "authentications\r\n", config->hostname);
+		session_close(s);
+	}
+}
+
+/* Answer one step of the exchange: a challenge, the verdict, or an error. */
+static void auth_result(struct smtp_session *ss, enum sasl_result res,
+			const char *challenge, const char *error)
+{
+	switch (res) {
+	case SASL_CONTINUE:
+		smtp_enter_state(ss, SMTP_STATE_AUTH);
+		session_printf(&ss->s, "334 %s\r\n", challenge);
+		return;
+	case SASL_FAIL:
+		smtp_enter_state(ss, SMTP_STATE_READY);
+		if (ss->sasl.cancelled)
+			smtp_reply(ss, 501, "5.7.0", "Authentication aborted");
+		else
+			smtp_reply(ss, 501, "5.5.2", "Cannot decode response: %s", error);
+		sasl_clear(&ss->sasl);
+		return;
+	case SASL_DONE:
+		smtp_enter_state(ss, SMTP_STATE_READY);
+		auth_verify(&ss->s, ss->sasl.mech == SASL_MECH_PLAIN ? "PLAIN" : "LOGIN",
+			    ss->sasl.user, ss->sasl.password, ss->sasl.password_len,
+			    auth_done);
+		return;
+	}
+}
+
+void smtp_auth_response(struct smtp_session *ss, const char *line)
+{
+	const char *challenge = "", *error = NULL;
+	enum sasl_result res = sasl_step(&ss->sasl, line, &challenge, &error);
+	auth_result(ss, res, challenge, error);
+}
+
+static void cmd_auth(struct smtp_session *ss, const char *args)
+{
+	char mech_name[32];
+	const char *initial = NULL, *challenge = "", *error = NULL;
+	enum sasl_mech mech;
+
+	if (!session_is_tls(&ss->s)) {
+		smtp_reply(ss, 538, "5.7.11", "Encryption required for requested "
+			   "authentication mechanism");
+		return;
+	}
+	if (ss->auth_user != NULL) {
+		smtp_reply(ss, 503, "5.5.1", "Error: already authenticated");
+		return;
+	}
+	if (ss->state != SMTP_STATE_READY) {
+		smtp_reply(ss, 503, "5.5.1", "Error: MAIL transaction in progress");
+		return;
+	}
+	size_t n = strcspn(args, " ");
+	bool known = n < sizeof(mech_name);
+	if (known) {
+		memcpy(mech_name, args, n);
+		mech_name[n] = '\0';
+		known = sasl_mech_find(mech_name, SMTP_SASL_MECHS, &mech);
+	}
+	if (!known) {
+		smtp_reply(ss, 504, "5.5.4", "Unrecognized authentication type");
+		return;
+	}
+	if (args[n] == ' ')
+		initial = args + n + 1;
+	enum sasl_result res = sasl_begin(&ss->sasl, mech, initial, &challenge, &error);
+	auth_result(ss, res, challenge, error);
 }
 
 /* ---- the rest ---------------------------------------------------------- */
@@ -234,7 +345,7 @@ static void cmd_quit(struct smtp_session *ss, const char *args)
 static void cmd_help(struct smtp_session *ss, const char *args)
 {
 	session_printf(&ss->s, "214-2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET\r\n"
-			       "214 2.0.0 NOOP QUIT HELP VRFY EXPN STARTTLS\r\n");
+			       "214 2.0.0 NOOP QUIT HELP VRFY EXPN STARTTLS AUTH\r\n");
 }
 
 /* VRFY and EXPN disclose nothing (RFC 5321 3.5.3, 7.3). */
@@ -266,6 +377,13 @@ void smtp_dispatch(struct smtp_session *ss, char *line, size_t len)
 	else
 		args = line + len;
 	cmd = find_cmd(line);
+	/* Inside TLS the session reads lines up to SMTP_AUTH_LINE_MAX for
+	 * AUTH; everything else keeps RFC 5321's limit. */
+	if (len > SMTP_LINE_MAX && (cmd == NULL || strcmp(cmd->name, "AUTH") != 0)) {
+		smtp_reply(ss, 500, "5.5.2", "Error: line too long");
+		session_bad_command(&ss->s);
+		return;
+	}
 	if (cmd == NULL) {
 		smtp_reply(ss, 500, "5.5.2", "Error: command not recognized");
 		session_bad_command(&ss->s);
@@ -299,6 +417,8 @@ static const struct smtp_cmd commands[] = {
 	{ "EHLO", ANY_STATE, CMD_NEEDS_ARGS, "EHLO hostname", cmd_ehlo },
 	{ "HELO", ANY_STATE, CMD_NEEDS_ARGS, "HELO hostname", cmd_helo },
 	{ "STARTTLS", ANY_STATE, CMD_NO_ARGS, "STARTTLS", cmd_starttls },
+	{ "AUTH", ANY_STATE & ~(1u << SMTP_STATE_INIT), CMD_NEEDS_ARGS,
+	  "AUTH mechanism [initial-response]", cmd_auth },
 	{ "MAIL", 1u << READY, CMD_NEEDS_ARGS, "MAIL FROM:<address>", cmd_mail },
 	{ "RCPT", (1u << MAIL) | (1u << RCPT), CMD_NEEDS_ARGS,
 	  "RCPT TO:<address>", cmd_rcpt },

@@ -372,7 +372,9 @@ void smtp_data_input(struct smtp_session *ss, struct evbuffer *in)
 	unsigned char out[SMTP_DECODE_STEP * SMTP_DOT_EXPANSION];
 
 	while (evbuffer_get_length(in) > 0 && !data->ended) {
-		/* Flow control: stop taking input while the disk is behind. */
+		spool_flush(ss, false);
+		/* Flow control: stop taking input while the disk is behind;
+		 * the write job's completion kicks us again. */
 		if (evbuffer_get_length(data->pending) >= SMTP_DATA_BUFFER_MAX)
 			return;
 		struct evbuffer_iovec v;
@@ -387,7 +389,6 @@ void smtp_data_input(struct smtp_session *ss, struct evbuffer *in)
 			data->too_big = true;
 		if (!data->too_big && !data->failed)
 			evbuffer_add(data->pending, out, produced);
-		spool_flush(ss, false);
 	}
 	if (!data->ended)
 		return;

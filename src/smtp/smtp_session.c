@@ -13,6 +13,7 @@ static const char *const state_names[SMTP_STATE_COUNT] = {
 	[SMTP_STATE_MAIL] = "mail",
 	[SMTP_STATE_RCPT] = "rcpt",
 	[SMTP_STATE_DATA] = "data",
+	[SMTP_STATE_AUTH] = "auth",
 };
 
 const char *smtp_state_name(enum smtp_state state)
@@ -66,7 +67,7 @@ static void smtp_greet(struct session *s)
 {
 	struct smtp_session *ss = SMTP(s);
 
-	session_set_line_max(s, SMTP_LINE_MAX);
+	session_set_line_max(s, session_is_tls(s) ? SMTP_AUTH_LINE_MAX : SMTP_LINE_MAX);
 	session_set_timeout(s, (unsigned)config->smtp_timeout);
 	ss->state = SMTP_STATE_INIT;
 	session_printf(s, "220 %s ESMTP sealpost\r\n", config->hostname);
@@ -74,7 +75,12 @@ static void smtp_greet(struct session *s)
 
 static void smtp_command(struct session *s, char *line, size_t len)
 {
-	smtp_dispatch(SMTP(s), line, len);
+	struct smtp_session *ss = SMTP(s);
+
+	if (ss->state == SMTP_STATE_AUTH)
+		smtp_auth_response(ss, line);
+	else
+		smtp_dispatch(ss, line, len);
 }
 
 static void smtp_raw_input(struct session *s, struct evbuffer *in)
@@ -108,6 +114,9 @@ static void smtp_tls_started(struct session *s)
 	ss->helo[0] = '\0';
 	ss->esmtp = false;
 	smtp_enter_state(ss, SMTP_STATE_INIT);
+	/* AUTH lines (RFC 4954 4: up to 12288 octets) are possible now; other
+	 * commands keep the 512-octet limit in smtp_dispatch(). */
+	session_set_line_max(s, SMTP_AUTH_LINE_MAX);
 }
 
 static void smtp_bye(struct session *s, enum session_bye why)
@@ -134,6 +143,7 @@ static void smtp_destroy(struct session *s)
 
 	smtp_data_free(ss);
 	smtp_reset_transaction(ss);
+	sasl_clear(&ss->sasl);
 	free(ss->auth_user);
 }
 

@@ -1,10 +1,12 @@
 """Shared pytest fixtures: the binary under test and a CLI runner."""
 import os
 import subprocess
+import sys
 
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.abspath(os.environ.get("SEALPOST_BIN", os.path.join(ROOT, "build/sealpost")))
 
 
@@ -37,3 +39,29 @@ def cli(tmp_path):
         kw.setdefault("cwd", tmp_path)
         return run_cli(*args, **kw)
     return _run
+
+
+@pytest.fixture(scope="module")
+def smtp_server(tmp_path_factory):
+    """One server for a test module: smtp, submission, smtps."""
+    from mailserver import Server
+    srv = Server(tmp_path_factory.mktemp("srv"),
+                 users=("alice@example.test", "bob@example.test", "carol@example.org"))
+    yield srv
+    srv.check_clean_exit()
+
+
+@pytest.fixture
+def make_server(tmp_path):
+    """Start a server with custom settings; checked for a clean exit."""
+    from mailserver import Server
+    servers = []
+
+    def _make(**kw):
+        srv = Server(tmp_path / f"srv{len(servers)}", **kw)
+        servers.append(srv)
+        return srv
+    yield _make
+    for srv in servers:
+        if srv.proc is not None:
+            srv.check_clean_exit()

@@ -1,0 +1,136 @@
+/* auth.c — password verification off the loop, with failure delays. */
+#include "auth/auth.h"
+#include "auth/passwd.h"
+#include "net/iptable.h"
+#include "net/jobs.h"
+#include "net/loop.h"
+#include "net/session.h"
+#include "store/mailbox.h"
+#include "lib/fsutil.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+#include <event2/event.h>
+#include <openssl/crypto.h>
+#include <string.h>
+
+/* The users file of this process; thread-safe (passwd.h). */
+static struct passwd_db *users;
+
+struct auth_request {
+	struct job job;
+	struct session *s;
+	auth_done_cb *done;
+	char mech[16];
+	char user[ADDRESS_MAX + 1];
+	char password[PASSWD_PASSWORD_MAX + 1];
+	size_t password_len;
+	unsigned failures_before;
+	bool ok;
+	struct event *ev_delay;
+};
+
+static void log_problem(const char *problem, void *context)
+{
+	log_warn("passwd: %s", problem);
+}
+
+int auth_init(const char *data_dir, const char **error_r)
+{
+	char *path = fs_join(data_dir, PASSWD_FILE_NAME);
+	users = passwd_db_new(path, log_problem, NULL);
+	free(path);
+	return passwd_db_refresh(users, error_r);
+}
+
+void auth_deinit(void)
+{
+	passwd_db_free(&users);
+}
+
+bool auth_user_exists(const char *address)
+{
+	return users != NULL && passwd_db_exists(users, address);
+}
+
+unsigned auth_delay_ms(unsigned failures)
+{
+	if (failures == 0)
+		return 0;
+	unsigned shift = failures - 1 > 8 ? 8 : failures - 1;
+	unsigned ms = AUTH_DELAY_BASE_MS << shift;
+	return ms > AUTH_DELAY_MAX_MS ? AUTH_DELAY_MAX_MS : ms;
+}
+
+static void verify_work(struct job *job)
+{
+	struct auth_request *ar = (struct auth_request *)job;
+	ar->ok = users != NULL &&
+		 passwd_db_verify(users, ar->user, ar->password, ar->password_len);
+	OPENSSL_cleanse(ar->password, sizeof(ar->password));
+}
+
+static void finish(struct auth_request *ar)
+{
+	struct session *s = ar->s;
+
+	if (ar->ok) {
+		iptable_success(&s->peer_ss, ar->user);
+		session_log(s, LOG_LEVEL_INFO, "auth ok user=%s mechanism=%s",
+			    ar->user, ar->mech);
+	} else {
+		iptable_fail(&s->peer_ss, ar->user);
+		session_log(s, LOG_LEVEL_INFO, "auth failed user=%s mechanism=%s "
+			    "address=%s recent_failures=%u", ar->user, ar->mech,
+			    s->peer, ar->failures_before + 1);
+	}
+	if (!s->closing)
+		ar->done(s, ar->ok, ar->user);
+	if (ar->ev_delay != NULL)
+		event_free(ar->ev_delay);
+	session_resume(s);
+	free(ar);
+}
+
+static void delay_over(evutil_socket_t fd, short what, void *arg)
+{
+	finish(arg);
+}
+
+static void verify_done(struct job *job)
+{
+	struct auth_request *ar = (struct auth_request *)job;
+	/* First try of a clean client: success at once. Otherwise both
+	 * outcomes wait the same. */
+	unsigned ms = ar->ok && ar->failures_before == 0 ? 0 :
+		      auth_delay_ms(ar->failures_before + 1);
+
+	if (ms == 0 || ar->s->closing) {
+		finish(ar);
+		return;
+	}
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	ar->ev_delay = evtimer_new(ev_base, delay_over, ar);
+	event_add(ar->ev_delay, &tv);
+}
+
+void auth_verify(struct session *s, const char *mech, const char *user,
+		 const char *password, size_t password_len, auth_done_cb *done)
+{
+	struct auth_request *ar = xcalloc(1, sizeof(*ar));
+
+	ar->job.work = verify_work;
+	ar->job.done = verify_done;
+	ar->s = s;
+	ar->done = done;
+	strlcpy_sp(ar->mech, mech, sizeof(ar->mech));
+	mailbox_address_normalize(user, ar->user, sizeof(ar->user));
+	if (password_len > PASSWD_PASSWORD_MAX)
+		password_len = PASSWD_PASSWORD_MAX + 1; /* never matches */
+	memcpy(ar->password, password, password_len < sizeof(ar->password) ?
+	       password_len : sizeof(ar->password) - 1);
+	ar->password_len = password_len;
+	ar->failures_before = iptable_failures(&s->peer_ss, ar->user);
+	session_suspend(s);
+	jobs_submit(&ar->job);
+}

@@ -1,0 +1,44 @@
+/* auth.h — the one authenticator SMTP, POP3 and IMAP use.
+ *
+ * Verifies a user's password against data_dir/passwd on a pool thread (a
+ * hash costs milliseconds), never on the event loop. Failed logins make
+ * the next answers slower: the delay grows with the recent failures of the
+ * client address and of the account, counted across all worker processes
+ * (net/iptable). Once a client has failed, success and failure are answered
+ * after the same delay, so hanging up early tells an attacker nothing.
+ * Failures and successes are logged with the address and the account;
+ * passwords never are. */
+#ifndef SEALPOST_AUTH_H
+#define SEALPOST_AUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct session;
+
+/* The answer to a failed login waits AUTH_DELAY_BASE_MS, doubling with each
+ * recent failure of the address or account, up to AUTH_DELAY_MAX_MS. */
+#define AUTH_DELAY_BASE_MS 500
+#define AUTH_DELAY_MAX_MS 15000
+
+/* Per worker process, after fork. */
+int auth_init(const char *data_dir, const char **error_r);
+void auth_deinit(void);
+
+/* Is address (normalised) an account? Blocking: pool threads only. */
+bool auth_user_exists(const char *address);
+
+/* Called on the loop when the verdict is in (not if the session closed
+ * meanwhile). user is the normalised account name. */
+typedef void auth_done_cb(struct session *s, bool ok, const char *user);
+
+/* Check user/password for session s with mechanism mech (for the log).
+ * The session is suspended until done() has run. password is copied and
+ * wiped after use. */
+void auth_verify(struct session *s, const char *mech, const char *user,
+		 const char *password, size_t password_len, auth_done_cb *done);
+
+/* The delay before answering after `failures` recent failures. */
+unsigned auth_delay_ms(unsigned failures);
+
+#endif

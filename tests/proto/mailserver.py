@@ -1,0 +1,214 @@
+"""Start the real sealpost server for a test and talk raw bytes to it."""
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import time
+
+from conftest import BIN, run_cli
+
+SERVICES = ("smtp", "submission", "smtps", "pop3", "pop3s", "imap", "imaps")
+PASSWORD = "correct horse battery staple"
+_CERT_CACHE = {}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_cert(certs_dir):
+    """A self-signed pair for localhost/127.0.0.1 made with the openssl CLI
+    (cached per test session: key generation is the slow part)."""
+    os.makedirs(certs_dir, exist_ok=True)
+    if "pair" not in _CERT_CACHE:
+        src = os.path.join(os.path.dirname(certs_dir), ".cert-src")
+        os.makedirs(src, exist_ok=True)
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+             "-keyout", f"{src}/mail.key", "-out", f"{src}/mail.crt",
+             "-days", "30", "-subj", "/CN=localhost",
+             "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+            check=True, capture_output=True)
+        _CERT_CACHE["pair"] = (open(f"{src}/mail.crt", "rb").read(),
+                               open(f"{src}/mail.key", "rb").read())
+    crt, key = _CERT_CACHE["pair"]
+    with open(os.path.join(certs_dir, "mail.crt"), "wb") as f:
+        f.write(crt)
+    fd = os.open(os.path.join(certs_dir, "mail.key"),
+                 os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(key)
+
+
+class Server:
+    """A running `sealpost serve` on free loopback ports."""
+
+    def __init__(self, root, services=("smtp", "submission", "smtps"),
+                 extra="", limits="", users=("alice@example.test",),
+                 workers=2, domains="example.test, example.org"):
+        self.root = str(root)
+        self.ports = {s: free_port() for s in services}
+        self.conf = os.path.join(self.root, "sealpost.conf")
+        self.data = os.path.join(self.root, "data")
+        self.certs = os.path.join(self.root, "certs")
+        make_cert(self.certs)
+        listen = "\n".join(f"{s} = 127.0.0.1:{p}" for s, p in self.ports.items())
+        with open(self.conf, "w") as f:
+            f.write(f"hostname = mail.example.test\n"
+                    f"domains = {domains}\n"
+                    f"data_dir = data\ncerts_dir = certs\ncertificate = mail\n"
+                    f"workers = {workers}\n{extra}\n"
+                    f"[listen]\n{listen}\n[limits]\n{limits}\n")
+        for user in users:
+            self.add_user(user)
+        self.log_path = os.path.join(self.root, "server.log")
+        self.proc = None
+        self.start()
+
+    def add_user(self, address, password=PASSWORD):
+        r = run_cli("user", "add", address, "-c", self.conf, input=password + "\n")
+        assert r.rc == 0, r
+
+    def start(self):
+        self.log = open(self.log_path, "ab")
+        env = dict(os.environ)
+        env.pop("SEALPOST_CONF", None)
+        self.proc = subprocess.Popen([BIN, "serve", "-c", self.conf],
+                                     stdout=subprocess.DEVNULL, stderr=self.log,
+                                     env=env)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited {self.proc.returncode}:\n"
+                                   + self.log_text())
+            if "ready " in self.log_text():
+                return
+            time.sleep(0.05)
+        raise RuntimeError("server did not start:\n" + self.log_text())
+
+    def log_text(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        """Stop; returns the exit status."""
+        if self.proc is None:
+            return 0
+        self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        self.proc = None
+        self.log.close()
+        return rc
+
+    def kill9(self):
+        """SIGKILL the master and every worker."""
+        subprocess.run(["pkill", "-KILL", "-f", f"serve -c {self.conf}"])
+        self.proc.wait()
+        self.proc = None
+        self.log.close()
+
+    def check_clean_exit(self):
+        rc = self.stop()
+        text = self.log_text()
+        assert "AddressSanitizer" not in text, text[-4000:]
+        assert "runtime error" not in text, text[-4000:]
+        assert "LeakSanitizer" not in text, text[-4000:]
+        assert rc == 0, f"exit status {rc}\n" + text[-4000:]
+
+    # ---- mailboxes ---------------------------------------------------------
+    def maildir(self, address, folder=""):
+        local, domain = address.split("@")
+        path = os.path.join(self.data, "mail", domain, local)
+        return os.path.join(path, "." + folder) if folder else path
+
+    def messages(self, address, sub="new"):
+        d = os.path.join(self.maildir(address), sub)
+        if not os.path.isdir(d):
+            return []
+        out = []
+        for name in sorted(os.listdir(d), key=lambda n: os.stat(os.path.join(d, n)).st_mtime_ns):
+            with open(os.path.join(d, name), "rb") as f:
+                out.append(f.read())
+        return out
+
+    # ---- TLS -----------------------------------------------------------------
+    def client_context(self):
+        ctx = ssl.create_default_context(cafile=os.path.join(self.certs, "mail.crt"))
+        return ctx
+
+
+def strip_trace(message):
+    """The message as the client sent it: without our Return-Path and
+    Received header (and its continuation lines)."""
+    lines = message.split(b"\r\n")
+    i = 0
+    while i < len(lines) and (lines[i].startswith(b"Return-Path:") or
+                              lines[i].startswith(b"Received: from") or
+                              (i > 0 and lines[i].startswith(b"\t"))):
+        i += 1
+    return b"\r\n".join(lines[i:])
+
+
+class Raw:
+    """A byte-level client: send exactly these bytes, read replies."""
+
+    def __init__(self, port, tls_ctx=None, timeout=10):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        if tls_ctx is not None:
+            self.sock = tls_ctx.wrap_socket(self.sock, server_hostname="localhost")
+        self.buf = b""
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def starttls(self, ctx):
+        self.sock = ctx.wrap_socket(self.sock, server_hostname="localhost")
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError(self.buf)
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def reply(self):
+        """One SMTP reply (all its lines)."""
+        lines = [self.line()]
+        while lines[-1][3:4] == b"-":
+            lines.append(self.line())
+        return lines
+
+    def cmd(self, text):
+        self.send(text.encode() + b"\r\n" if isinstance(text, str) else text)
+        return self.reply()
+
+    def read_all(self, timeout=2):
+        """Everything until the server closes (or timeout)."""
+        self.sock.settimeout(timeout)
+        data = self.buf
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        except (socket.timeout, ConnectionResetError, ssl.SSLError):
+            pass
+        self.buf = b""
+        return data
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
