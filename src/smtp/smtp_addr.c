@@ -8,7 +8,9 @@
 /* RFC 5322 3.2.3 atext, plus UTF-8 octets when SMTPUTF8 (RFC 6531 3.3). */
 static bool is_atext(unsigned char c)
 {
-	return isalnum(c) || strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL || c >= 0x80;
+	/* (strchr finds the terminating NUL too: c must not be 0) */
+	return isalnum(c) || c >= 0x80 ||
+	       (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
 }
 
 static bool is_ldh(unsigned char c)
@@ -137,6 +139,7 @@ int smtp_parse_path(const char *s, bool allow_null, struct smtp_path *path_r,
 	}
 	start = p;
 	p = skip_source_route(p + 1);
+	const char *mailbox = p;
 	if (*p == '>') {
 		if (!allow_null || p != start + 1) {
 			*error_r = "empty address";
@@ -184,9 +187,10 @@ int smtp_parse_path(const char *s, bool allow_null, struct smtp_path *path_r,
 		*error_r = "address is too long";
 		return -1;
 	}
-	/* As given, quotes included: what we write into Return-Path. */
-	memcpy(path_r->address, start + 1, (size_t)(p - start - 1));
-	path_r->address[p - start - 1] = '\0';
+	/* As given (quotes included, source route dropped): what goes into
+	 * Return-Path. */
+	memcpy(path_r->address, mailbox, (size_t)(p - mailbox));
+	path_r->address[p - mailbox] = '\0';
 	path_r->utf8 = has_8bit(path_r->address);
 	p++;
 params:

@@ -94,6 +94,16 @@ class Server:
         with open(self.log_path, "rb") as f:
             return f.read().decode(errors="replace")
 
+    def wait_log(self, text, timeout=10):
+        """Wait until text appears in the log; returns the log."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            log = self.log_text()
+            if text in log:
+                return log
+            time.sleep(0.05)
+        raise AssertionError(f"{text!r} not logged:\n" + self.log_text()[-3000:])
+
     def stop(self, sig=signal.SIGTERM, timeout=30):
         """Stop; returns the exit status."""
         if self.proc is None:
