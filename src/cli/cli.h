@@ -60,5 +60,10 @@ int cli_main(int argc, char **argv);
 
 /* Handlers, one file per command group (cli_<group>.c). */
 cli_handler_t cmd_check_config;
+cli_handler_t cmd_cert_create;   /* cli_cert.c */
+cli_handler_t cmd_cert_import;
+cli_handler_t cmd_cert_list;
+cli_handler_t cmd_cert_show;
+cli_handler_t cmd_cert_check;
 
 #endif
