@@ -638,6 +638,7 @@ int pki_import(const struct pki_import_input *in, struct pki_pair **pair_r,
 	key = NULL;
 	X509_up_ref(leaf);
 	pair->cert = leaf;
+	sk_X509_free(pair->chain);
 	pki_chain_build(leaf, b.certs, &pair->chain, &root, &unused);
 	chain_warnings(in, leaf, root, unused, &warnings);
 	sk_X509_pop_free(unused, X509_free);
