@@ -13,13 +13,13 @@ static const struct cli_command commands[] = {
 	  "cn=,san=,type=,bits=,days=,org=,unit=,locality=,state=,country=,"
 	  "email=,force,dir=",
 	  "NAME --cn HOST [--san DNS:x,IP:y,...] [--type rsa|ecdsa (default rsa)]\n"
-	  "                      [--bits 2048|4096 (default 4096)] [--days N (default 365)]\n"
-	  "                      [--org O] [--unit OU] [--locality L] [--state ST]\n"
-	  "                      [--country CC] [--email E] [--force] [--dir DIR]" },
+	  "                       [--bits 2048|4096 (default 4096)] [--days N (default 365)]\n"
+	  "                       [--org O] [--unit OU] [--locality L] [--state ST]\n"
+	  "                       [--country CC] [--email E] [--force] [--dir DIR]" },
 	{ "cert import", cmd_cert_import, 1, 1,
 	  "key=,name=,passphrase-file=,force,dir=",
 	  "CERTFILE [--key KEYFILE] [--name NAME] [--passphrase-file F]\n"
-	  "                      [--force] [--dir DIR]" },
+	  "                       [--force] [--dir DIR]" },
 	{ "cert list", cmd_cert_list, 0, 0, "dir=", "[--dir DIR]" },
 	{ "cert show", cmd_cert_show, 1, 1, "host=,dir=", "NAME [--host HOST] [--dir DIR]" },
 	{ "cert check", cmd_cert_check, 1, 1, "host=,dir=", "NAME [--host HOST] [--dir DIR]" },

@@ -88,8 +88,9 @@ static int parse_cert_opts(const struct cli_command *cmd,
 			   const struct cli_args *args, struct create_opts *o)
 {
 	struct pki_cert_request *req = &o->req;
-	const char *days = cli_opt(args, "days"), *error;
-	char **entries = strv_split_commas(cli_opt(args, "san") ?: "", NULL);
+	const char *days = cli_opt(args, "days"), *san = cli_opt(args, "san");
+	char **entries = strv_split_commas(san != NULL ? san : "", NULL);
+	const char *error;
 	uint64_t n = PKI_DAYS_DEFAULT;
 
 	req->sans = xcalloc(strv_len(entries) + 1, sizeof(char *));

@@ -220,12 +220,13 @@ static X509_NAME *build_subject(const struct pki_cert_request *req,
 /* One "DNS:x" / "IP:y" / "email:z" entry as a GENERAL_NAME. */
 static GENERAL_NAME *general_name(const char *san)
 {
-	const char *value = strchr(san, ':') + 1;
-	GENERAL_NAME *gn = GENERAL_NAME_new();
+	const char *colon = strchr(san, ':');
 	int type = san[0] == 'D' ? GEN_DNS : san[0] == 'I' ? GEN_IPADD : GEN_EMAIL;
+	const char *value = colon != NULL ? colon + 1 : "";
+	GENERAL_NAME *gn;
 	ASN1_STRING *str;
 
-	if (gn == NULL)
+	if (colon == NULL || (gn = GENERAL_NAME_new()) == NULL)
 		return NULL;
 	if (type == GEN_IPADD) {
 		str = a2i_IPADDRESS(value);

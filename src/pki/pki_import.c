@@ -104,21 +104,22 @@ static int pkcs12_check_mac(const char *path, PKCS12 *p12,
 }
 
 /* PKCS12_parse(); files made with `openssl pkcs12 -legacy` (RC2-40) need
- * OpenSSL's legacy provider, loaded only when the default one failed. */
+ * OpenSSL's legacy provider, loaded only for them and only for this call. */
 static int pkcs12_parse_any(PKCS12 *p12, const char *pass, EVP_PKEY **key_r,
 			    X509 **cert_r, STACK_OF(X509) **ca_r)
 {
-	static bool legacy_tried;
+	OSSL_PROVIDER *legacy;
+	int ok;
 
 	if (PKCS12_parse(p12, pass, key_r, cert_r, ca_r))
 		return 1;
-	if (legacy_tried)
-		return 0;
-	legacy_tried = true;
-	if (OSSL_PROVIDER_try_load(NULL, "legacy", 1) == NULL)
+	legacy = OSSL_PROVIDER_try_load(NULL, "legacy", 1);
+	if (legacy == NULL)
 		return 0;
 	ERR_clear_error();
-	return PKCS12_parse(p12, pass, key_r, cert_r, ca_r);
+	ok = PKCS12_parse(p12, pass, key_r, cert_r, ca_r);
+	OSSL_PROVIDER_unload(legacy);
+	return ok;
 }
 
 /* Returns 1 when der was PKCS#12 and is now in b, 0 when it is not
@@ -303,36 +304,89 @@ static int pem_block(const char *path, int n, const char *type, char *header,
 	return 0;   /* parameters, CRLs, public keys: not ours to judge */
 }
 
-/* text with CRLF (or lone CR) line ends turned into LF: OpenSSL's PEM
- * reader wants LF. New buffer of *len_r bytes. */
-static char *normalise_newlines(const unsigned char *text, size_t len,
-				size_t *len_r)
-{
-	char *out = xmalloc(len + 1);
-	size_t j = 0;
+/* Where a line of PEM text is, for clean_pem_text(). */
+enum pem_where {
+	PEM_OUTSIDE,     /* text around blocks: kept as it is */
+	PEM_HEADERS,     /* after BEGIN: "Proc-Type:" / "DEK-Info:" lines */
+	PEM_BODY,        /* base64 */
+};
 
-	for (size_t i = 0; i < len; i++) {
-		if (text[i] == '\r') {
-			out[j++] = '\n';
-			if (i + 1 < len && text[i + 1] == '\n')
-				i++;
-		} else {
-			out[j++] = (char)text[i];
-		}
+/* Append the line [p, p + len) to out, then LF. */
+static void put_line(struct buf *out, const char *p, size_t len)
+{
+	buf_append(out, p, len);
+	buf_append(out, "\n", 1);
+}
+
+static bool has_prefix(const char *p, size_t len, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	return len >= n && memcmp(p, prefix, n) == 0;
+}
+
+/* Decide what one line becomes; returns the next state. */
+static enum pem_where pem_line(struct buf *out, const char *p, size_t len,
+			       enum pem_where where, bool *had_header)
+{
+	if (has_prefix(p, len, "-----BEGIN ")) {
+		put_line(out, p, len);
+		*had_header = false;
+		return PEM_HEADERS;
 	}
-	out[j] = '\0';
-	*len_r = j;
-	return out;
+	if (where == PEM_OUTSIDE || has_prefix(p, len, "-----END ")) {
+		put_line(out, p, len);
+		return PEM_OUTSIDE;
+	}
+	if (len == 0)
+		return where;          /* a blank line inside a block */
+	if (where == PEM_HEADERS && memchr(p, ':', len) != NULL) {
+		put_line(out, p, len);
+		*had_header = true;
+		return PEM_HEADERS;
+	}
+	if (where == PEM_HEADERS && *had_header)
+		buf_append(out, "\n", 1);   /* exactly one after the headers */
+	put_line(out, p, len);
+	return PEM_BODY;
+}
+
+/* The PEM text as OpenSSL's reader wants it: LF line ends (CRLF and lone
+ * CR converted), no trailing blanks, no blank lines inside a block except
+ * the one after encryption headers. Base64 is left to OpenSSL. */
+static void clean_pem_text(const unsigned char *text, size_t len,
+			   struct buf *out)
+{
+	enum pem_where where = PEM_OUTSIDE;
+	bool had_header = false;
+	size_t i = 0;
+
+	buf_append(out, "", 0);
+	while (i < len) {
+		size_t start = i, end;
+		while (i < len && text[i] != '\n' && text[i] != '\r')
+			i++;
+		end = i;
+		if (i < len && text[i] == '\r' && i + 1 < len && text[i + 1] == '\n')
+			i++;
+		if (i < len)
+			i++;
+		while (end > start && (text[end - 1] == ' ' || text[end - 1] == '\t'))
+			end--;
+		where = pem_line(out, (const char *)text + start, end - start, where,
+				 &had_header);
+	}
 }
 
 static int parse_pem(const char *path, const unsigned char *data, size_t len,
 		     const struct pki_parse_opts *opts, struct pki_bundle *b,
 		     const char **error_r)
 {
-	size_t textlen;
-	char *text = normalise_newlines(data, len, &textlen);
-	BIO *bio = BIO_new_mem_buf(text, (int)textlen);
+	struct buf text = { 0 };
+	BIO *bio;
 	int ret = 0;
+
+	clean_pem_text(data, len, &text);
+	bio = BIO_new_mem_buf(text.data, (int)text.len);
 
 	for (int n = 1; ret == 0; n++) {
 		char *type = NULL, *header = NULL;
@@ -359,8 +413,8 @@ static int parse_pem(const char *path, const unsigned char *data, size_t len,
 		OPENSSL_free(der);
 	}
 	BIO_free(bio);
-	OPENSSL_cleanse(text, textlen);
-	free(text);
+	OPENSSL_cleanse(text.data, text.len);
+	buf_free(&text);
 	return ret;
 }
 

@@ -185,6 +185,19 @@ static void test_tolerant_pem(void **state)
 	expect_parse(&in, NULL, 2, ch.leaf_key);
 	buf_free(&pem);
 	buf_free(&in);
+	/* Blank lines and trailing blanks inside blocks, old Mac CR line ends,
+	 * and an encrypted legacy key whose header gap is doubled. */
+	t_pem_cert(&pem, ch.leaf);
+	t_key(&pem, ch.leaf_key, T_LEGACY_ENC);
+	for (size_t i = 0; i < pem.len; i++) {
+		if (pem.data[i] == '\n')
+			buf_append(&in, i % 3 == 0 ? "  \r\r" : " \r", i % 3 == 0 ? 4 : 2);
+		else
+			buf_append(&in, &pem.data[i], 1);
+	}
+	expect_parse(&in, T_PASS, 1, ch.leaf_key);
+	buf_free(&pem);
+	buf_free(&in);
 }
 
 static void test_bad_input(void **state)

@@ -177,9 +177,10 @@ def build(d):
     w("rsa.bom.pem", b"\xef\xbb\xbf" + full)
     w("rsa.crlf.pem", full.replace(b"\n", b"\r\n"))
     w("rsa.crlf.key", b"\xef\xbb\xbf" + key.replace(b"\n", b"\r\n"))
-    w("rsa.messy.pem", b"Here is your certificate:\n\n" +
-      full.replace(b"-----\n-----BEGIN", b"-----\n\n\nsome note\n\n-----BEGIN") +
-      b"\n\n-- \nyour CA\n")
+    messy = full.replace(b"-----\n-----BEGIN", b"-----\n\n\nsome note\n\n-----BEGIN")
+    messy = messy.replace(b"CERTIFICATE-----\nMII", b"CERTIFICATE-----\n\nMII")
+    w("rsa.messy.pem", b"Here is your certificate:\n\n" + messy.replace(b"\n", b" \r\r\n")
+      + b"\n\n-- \nyour CA\n")
     # Dates: expired, not yet valid, expiring soon.
     os.makedirs(os.path.join(d, "new"))
     w("index.txt", "")
