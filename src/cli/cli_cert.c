@@ -145,9 +145,11 @@ static int generate_key(const struct create_opts *o, EVP_PKEY **key_r)
 	struct progress p;
 	const char *error;
 
-	fprintf(stderr, "generating %s %u key%s ", o->type == PKI_KEY_RSA ?
-		"RSA" : "ECDSA P-256", o->bits, o->type == PKI_KEY_RSA &&
-		o->bits > 2048 ? " (this takes a few seconds)" : "");
+	if (o->type == PKI_KEY_RSA)
+		fprintf(stderr, "generating RSA %u key%s", o->bits, o->bits > 2048 ?
+			" (this takes a few seconds)" : "");
+	else
+		fputs("generating ECDSA P-256 key", stderr);
 	clock_gettime(CLOCK_MONOTONIC, &p.last);
 	if (pki_key_generate(o->type, o->bits, progress_dot, &p, key_r,
 			     &error) < 0) {

@@ -249,6 +249,21 @@ static void test_check_host(void **state)
 	pki_pair_free(&pair);
 }
 
+static void test_check_weak_signature(void **state)
+{
+	X509 *sha1 = X509_dup(ch.leaf);
+	struct pki_pair *pair;
+	struct findings fs;
+
+	assert_true(X509_sign(sha1, ch.int_key, EVP_sha1()) > 0);
+	pair = make_pair(sha1, ch.leaf_key, ch.inter, NULL);
+	assert_int_equal(check(pair, NULL, time(NULL), &fs), 1);
+	assert_non_null(strstr(find(&fs, PKI_ERROR, "weak signature"),
+			       "signed with SHA1, which is too weak"));
+	pki_pair_free(&pair);
+	X509_free(sha1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -259,6 +274,7 @@ int main(void)
 		cmocka_unit_test(test_check_key_mismatch),
 		cmocka_unit_test(test_check_chain),
 		cmocka_unit_test(test_check_host),
+		cmocka_unit_test(test_check_weak_signature),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
