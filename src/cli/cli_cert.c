@@ -433,6 +433,7 @@ static void show_pair(const struct pki_pair *pair, time_t now)
 	char *sans = pki_cert_sans(cert), *serial = pki_cert_serial(cert);
 	const ASN1_TIME *na = X509_get0_notAfter(cert);
 	char fp[PKI_FINGERPRINT_LEN + 1];
+	long left;
 
 	pki_cert_fingerprint(cert, fp);
 	printf("name         %s\n", pair->name);
@@ -444,8 +445,9 @@ static void show_pair(const struct pki_pair *pair, time_t now)
 	       pki_key_matches(pair->key, cert) ? "matches the certificate" :
 	       "DOES NOT match the certificate");
 	printf("valid from   %s\n", pki_time_text(X509_get0_notBefore(cert)));
-	printf("valid until  %s (%ld days left)\n", pki_time_text(na),
-	       pki_days_until(na, now));
+	left = pki_days_until(na, now);
+	printf("valid until  %s (%s)\n", pki_time_text(na), left >= 0 ?
+	       errfmt("%ld days left", left) : errfmt("expired %ld days ago", -left));
 	printf("serial       %s\n", serial);
 	printf("sha256       %s\n", fp);
 	show_chain(pair);

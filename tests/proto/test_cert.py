@@ -396,3 +396,11 @@ def test_interrupted_write_recovered(cli, mat, tmp_path):
     assert re.search(r"^mail .* ECDSA P-256 .* unknown issuer$", r.out, re.M)
     assert "completing the interrupted write of pair mail" in r.err
     assert "removing the leftovers of an interrupted write of pair other" in r.err
+
+
+def test_show_expired(cli, mat, tmp_path):
+    put_pair(mat, tmp_path / "certs", "old", "expired.crt", "expired.key")
+    r = cli("cert", "show", "old", "--dir", "certs")
+    assert r.rc == 0, r
+    assert re.search(r"valid until  2021-01-01 00:00:00 UTC \(expired \d+ days ago\)\n", r.out)
+    assert re.search(r"check        ERROR    certificate expired on 2021-01-01", r.out)
