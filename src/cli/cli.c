@@ -10,6 +10,20 @@
 static const struct cli_command commands[] = {
 	{ "serve", cmd_serve, 0, 0, "", "[-c FILE]" },
 	{ "check-config", cmd_check_config, 0, 0, "", "[-c FILE]" },
+	{ "cert create", cmd_cert_create, 1, 1,
+	  "cn=,san=,type=,bits=,days=,org=,unit=,locality=,state=,country=,"
+	  "email=,force,dir=",
+	  "NAME --cn HOST [--san DNS:x,IP:y,...] [--type rsa|ecdsa (default rsa)]\n"
+	  "                       [--bits 2048|4096 (default 4096)] [--days N (default 365)]\n"
+	  "                       [--org O] [--unit OU] [--locality L] [--state ST]\n"
+	  "                       [--country CC] [--email E] [--force] [--dir DIR]" },
+	{ "cert import", cmd_cert_import, 1, 1,
+	  "key=,name=,passphrase-file=,force,dir=",
+	  "CERTFILE [--key KEYFILE] [--name NAME] [--passphrase-file F]\n"
+	  "                       [--force] [--dir DIR]" },
+	{ "cert list", cmd_cert_list, 0, 0, "dir=", "[--dir DIR]" },
+	{ "cert show", cmd_cert_show, 1, 1, "host=,dir=", "NAME [--host HOST] [--dir DIR]" },
+	{ "cert check", cmd_cert_check, 1, 1, "host=,dir=", "NAME [--host HOST] [--dir DIR]" },
 	{ "user add", cmd_user_add, 1, 1, "password-file=",
 	  "ADDRESS [--password-file F]   (else first line of stdin)" },
 	{ "user passwd", cmd_user_passwd, 1, 1, "password-file=",

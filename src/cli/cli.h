@@ -65,5 +65,10 @@ cli_handler_t cmd_user_passwd;
 cli_handler_t cmd_user_del;
 cli_handler_t cmd_user_list;
 cli_handler_t cmd_user_test;
+cli_handler_t cmd_cert_create;   /* cli_cert.c */
+cli_handler_t cmd_cert_import;
+cli_handler_t cmd_cert_list;
+cli_handler_t cmd_cert_show;
+cli_handler_t cmd_cert_check;
 
 #endif

@@ -1,9 +1,38 @@
 /* cli_server.c — check-config (and, with the server, serve). */
 #include "cli/cli.h"
 #include "lib/util.h"
+#include "pki/pki.h"
 
 #include <stdio.h>
 #include <sys/stat.h>
+#include <time.h>
+
+static void print_finding(const struct pki_finding *f, void *context)
+{
+	int *problems = context;
+	if (f->severity == PKI_ERROR) {
+		cli_fail("%s: %s", f->file, f->text);
+		(*problems)++;
+	} else if (f->severity == PKI_WARNING) {
+		fprintf(stderr, "sealpost: warning: %s: %s\n", f->file, f->text);
+	}
+}
+
+/* The pair the server would serve: loadable, matching, and sound. */
+static int certificate_problems(const struct config *cfg)
+{
+	struct pki_pair *pair;
+	const char *error;
+	int problems = 0;
+
+	if (pki_pair_load(cfg->certs_dir, cfg->certificate, &pair, &error) < 0) {
+		cli_fail("%s", error);
+		return 1;
+	}
+	pki_pair_check(pair, cfg->hostname, time(NULL), print_finding, &problems);
+	pki_pair_free(&pair);
+	return problems;
+}
 
 /* Problems that do not stop parsing but would stop or hobble the server.
  * Each is printed as one "sealpost: FILE: ..." line; returns their count. */
@@ -25,6 +54,8 @@ static int semantic_problems(const struct config *cfg)
 		cli_fail("%s: certs_dir: %s is not a folder", file, cfg->certs_dir);
 		problems++;
 	}
+	if (config_any_listen(cfg))
+		problems += certificate_problems(cfg);
 	return problems;
 }
 

@@ -77,6 +77,16 @@ static int check_services(const struct config *cfg)
 	return 0;
 }
 
+/* Findings about the served pair go to the log; only a missing, unreadable
+ * or mismatched pair (pki_pair_load) stops the start. */
+static void log_finding(const struct pki_finding *f, void *context)
+{
+	if (f->severity == PKI_ERROR)
+		log_error("certificate %s: %s", f->file, f->text);
+	else if (f->severity == PKI_WARNING)
+		log_warn("certificate %s: %s", f->file, f->text);
+}
+
 static int load_tls(const struct config *cfg, struct server *srv)
 {
 	struct pki_pair *pair;
@@ -84,6 +94,7 @@ static int load_tls(const struct config *cfg, struct server *srv)
 
 	if (pki_pair_load(cfg->certs_dir, cfg->certificate, &pair, &error) < 0)
 		return fail("%s", error);
+	pki_pair_check(pair, cfg->hostname, time(NULL), log_finding, NULL);
 	if (tls_server_ctx_new(pair->cert, pair->chain, pair->key,
 			       cfg->tls_min_version, &srv->tls_ctx, &error) < 0) {
 		pki_pair_free(&pair);
