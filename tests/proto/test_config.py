@@ -27,6 +27,11 @@ def test_check_config_ok(cli, tmp_path):
         max_message_size = 26214400
         """)
     r = cli("check-config", "-c", conf)
+    assert r.rc == 1        # listeners need the certificate pair
+    assert f"{tmp_path}/certs/mail.crt" in r.err
+    assert cli("cert", "create", "mail", "--cn", "mail.example.test",
+               "--type", "ecdsa", "-c", conf).rc == 0
+    r = cli("check-config", "-c", conf)
     assert r.rc == 0, r
     assert f"{conf}: ok" in r.out
     assert f"data_dir    {tmp_path}/data" in r.out
