@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* A file renamed again and again under us by another program: give up
@@ -144,7 +145,11 @@ static int rename_flags(struct maildir_folder *folder, struct maildir_msg *msg,
 		unsigned want = apply_op(op, maildir_flags_from_filename(*name), flags);
 		char *target = maildir_filename_with_flags(*name, want, true);
 		char *from = fs_join(cur, *name), *to = fs_join(cur, target);
-		int r = strcmp(*name, target) == 0 ? 0 : rename(from, to);
+		/* Nothing to change still needs the file to be there under
+		 * this name: else the change applies to its current one. */
+		struct stat st;
+		int r = strcmp(*name, target) == 0 ? lstat(from, &st) :
+			rename(from, to);
 		err = errno;
 		free(from);
 		free(to);

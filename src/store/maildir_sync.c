@@ -86,6 +86,8 @@ static int scan_cur(const char *cur, struct scan *sc, const char **error_r)
 		f->used = false;
 	}
 	closedir(dir);
+	if (sc->count == 0)
+		return 0;
 	qsort(sc->files, sc->count, sizeof(*sc->files), cmp_scan_file);
 	/* Two names for one basename: a reader mid-way through a link+unlink
 	 * flag change. Either name reaches the same message. */
@@ -106,6 +108,8 @@ static int scan_cur(const char *cur, struct scan *sc, const char **error_r)
 static struct scan_file *scan_find(const struct scan *sc, const char *basename)
 {
 	struct scan_file key = { .basename = (char *)basename };
+	if (sc->count == 0)
+		return NULL;
 	return bsearch(&key, sc->files, sc->count, sizeof(*sc->files),
 		       cmp_scan_file);
 }
@@ -131,7 +135,8 @@ static void scan_merge(struct scan *sc, struct scan *extra)
 		}
 		sc->files[sc->count++] = extra->files[i];
 	}
-	qsort(sc->files, sc->count, sizeof(*sc->files), cmp_scan_file);
+	if (sc->count > 0)
+		qsort(sc->files, sc->count, sizeof(*sc->files), cmp_scan_file);
 	extra->count = 0;
 	scan_free(extra);
 }
@@ -490,7 +495,8 @@ out:
 	return ret;
 }
 
-/* Remove tmp/ files nobody touched for MAILDIR_TMP_STALE_SECS. */
+/* Remove tmp/ files neither read nor written for MAILDIR_TMP_STALE_SECS
+ * (the Maildir specification's rule for a writer's crash leftovers). */
 static void clean_tmp(const char *path)
 {
 	char *tmp = fs_join(path, "tmp");
@@ -512,7 +518,7 @@ static void clean_tmp(const char *path)
 		    S_ISDIR(st.st_mode))
 			continue;
 		if (st.st_atime < limit && st.st_mtime < limit &&
-		    st.st_ctime < limit && unlinkat(fd, d->d_name, 0) == 0)
+		    unlinkat(fd, d->d_name, 0) == 0)
 			log_info("maildir removed stale file %s/%s", tmp, d->d_name);
 	}
 	closedir(dir);
