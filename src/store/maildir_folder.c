@@ -37,7 +37,9 @@ int maildir_folder_open(const char *root, const char *name,
 		return -1;
 	char *path = maildir_name_to_path(root, norm);
 	char *cur = fs_join(path, "cur");
-	bool exists = maildir_is_dir(cur);
+	/* A folder is a real directory, never a symlink (as listed). */
+	bool exists = maildir_is_dir(cur) &&
+		(maildir_name_is_inbox(norm) || maildir_is_dir(path));
 	free(cur);
 	if (!exists) {
 		*error_r = errfmt("no such folder: %s", norm);

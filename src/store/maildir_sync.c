@@ -146,56 +146,82 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Move every message of new/ to cur/ adding ":2," when it has no info.
- * The basenames moved go to *moved_r (sorted; strv). */
+/* Move new/<name> to cur/, adding ":2," when it has no info. Never
+ * replaces a file in cur/. 1 = moved, 0 = not a message or taken by
+ * another reader, -1 = error (errno). */
+static int move_one(int new_fd, int cur_fd, const struct dirent *d)
+{
+	struct stat st;
+
+	if (d->d_type != DT_REG &&
+	    (fstatat(new_fd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	     !S_ISREG(st.st_mode)))
+		return 0;
+	bool has_info = strchr(d->d_name, ':') != NULL;
+	char *target = xasprintf("%s%s", d->d_name, has_info ? "" : ":2,");
+	int r = renameat2(new_fd, d->d_name, cur_fd, target, RENAME_NOREPLACE);
+	if (r < 0 && (errno == EINVAL || errno == ENOSYS))
+		r = renameat(new_fd, d->d_name, cur_fd, target);
+	int err = errno;
+	free(target);
+	if (r == 0)
+		return 1;
+	if (err == ENOENT)
+		return 0;  /* another reader took it */
+	if (err == EEXIST) {
+		log_warn("maildir %s already in cur/, left in new/", d->d_name);
+		return 0;
+	}
+	errno = err;
+	return -1;
+}
+
+/* Move every message of new/ to cur/. The basenames moved go to *moved_r
+ * (sorted; strv). A folder without new/ has nothing to move. */
 static int move_new(const char *path, char ***moved_r, size_t *count_r,
 		    const char **error_r)
 {
 	char *new_dir = fs_join(path, "new"), *cur_dir = fs_join(path, "cur");
-	int new_fd = -1, cur_fd = -1, ret = -1;
-	DIR *dir = NULL;
-	struct dirent *d;
+	int cur_fd = open(cur_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dir = opendir(new_dir);
 	char **moved = xcalloc(1, sizeof(*moved));
+	struct dirent *d;
 	size_t n = 0;
+	int ret = -1;
 
-	new_fd = open(new_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	cur_fd = open(cur_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (new_fd < 0 || cur_fd < 0 || (dir = fdopendir(dup(new_fd))) == NULL) {
+	if (cur_fd < 0 || (dir == NULL && errno != ENOENT)) {
 		*error_r = errfmt("%s: %s", path, strerror(errno));
 		goto out;
 	}
-	while ((d = readdir(dir)) != NULL) {
+	while (dir != NULL && (d = readdir(dir)) != NULL) {
 		if (!message_name(d))
 			continue;
-		bool has_info = strchr(d->d_name, ':') != NULL;
-		char *target = xasprintf("%s%s", d->d_name, has_info ? "" : ":2,");
-		int r = renameat(new_fd, d->d_name, cur_fd, target);
-		int err = errno;
-		free(target);
-		if (r < 0 && err == ENOENT)
-			continue;  /* another reader took it */
+		int r = move_one(dirfd(dir), cur_fd, d);
 		if (r < 0) {
 			*error_r = errfmt("%s/%s: rename: %s", new_dir, d->d_name,
-					  strerror(err));
+					  strerror(errno));
 			goto out;
 		}
+		if (r == 0)
+			continue;
 		moved = xrealloc(moved, (n + 2) * sizeof(*moved));
 		moved[n++] = xstrndup(d->d_name, maildir_basename_len(d->d_name));
 		moved[n] = NULL;
 	}
-	qsort(moved, n, sizeof(*moved), cmp_str);
+	if (n > 0)
+		qsort(moved, n, sizeof(*moved), cmp_str);
 	ret = 0;
 out:
 	if (dir != NULL)
 		closedir(dir);
-	if (new_fd >= 0)
-		close(new_fd);
 	if (cur_fd >= 0)
 		close(cur_fd);
 	free(new_dir);
 	free(cur_dir);
-	if (ret < 0)
+	if (ret < 0) {
 		strv_free(&moved);
+		n = 0;
+	}
 	*moved_r = moved;
 	*count_r = n;
 	return ret;

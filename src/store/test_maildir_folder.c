@@ -152,6 +152,21 @@ static void test_traversal_refused(void **state)
 	assert_int_equal(count_entries(fx->root, ""), before_root);
 	assert_int_equal(count_entries(fx->data_dir, ""), before_data);
 	assert_true(test_exists(fx->root, ".Sent", "cur"));
+
+	/* A folder that is a symlink (to another user's mailbox, say) is
+	 * neither listed nor opened. */
+	char *other = xasprintf("%s/mail/example.test/other", fx->data_dir);
+	assert_int_equal(maildir_create(other, &error), 0);
+	char *link = xasprintf("%s/.Evil", fx->root);
+	assert_int_equal(symlink(other, link), 0);
+	errno = 0;
+	assert_int_equal(maildir_folder_open(fx->root, "Evil", &f, &error), -1);
+	assert_int_equal(errno, ENOENT);
+	char *text = list_text(fx->root);
+	assert_null(strstr(text, "Evil"));
+	free(text);
+	free(link);
+	free(other);
 }
 
 static void test_missing_parent_is_noselect(void **state)

@@ -191,6 +191,13 @@ static void test_foreign_maildir(void **state)
 	char *sub = xasprintf("%s/cur/subdir", fx->root);
 	assert_int_equal(mkdir(sub, 0700), 0);
 	free(sub);
+	/* A symlink is never a message (it could point anywhere). */
+	sub = xasprintf("%s/cur/1600000009.evil.host:2,S", fx->root);
+	assert_int_equal(symlink("/etc/passwd", sub), 0);
+	free(sub);
+	sub = xasprintf("%s/new/1600000010.evil.host", fx->root);
+	assert_int_equal(symlink("/etc/passwd", sub), 0);
+	free(sub);
 	static const char *const dated[] = {
 		"1600000000.M1P2.host,S=12,W=13:2,FS",
 		"1600000001.M2P2.host:2,RSa", "1600000002.123_4.host",
@@ -250,6 +257,7 @@ static void test_foreign_maildir(void **state)
 					       MAILDIR_FLAG_DRAFT, &error), 0);
 	assert_string_equal(m->filename, "1600000005.y.host:2,D");
 	assert_false(test_exists(fx->root, "cur", "1600000005.y.host:1,experimental"));
+	assert_true(test_exists(fx->root, "new", "1600000010.evil.host"));
 	/* The tmp/ file and the dot file are still there, untouched. */
 	assert_true(test_exists(fx->root, "tmp", "1600000008.M8.host"));
 	assert_true(test_exists(fx->root, "cur", ".hidden"));
