@@ -7,6 +7,7 @@
  *   root/.Lists.Work/        folder "Lists/Work": '/' in IMAP, '.' on disk
  *   <folder>/sealpost-uidlist       UIDVALIDITY, NEXTUID, uid <-> file name
  *   <folder>/sealpost-uidlist.lock  flock()ed while the folder is changed
+ *   <folder>/dovecot-keywords       keyword names for the letters a-z
  *   root/subscriptions       subscribed names, one a line
  *   root/sealpost-folders.lock      flock()ed while folders are created,
  *                                   deleted, renamed or (un)subscribed
@@ -151,6 +152,8 @@ struct maildir_msg {
 	char *basename;        /* the file name up to ':' */
 	char *filename;        /* the current name in cur/, with ":2,<flags>" */
 	unsigned flags;        /* enum maildir_flag, from the file name */
+	uint32_t keywords;     /* bit i: keyword letter 'a' + i (named by
+				  maildir_keywords_read()) */
 	uint64_t size;         /* bytes in the file */
 	uint64_t vsize;        /* bytes with every bare LF sent as CRLF: the
 				  RFC822.SIZE / POP3 size */
@@ -194,6 +197,8 @@ enum maildir_flags_op {
 
 /* Parse the flags of a file name ("...:2,FS"); unknown letters ignored. */
 unsigned maildir_flags_from_filename(const char *filename);
+/* The keyword letters (a-z) of a file name as a bit mask. */
+uint32_t maildir_keywords_from_filename(const char *filename);
 
 /* Change the flags of msg by renaming its file in cur/ (unknown letters,
  * e.g. keywords, are kept). If the file was renamed meanwhile, it is found
@@ -202,6 +207,40 @@ unsigned maildir_flags_from_filename(const char *filename);
 int maildir_msg_set_flags(struct maildir_folder *folder, struct maildir_msg *msg,
 			  enum maildir_flags_op op, unsigned flags,
 			  const char **error_r);
+
+/* Like maildir_msg_set_flags(), applying op to the keywords (a bit mask of
+ * maildir_keyword_index() values) as well as to the flags, in one rename. */
+int maildir_msg_store(struct maildir_folder *folder, struct maildir_msg *msg,
+		      enum maildir_flags_op op, unsigned flags, uint32_t keywords,
+		      const char **error_r);
+
+/* ---- keywords (Dovecot's dovecot-keywords file) ----------------------- */
+
+/* Dovecot names keywords by the letters a-z in file names. */
+#define MAILDIR_KEYWORDS_MAX 26
+#define MAILDIR_KEYWORDS_ALL ((1u << MAILDIR_KEYWORDS_MAX) - 1)
+/* A keyword is an IMAP atom; longer ones are refused. */
+#define MAILDIR_KEYWORD_LEN_MAX 100
+
+struct maildir_keywords {
+	char *names[MAILDIR_KEYWORDS_MAX];  /* names[i] for letter 'a' + i */
+};
+
+/* Is name a keyword we store: an IMAP atom (RFC 3501 9: no
+ * atom-specials), not a system flag ("\..."), at most
+ * MAILDIR_KEYWORD_LEN_MAX bytes? */
+bool maildir_keyword_valid(const char *name);
+/* The folder's keyword names (unset letters NULL); free with
+ * maildir_keywords_free(). */
+int maildir_keywords_read(struct maildir_folder *folder,
+			  struct maildir_keywords *kw_r, const char **error_r);
+void maildir_keywords_free(struct maildir_keywords *kw);
+/* The letter index of keyword name (matched case-insensitively). When it
+ * has none and create is set, the first free letter is given to it and the
+ * file rewritten atomically under the folder lock. ENOENT: not there and
+ * !create; ENOSPC: all 26 letters taken; EINVAL: not a valid keyword. */
+int maildir_keyword_index(struct maildir_folder *folder, const char *name,
+			  bool create, unsigned *index_r, const char **error_r);
 
 /* ---- messages --------------------------------------------------------- */
 
@@ -213,7 +252,8 @@ int maildir_msg_open(struct maildir_folder *folder, struct maildir_msg *msg,
 
 /* Append a message held in memory: written to tmp/, fsync'd, given flags
  * and internal_date (mtime; 0 = now), renamed into cur/, cur/ fsync'd, and
- * its UID assigned and persisted before returning in *uid_r. */
+ * its UID assigned and persisted before returning in *uid_r. (Keywords of
+ * an APPEND: maildir_msg_store() once a sync shows the message.) */
 int maildir_append(struct maildir_folder *folder, const void *data, size_t len,
 		   unsigned flags, time_t internal_date, uint32_t *uid_r,
 		   const char **error_r);
@@ -231,7 +271,8 @@ int maildir_append_commit(struct maildir_append **ctx, unsigned flags,
 void maildir_append_abort(struct maildir_append **ctx);
 
 /* Copy msgs (from a snapshot of src) into dst: hard links where possible,
- * else copies fsync'd with the same internal date; flags are kept. dst's
+ * else copies fsync'd with the same internal date; flags are kept, and
+ * keywords too (by name: letters are given in dst as needed). dst's
  * cur/ is fsync'd and the new UIDs persisted before returning; uids_r[i]
  * (count entries, caller's array) is the UID of msgs[i] in dst. All or
  * nothing: on failure nothing is left in dst (ENOENT: a message is gone). */

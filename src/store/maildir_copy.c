@@ -95,21 +95,67 @@ static int link_msg(struct maildir_folder *src, struct maildir_msg *msg,
 	return -1;
 }
 
+/* map[i]: the keyword bit in dst of src's keyword letter i (0: dropped,
+ * as a letter src has no name for, or one dst has no room for). */
+static int map_keywords(struct maildir_folder *src,
+			struct maildir_msg *const *msgs, size_t count,
+			struct maildir_folder *dst, uint32_t *map,
+			const char **error_r)
+{
+	struct maildir_keywords kw;
+	uint32_t used = 0;
+	unsigned index;
+	int ret = 0;
+
+	for (size_t i = 0; i < count; i++)
+		used |= msgs[i]->keywords;
+	for (unsigned i = 0; i < MAILDIR_KEYWORDS_MAX; i++)
+		map[i] = strcmp(src->path, dst->path) == 0 ? 1u << i : 0;
+	if (used == 0 || strcmp(src->path, dst->path) == 0)
+		return 0;
+	if (maildir_keywords_read(src, &kw, error_r) < 0)
+		return -1;
+	for (unsigned i = 0; i < MAILDIR_KEYWORDS_MAX && ret == 0; i++) {
+		if ((used & (1u << i)) == 0 || kw.names[i] == NULL)
+			continue;
+		ret = maildir_keyword_index(dst, kw.names[i], true, &index, error_r);
+		if (ret == 0)
+			map[i] = 1u << index;
+		else if (errno == ENOSPC)
+			ret = 0;
+	}
+	maildir_keywords_free(&kw);
+	return ret;
+}
+
+static uint32_t mapped_keywords(uint32_t keywords, const uint32_t *map)
+{
+	uint32_t out = 0;
+	for (unsigned i = 0; i < MAILDIR_KEYWORDS_MAX; i++) {
+		if ((keywords & (1u << i)) != 0)
+			out |= map[i];
+	}
+	return out;
+}
+
 int maildir_copy(struct maildir_folder *src, struct maildir_msg *const *msgs,
 		 size_t count, struct maildir_folder *dst, uint32_t *uids_r,
 		 const char **error_r)
 {
 	struct maildir_entering *in = xcalloc(count, sizeof(*in));
 	char **tmp_paths = xcalloc(count + 1, sizeof(*tmp_paths));
+	uint32_t map[MAILDIR_KEYWORDS_MAX];
 	size_t made = 0;
 	int ret = -1, err = 0;
 
+	if (map_keywords(src, msgs, count, dst, map, error_r) < 0)
+		goto out;
 	for (; made < count; made++) {
 		const struct maildir_msg *m = msgs[made];
 		char *base = maildir_new_basename_sw(m->size, m->vsize);
-		/* The flags travel; keyword letters do not (their meaning is
-		 * per folder in Dovecot's dovecot-keywords). */
-		char *with = maildir_filename_with_flags(m->filename, m->flags, false);
+		/* Flags travel as letters, keywords by name. */
+		char *with = maildir_filename_with(m->filename, m->flags,
+						   mapped_keywords(m->keywords, map));
 		in[made].filename = xasprintf("%s%s", base,
 					      with + maildir_basename_len(with));
 		tmp_paths[made] = xasprintf("%s/tmp/%s", dst->path, base);

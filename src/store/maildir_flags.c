@@ -1,14 +1,13 @@
 /* maildir_flags.c — the info part of Maildir file names and flag changes.
  *
  * A file in cur/ is "<basename>:2,<letters>", letters in ASCII order:
- * D draft, F flagged, P passed, R replied, S seen, T trashed. Other letters
- * (Dovecot keywords a-z, anything a reader invented) are kept as they are.
- * A name without ":2," has no flags. */
+ * D draft, F flagged, P passed, R replied, S seen, T trashed; a-z are
+ * keywords (named by the folder's dovecot-keywords file); any other letter
+ * a reader invented is kept as it is. A name without ":2," has no flags. */
 #include "store/maildir_private.h"
 #include "lib/fsutil.h"
 #include "lib/util.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -66,8 +65,20 @@ unsigned maildir_flags_from_filename(const char *filename)
 	return flags;
 }
 
-char *maildir_filename_with_flags(const char *filename, unsigned flags,
-				  bool keep_keywords)
+uint32_t maildir_keywords_from_filename(const char *filename)
+{
+	const char *letters = info_letters(filename);
+	uint32_t keywords = 0;
+
+	for (; letters != NULL && *letters != '\0'; letters++) {
+		if (*letters >= 'a' && *letters <= 'z')
+			keywords |= 1u << (*letters - 'a');
+	}
+	return keywords;
+}
+
+char *maildir_filename_with(const char *filename, unsigned flags,
+			    uint32_t keywords)
 {
 	bool present[256] = { false };
 	const char *letters = info_letters(filename);
@@ -75,15 +86,18 @@ char *maildir_filename_with_flags(const char *filename, unsigned flags,
 
 	for (; letters != NULL && *letters != '\0'; letters++) {
 		unsigned char c = (unsigned char)*letters;
-		if (letter_flag((char)c) != 0 || c == ',' || c == ':')
+		if (letter_flag((char)c) != 0 || (c >= 'a' && c <= 'z') ||
+		    c == ',' || c == ':')
 			continue;
-		if (islower(c) && !keep_keywords)
-			continue;
-		present[c] = true;
+		present[c] = true;  /* someone else's letter: keep it */
 	}
 	for (size_t i = 0; i < N_ELEMENTS(flag_letters); i++) {
 		if ((flags & flag_letters[i].flag) != 0)
 			present[(unsigned char)flag_letters[i].letter] = true;
+	}
+	for (unsigned i = 0; i < MAILDIR_KEYWORDS_MAX; i++) {
+		if ((keywords & (1u << i)) != 0)
+			present['a' + i] = true;
 	}
 	buf_append(&out, filename, maildir_basename_len(filename));
 	buf_append(&out, ":2,", 3);
@@ -118,32 +132,50 @@ bool maildir_basename_field(const char *basename, char key, uint64_t *value_r)
 	return true;
 }
 
-static unsigned apply_op(enum maildir_flags_op op, unsigned old, unsigned flags)
+static uint32_t apply_op(enum maildir_flags_op op, uint32_t old, uint32_t bits)
 {
 	switch (op) {
 	case MAILDIR_FLAGS_ADD:
-		return old | flags;
+		return old | bits;
 	case MAILDIR_FLAGS_REMOVE:
-		return old & ~flags;
+		return old & ~bits;
 	case MAILDIR_FLAGS_REPLACE:
 		break;
 	}
-	return flags;
+	return bits;
 }
 
-/* Rename the file of msg (currently *name in cur/) to carry the flags op
- * asks for; follows it by basename when renamed under us. Caller holds
- * the folder lock. */
+/* A change to make: op on the system flags, and on the keywords too when
+ * with_keywords. */
+struct flag_change {
+	enum maildir_flags_op op;
+	unsigned flags;
+	uint32_t keywords;
+	bool with_keywords;
+};
+
+/* The name *name should have after ch. New string. */
+static char *changed_name(const char *name, const struct flag_change *ch)
+{
+	unsigned flags = apply_op(ch->op, maildir_flags_from_filename(name),
+				  ch->flags);
+	uint32_t keywords = maildir_keywords_from_filename(name);
+	if (ch->with_keywords)
+		keywords = apply_op(ch->op, keywords, ch->keywords);
+	return maildir_filename_with(name, flags, keywords);
+}
+
+/* Rename the file of msg (currently *name in cur/) as ch asks; follows it
+ * by basename when renamed under us. Caller holds the folder lock. */
 static int rename_flags(struct maildir_folder *folder, struct maildir_msg *msg,
-			char **name, enum maildir_flags_op op, unsigned flags,
+			char **name, const struct flag_change *ch,
 			const char **error_r)
 {
 	char *cur = fs_join(folder->path, "cur");
 	int ret = -1, err = 0;
 
 	for (int attempt = 0; attempt < MAILDIR_RENAME_ATTEMPTS; attempt++) {
-		unsigned want = apply_op(op, maildir_flags_from_filename(*name), flags);
-		char *target = maildir_filename_with_flags(*name, want, true);
+		char *target = changed_name(*name, ch);
 		char *from = fs_join(cur, *name), *to = fs_join(cur, target);
 		/* Nothing to change still needs the file to be there under
 		 * this name: else the change applies to its current one. */
@@ -180,14 +212,12 @@ static int rename_flags(struct maildir_folder *folder, struct maildir_msg *msg,
 	return ret;
 }
 
-int maildir_msg_set_flags(struct maildir_folder *folder, struct maildir_msg *msg,
-			  enum maildir_flags_op op, unsigned flags,
-			  const char **error_r)
+static int change_flags(struct maildir_folder *folder, struct maildir_msg *msg,
+			const struct flag_change *ch, const char **error_r)
 {
 	char *name = xstrdup(msg->filename);
 	int lock_fd = -1, ret, err;
 
-	flags &= MAILDIR_FLAGS_ALL;
 	/* Under the folder lock so that a concurrent sync of ours never sees
 	 * the file half-way (neither name) and forgets its UID. */
 	if (maildir_lock(folder->path, MAILDIR_UIDLIST_LOCK_NAME, false, &lock_fd,
@@ -195,16 +225,34 @@ int maildir_msg_set_flags(struct maildir_folder *folder, struct maildir_msg *msg
 		free(name);
 		return -1;
 	}
-	ret = rename_flags(folder, msg, &name, op, flags, error_r);
+	ret = rename_flags(folder, msg, &name, ch, error_r);
 	err = errno;
 	maildir_unlock(&lock_fd);
 	if (ret == 0) {
 		free(msg->filename);
 		msg->filename = name;
 		msg->flags = maildir_flags_from_filename(name);
+		msg->keywords = maildir_keywords_from_filename(name);
 	} else {
 		free(name);
 	}
 	errno = err;
 	return ret;
+}
+
+int maildir_msg_set_flags(struct maildir_folder *folder, struct maildir_msg *msg,
+			  enum maildir_flags_op op, unsigned flags,
+			  const char **error_r)
+{
+	struct flag_change ch = { op, flags & MAILDIR_FLAGS_ALL, 0, false };
+	return change_flags(folder, msg, &ch, error_r);
+}
+
+int maildir_msg_store(struct maildir_folder *folder, struct maildir_msg *msg,
+		      enum maildir_flags_op op, unsigned flags, uint32_t keywords,
+		      const char **error_r)
+{
+	struct flag_change ch = { op, flags & MAILDIR_FLAGS_ALL,
+				  keywords & MAILDIR_KEYWORDS_ALL, true };
+	return change_flags(folder, msg, &ch, error_r);
 }

@@ -259,8 +259,7 @@ int maildir_append_commit(struct maildir_append **ctx, unsigned flags,
 		return -1;
 	}
 	char *base = maildir_new_basename_sw(in.size, in.vsize);
-	in.filename = maildir_filename_with_flags(base, flags & MAILDIR_FLAGS_ALL,
-						  false);
+	in.filename = maildir_filename_with(base, flags & MAILDIR_FLAGS_ALL, 0);
 	free(base);
 	ret = maildir_enter_cur(c->folder, &in, 1, uid_r, error_r);
 	err = errno;

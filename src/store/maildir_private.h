@@ -10,6 +10,7 @@
 #define MAILDIR_UIDLIST_NAME "sealpost-uidlist"
 #define MAILDIR_UIDLIST_LOCK_NAME "sealpost-uidlist.lock"
 #define MAILDIR_DOVECOT_UIDLIST_NAME "dovecot-uidlist"
+#define MAILDIR_KEYWORDS_NAME "dovecot-keywords"
 #define MAILDIR_FOLDERS_LOCK_NAME "sealpost-folders.lock"
 #define MAILDIR_UIDVALIDITY_NAME "sealpost-uidvalidity"
 #define MAILDIR_POP3_LOCK_NAME "sealpost-pop3.lock"
@@ -104,11 +105,11 @@ int maildir_count_vsize(int fd, uint64_t *vsize_r);
 /* ---- file names (maildir_flags.c) ---- */
 /* Length of the basename part of filename (up to ':'). */
 size_t maildir_basename_len(const char *filename);
-/* filename's basename with the info ":2,<letters>" for flags plus the
- * letters of filename that are no system flag (kept_extra) — lower-case
- * (keyword) letters are dropped unless keep_keywords. New string. */
-char *maildir_filename_with_flags(const char *filename, unsigned flags,
-				  bool keep_keywords);
+/* filename's basename with the info ":2,<letters>": the letters of flags
+ * and keywords, and those of filename that are neither (kept as they are).
+ * New string. */
+char *maildir_filename_with(const char *filename, unsigned flags,
+			    uint32_t keywords);
 /* The value of ",<key>=<n>" in basename, if present and numeric. */
 bool maildir_basename_field(const char *basename, char key, uint64_t *value_r);
 

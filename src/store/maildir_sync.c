@@ -416,6 +416,7 @@ static struct maildir_snapshot *build_snapshot(struct sync_ctx *ctx)
 		m->basename = xstrdup(e->basename);
 		m->filename = xstrdup(ctx->match[i]->filename);
 		m->flags = maildir_flags_from_filename(m->filename);
+		m->keywords = maildir_keywords_from_filename(m->filename);
 		m->size = e->size;
 		m->vsize = e->vsize;
 		m->internal_date = (time_t)e->date;
