@@ -29,9 +29,10 @@
  *
  * Errors: functions return 0 / -1 (or bool) with text in *error_r; on -1,
  * errno tells the kind: ENOENT no such folder or message (expunged
- * meanwhile), EEXIST the folder exists, EINVAL a bad name, EPERM not allowed
- * (e.g. deleting INBOX), EWOULDBLOCK a lock held elsewhere, else an I/O
- * error. */
+ * meanwhile), EEXIST the folder exists, EINVAL a bad name or keyword, EPERM
+ * not allowed (e.g. deleting INBOX), EWOULDBLOCK a lock held elsewhere,
+ * ENOSPC no keyword letter left, EOVERFLOW UIDs exhausted, EBUSY a file
+ * renamed under us again and again; anything else is an I/O error. */
 #ifndef SEALPOST_MAILDIR_H
 #define SEALPOST_MAILDIR_H
 

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,12 +200,12 @@ static int rename_flags(struct maildir_folder *folder, struct maildir_msg *msg,
 		free(*name);
 		*name = maildir_find_basename(folder->path, msg->basename);
 		if (*name == NULL) {
-			*error_r = errfmt("message %u was expunged", msg->uid);
+			*error_r = errfmt("message %" PRIu32 " was expunged", msg->uid);
 			break;
 		}
 	}
 	if (ret < 0 && err == ENOENT && *name != NULL) {
-		*error_r = errfmt("message %u: renamed too often", msg->uid);
+		*error_r = errfmt("message %" PRIu32 ": renamed too often", msg->uid);
 		err = EBUSY;
 	}
 	free(cur);

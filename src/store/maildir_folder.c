@@ -428,7 +428,7 @@ static int remove_folder(const char *root, const char *path,
 	/* The folder is gone for everyone; what follows is housekeeping. */
 	const char *error;
 	if (maildir_remove_tree(hidden, &error) < 0)
-		log_warn("maildir %s", error);
+		log_warn("maildir delete-cleanup-failed error=\"%s\"", error);
 out:
 	maildir_unlock(&lock_fd);
 	free(hidden);

@@ -107,8 +107,8 @@ undo:
 	while (done-- > 0) {
 		char *from = fs_join(root, targets[done]), *to = fs_join(root, olds[done]);
 		if (rename(from, to) < 0)
-			log_error("maildir rename %s back to %s: %s", from, to,
-				  strerror(errno));
+			log_error("maildir rename-undo-failed from=%s to=%s "
+				  "error=\"%s\"", from, to, strerror(errno));
 		free(from);
 		free(to);
 	}

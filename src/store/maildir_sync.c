@@ -169,7 +169,8 @@ static int move_one(int new_fd, int cur_fd, const struct dirent *d)
 	if (err == ENOENT)
 		return 0;  /* another reader took it */
 	if (err == EEXIST) {
-		log_warn("maildir %s already in cur/, left in new/", d->d_name);
+		log_warn("maildir new-file-kept file=%s reason=\"same name in cur/\"",
+			 d->d_name);
 		return 0;
 	}
 	errno = err;
@@ -546,7 +547,8 @@ static void clean_tmp(const char *path)
 			continue;
 		if (st.st_atime < limit && st.st_mtime < limit &&
 		    unlinkat(fd, d->d_name, 0) == 0)
-			log_info("maildir removed stale file %s/%s", tmp, d->d_name);
+			log_info("maildir stale-tmp-removed file=%s/%s", tmp,
+				 d->d_name);
 	}
 	closedir(dir);
 	free(tmp);

@@ -234,8 +234,8 @@ int uidlist_read(struct maildir_folder *folder, struct uidlist *ul,
 	if (ret > 0) {
 		/* Our UIDs cannot be trusted any more: start again under a
 		 * new UIDVALIDITY, as RFC 3501 2.3.1.1 requires. */
-		log_error("%s/%s: corrupt, assigning new UIDs", folder->path,
-			  MAILDIR_UIDLIST_NAME);
+		log_error("maildir uidlist-corrupt file=%s/%s action=new-uidvalidity",
+			  folder->path, MAILDIR_UIDLIST_NAME);
 	} else {
 		/* None yet: a Maildir that Dovecot served keeps its UIDs. */
 		uidlist_reset(ul);
