@@ -1,0 +1,259 @@
+/* maildir_flags.c — the info part of Maildir file names and flag changes.
+ *
+ * A file in cur/ is "<basename>:2,<letters>", letters in ASCII order:
+ * D draft, F flagged, P passed, R replied, S seen, T trashed; a-z are
+ * keywords (named by the folder's dovecot-keywords file); any other letter
+ * a reader invented is kept as it is. A name without ":2," has no flags. */
+#include "store/maildir_private.h"
+#include "lib/fsutil.h"
+#include "lib/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* A file renamed again and again under us by another program: give up
+ * after this many attempts to follow it. */
+#define MAILDIR_RENAME_ATTEMPTS 5
+
+static const struct {
+	char letter;
+	unsigned flag;
+} flag_letters[] = {
+	{ 'D', MAILDIR_FLAG_DRAFT },
+	{ 'F', MAILDIR_FLAG_FLAGGED },
+	{ 'P', MAILDIR_FLAG_PASSED },
+	{ 'R', MAILDIR_FLAG_ANSWERED },
+	{ 'S', MAILDIR_FLAG_SEEN },
+	{ 'T', MAILDIR_FLAG_DELETED },
+};
+
+static unsigned letter_flag(char c)
+{
+	for (size_t i = 0; i < N_ELEMENTS(flag_letters); i++) {
+		if (flag_letters[i].letter == c)
+			return flag_letters[i].flag;
+	}
+	return 0;
+}
+
+size_t maildir_basename_len(const char *filename)
+{
+	return strcspn(filename, ":");
+}
+
+/* The letters after ":2," in filename, or NULL when it has none. */
+static const char *info_letters(const char *filename)
+{
+	const char *info = strchr(filename, ':');
+	if (info == NULL || strncmp(info + 1, "2,", 2) != 0)
+		return NULL;
+	return info + 3;
+}
+
+unsigned maildir_flags_from_filename(const char *filename)
+{
+	const char *letters = info_letters(filename);
+	unsigned flags = 0;
+
+	for (; letters != NULL && *letters != '\0'; letters++)
+		flags |= letter_flag(*letters);
+	return flags;
+}
+
+uint32_t maildir_keywords_from_filename(const char *filename)
+{
+	const char *letters = info_letters(filename);
+	uint32_t keywords = 0;
+
+	for (; letters != NULL && *letters != '\0'; letters++) {
+		if (*letters >= 'a' && *letters <= 'z')
+			keywords |= 1u << (*letters - 'a');
+	}
+	return keywords;
+}
+
+char *maildir_filename_with(const char *filename, unsigned flags,
+			    uint32_t keywords)
+{
+	bool present[256] = { false };
+	const char *letters = info_letters(filename);
+	struct buf out = { 0 };
+
+	for (; letters != NULL && *letters != '\0'; letters++) {
+		unsigned char c = (unsigned char)*letters;
+		if (letter_flag((char)c) != 0 || (c >= 'a' && c <= 'z') ||
+		    c == ',' || c == ':')
+			continue;
+		present[c] = true;  /* someone else's letter: keep it */
+	}
+	for (size_t i = 0; i < N_ELEMENTS(flag_letters); i++) {
+		if ((flags & flag_letters[i].flag) != 0)
+			present[(unsigned char)flag_letters[i].letter] = true;
+	}
+	for (unsigned i = 0; i < MAILDIR_KEYWORDS_MAX; i++) {
+		if ((keywords & (1u << i)) != 0)
+			present['a' + i] = true;
+	}
+	buf_append(&out, filename, maildir_basename_len(filename));
+	buf_append(&out, ":2,", 3);
+	for (unsigned c = 1; c < 256; c++) {
+		if (present[c]) {
+			char ch = (char)c;
+			buf_append(&out, &ch, 1);
+		}
+	}
+	return out.data;
+}
+
+bool maildir_basename_field(const char *basename, char key, uint64_t *value_r)
+{
+	char pattern[4] = { ',', key, '=', '\0' };
+	const char *p = strstr(basename, pattern);
+	uint64_t v = 0;
+
+	if (p == NULL)
+		return false;
+	p += 3;
+	if (*p < '0' || *p > '9')
+		return false;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return false;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	if (*p != '\0' && *p != ',' && *p != ':')
+		return false;
+	*value_r = v;
+	return true;
+}
+
+static uint32_t apply_op(enum maildir_flags_op op, uint32_t old, uint32_t bits)
+{
+	switch (op) {
+	case MAILDIR_FLAGS_ADD:
+		return old | bits;
+	case MAILDIR_FLAGS_REMOVE:
+		return old & ~bits;
+	case MAILDIR_FLAGS_REPLACE:
+		break;
+	}
+	return bits;
+}
+
+/* A change to make: op on the system flags, and on the keywords too when
+ * with_keywords. */
+struct flag_change {
+	enum maildir_flags_op op;
+	unsigned flags;
+	uint32_t keywords;
+	bool with_keywords;
+};
+
+/* The name *name should have after ch. New string. */
+static char *changed_name(const char *name, const struct flag_change *ch)
+{
+	unsigned flags = apply_op(ch->op, maildir_flags_from_filename(name),
+				  ch->flags);
+	uint32_t keywords = maildir_keywords_from_filename(name);
+	if (ch->with_keywords)
+		keywords = apply_op(ch->op, keywords, ch->keywords);
+	return maildir_filename_with(name, flags, keywords);
+}
+
+/* Rename the file of msg (currently *name in cur/) as ch asks; follows it
+ * by basename when renamed under us. Caller holds the folder lock. */
+static int rename_flags(struct maildir_folder *folder, struct maildir_msg *msg,
+			char **name, const struct flag_change *ch,
+			const char **error_r)
+{
+	char *cur = fs_join(folder->path, "cur");
+	int ret = -1, err = 0;
+
+	for (int attempt = 0; attempt < MAILDIR_RENAME_ATTEMPTS; attempt++) {
+		char *target = changed_name(*name, ch);
+		char *from = fs_join(cur, *name), *to = fs_join(cur, target);
+		/* Nothing to change still needs the file to be there under
+		 * this name: else the change applies to its current one. */
+		struct stat st;
+		int r = strcmp(*name, target) == 0 ? lstat(from, &st) :
+			rename(from, to);
+		err = errno;
+		free(from);
+		free(to);
+		if (r == 0) {
+			free(*name);
+			*name = target;
+			ret = 0;
+			break;
+		}
+		free(target);
+		if (err != ENOENT) {
+			*error_r = errfmt("%s/%s: rename: %s", cur, *name, strerror(err));
+			break;
+		}
+		free(*name);
+		*name = maildir_find_basename(folder->path, msg->basename);
+		if (*name == NULL) {
+			*error_r = errfmt("message %" PRIu32 " was expunged", msg->uid);
+			break;
+		}
+	}
+	if (ret < 0 && err == ENOENT && *name != NULL) {
+		*error_r = errfmt("message %" PRIu32 ": renamed too often", msg->uid);
+		err = EBUSY;
+	}
+	free(cur);
+	errno = err;
+	return ret;
+}
+
+static int change_flags(struct maildir_folder *folder, struct maildir_msg *msg,
+			const struct flag_change *ch, const char **error_r)
+{
+	char *name = xstrdup(msg->filename);
+	int lock_fd = -1, ret, err;
+
+	/* Under the folder lock so that a concurrent sync of ours never sees
+	 * the file half-way (neither name) and forgets its UID. */
+	if (maildir_lock(folder->path, MAILDIR_UIDLIST_LOCK_NAME, false, &lock_fd,
+			 error_r) < 0) {
+		free(name);
+		return -1;
+	}
+	ret = rename_flags(folder, msg, &name, ch, error_r);
+	err = errno;
+	maildir_unlock(&lock_fd);
+	if (ret == 0) {
+		free(msg->filename);
+		msg->filename = name;
+		msg->flags = maildir_flags_from_filename(name);
+		msg->keywords = maildir_keywords_from_filename(name);
+	} else {
+		free(name);
+	}
+	errno = err;
+	return ret;
+}
+
+int maildir_msg_set_flags(struct maildir_folder *folder, struct maildir_msg *msg,
+			  enum maildir_flags_op op, unsigned flags,
+			  const char **error_r)
+{
+	struct flag_change ch = { op, flags & MAILDIR_FLAGS_ALL, 0, false };
+	return change_flags(folder, msg, &ch, error_r);
+}
+
+int maildir_msg_store(struct maildir_folder *folder, struct maildir_msg *msg,
+		      enum maildir_flags_op op, unsigned flags, uint32_t keywords,
+		      const char **error_r)
+{
+	struct flag_change ch = { op, flags & MAILDIR_FLAGS_ALL,
+				  keywords & MAILDIR_KEYWORDS_ALL, true };
+	return change_flags(folder, msg, &ch, error_r);
+}

@@ -1,0 +1,290 @@
+/* maildir_msg.c — message files: new names, open, append, copy, expunge.
+ *
+ * A new message is written to tmp/ and fsync'd without any lock; it enters
+ * cur/ by rename() under the folder lock, and its UID is assigned and the
+ * uidlist persisted in the same critical section, so no sync can give it a
+ * UID first. */
+#include "store/maildir_private.h"
+#include "lib/fsutil.h"
+#include "lib/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Bytes of the escaped host name in a file name (each odd byte can take 4). */
+#define MAILDIR_HOST_MAX 64
+/* Follow a file renamed under us (flag changes by others) this many times. */
+#define MAILDIR_FIND_ATTEMPTS 5
+
+/* The Maildir "Q<n>" part: deliveries made by this process. The one piece
+ * of process-wide mutable state here; atomic, so threads never share a
+ * number (with the time, pid and host this makes names unique). */
+static atomic_ulong name_counter;
+
+static void escaped_host(char *out, size_t size)
+{
+	char host[256];
+	size_t j = 0;
+
+	if (gethostname(host, sizeof(host)) < 0 || host[0] == '\0')
+		strlcpy_sp(host, "localhost", sizeof(host));
+	host[sizeof(host) - 1] = '\0';
+	for (size_t i = 0; host[i] != '\0' && j + 5 < size; i++) {
+		unsigned char c = (unsigned char)host[i];
+		/* Maildir: '/' and ':' as octal escapes; ',' too, so that
+		 * ",S=" is never confused. */
+		if (c == '/' || c == ':' || c == ',' || c == '\\' || c < 0x20 ||
+		    c >= 0x7f)
+			j += (size_t)snprintf(out + j, size - j, "\\%03o", c);
+		else
+			out[j++] = (char)c;
+	}
+	out[j] = '\0';
+}
+
+int maildir_new_basename(char *buf, size_t size, size_t msg_size)
+{
+	char host[MAILDIR_HOST_MAX + 1];
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	escaped_host(host, sizeof(host));
+	unsigned long q = atomic_fetch_add(&name_counter, 1) + 1;
+	int n = snprintf(buf, size, "%lld.M%ldP%ldQ%lu.%s,S=%zu",
+			 (long long)ts.tv_sec, (long)(ts.tv_nsec / 1000),
+			 (long)getpid(), q, host, msg_size);
+	return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+/* A new basename with ",S=<size>,W=<vsize>" (new string). */
+char *maildir_new_basename_sw(uint64_t size, uint64_t vsize)
+{
+	char name[MAILDIR_BASENAME_SIZE];
+	if (maildir_new_basename(name, sizeof(name) - 24, (size_t)size) < 0)
+		abort();  /* our buffer, our bug */
+	return xasprintf("%s,W=%" PRIu64, name, vsize);
+}
+
+static char *cur_path(const struct maildir_folder *folder, const char *filename)
+{
+	return xasprintf("%s/cur/%s", folder->path, filename);
+}
+
+/* Run op on cur/<msg->filename>, following the file by basename when it
+ * was renamed. op returns 0, or -1 with errno. */
+static int with_msg_file(struct maildir_folder *folder, struct maildir_msg *msg,
+			 int (*op)(const char *path, void *ctx), void *ctx,
+			 const char **error_r)
+{
+	for (int attempt = 0; attempt < MAILDIR_FIND_ATTEMPTS; attempt++) {
+		char *path = cur_path(folder, msg->filename);
+		int r = op(path, ctx), err = errno;
+		if (r == 0 || err != ENOENT) {
+			if (r < 0)
+				*error_r = errfmt("%s: %s", path, strerror(err));
+			free(path);
+			errno = err;
+			return r;
+		}
+		free(path);
+		char *found = maildir_find_basename(folder->path, msg->basename);
+		if (found == NULL)
+			break;
+		free(msg->filename);
+		msg->filename = found;
+	}
+	*error_r = errfmt("message %" PRIu32 " was expunged", msg->uid);
+	errno = ENOENT;
+	return -1;
+}
+
+static int op_open(const char *path, void *ctx)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	*(int *)ctx = fd;
+	return fd < 0 ? -1 : 0;
+}
+
+int maildir_msg_open(struct maildir_folder *folder, struct maildir_msg *msg,
+		     int *fd_r, const char **error_r)
+{
+	return with_msg_file(folder, msg, op_open, fd_r, error_r);
+}
+
+/* ---- append ------------------------------------------------------------- */
+
+struct maildir_append {
+	struct maildir_folder *folder;
+	char *tmp_path;
+	int fd;
+};
+
+int maildir_append_begin(struct maildir_folder *folder,
+			 struct maildir_append **ctx_r, int *fd_r,
+			 const char **error_r)
+{
+	char name[MAILDIR_BASENAME_SIZE];
+	struct maildir_append *ctx = xcalloc(1, sizeof(*ctx));
+
+	if (maildir_new_basename(name, sizeof(name), 0) < 0)
+		abort();  /* our buffer, our bug */
+	ctx->folder = folder;
+	ctx->tmp_path = xasprintf("%s/tmp/%s", folder->path, name);
+	ctx->fd = open(ctx->tmp_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (ctx->fd < 0) {
+		int err = errno;
+		*error_r = errfmt("%s: %s", ctx->tmp_path, strerror(err));
+		free(ctx->tmp_path);
+		free(ctx);
+		errno = err;
+		return -1;
+	}
+	*ctx_r = ctx;
+	*fd_r = ctx->fd;
+	return 0;
+}
+
+static void append_free(struct maildir_append **ctx, bool remove_tmp)
+{
+	if (*ctx == NULL)
+		return;
+	if ((*ctx)->fd >= 0)
+		close((*ctx)->fd);
+	if (remove_tmp)
+		unlink((*ctx)->tmp_path);
+	free((*ctx)->tmp_path);
+	x_free(ctx);
+}
+
+void maildir_append_abort(struct maildir_append **ctx)
+{
+	append_free(ctx, true);
+}
+
+/* Make the tmp/ file durable with its date; measure it. */
+static int finish_tmp(int fd, const char *path, time_t date, uint64_t *size_r,
+		      uint64_t *vsize_r, const char **error_r)
+{
+	struct timespec times[2] = { { date, 0 }, { date, 0 } };
+	struct stat st;
+
+	if (fstat(fd, &st) < 0 || maildir_count_vsize(fd, vsize_r) < 0 ||
+	    futimens(fd, times) < 0 || fsync(fd) < 0) {
+		*error_r = errfmt("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	*size_r = (uint64_t)st.st_size;
+	return 0;
+}
+
+int maildir_enter_cur(struct maildir_folder *folder, struct maildir_entering *in,
+		      size_t n, uint32_t *uids_r, const char **error_r)
+{
+	struct uidlist ul;
+	char *cur = fs_join(folder->path, "cur");
+	int lock_fd = -1, ret = -1, err = 0;
+	size_t done = 0;
+
+	memset(&ul, 0, sizeof(ul));
+	if (maildir_lock(folder->path, MAILDIR_UIDLIST_LOCK_NAME, false, &lock_fd,
+			 error_r) < 0)
+		goto out;
+	for (; done < n; done++) {
+		char *to = fs_join(cur, in[done].filename);
+		int r = rename(in[done].tmp_path, to);
+		free(to);
+		if (r < 0) {
+			*error_r = errfmt("%s: rename: %s", in[done].tmp_path,
+					  strerror(errno));
+			goto fail;
+		}
+	}
+	if (fs_fsync_dir(cur, error_r) < 0 || uidlist_read(folder, &ul, error_r) < 0)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		size_t blen = maildir_basename_len(in[i].filename);
+		char *base = xstrndup(in[i].filename, blen);
+		int r = uidlist_add(&ul, base, in[i].size, in[i].vsize, in[i].date,
+				    &uids_r[i], error_r);
+		free(base);
+		if (r < 0)
+			goto fail;
+	}
+	if (uidlist_write(folder, &ul, error_r) < 0)
+		goto fail;
+	ret = 0;
+	goto out;
+fail:
+	err = errno;
+	for (size_t i = 0; i < done; i++) {
+		char *path = fs_join(cur, in[i].filename);
+		unlink(path);
+		free(path);
+	}
+	errno = err;
+out:
+	err = errno;
+	maildir_unlock(&lock_fd);
+	uidlist_free(&ul);
+	free(cur);
+	errno = err;
+	return ret;
+}
+
+int maildir_append_commit(struct maildir_append **ctx, unsigned flags,
+			  time_t internal_date, uint32_t *uid_r,
+			  const char **error_r)
+{
+	struct maildir_append *c = *ctx;
+	struct maildir_entering in = { .tmp_path = c->tmp_path };
+	int ret, err;
+
+	if (internal_date <= 0)
+		internal_date = time(NULL);
+	in.date = (int64_t)internal_date;
+	if (finish_tmp(c->fd, c->tmp_path, internal_date, &in.size, &in.vsize,
+		       error_r) < 0) {
+		err = errno;
+		append_free(ctx, true);
+		errno = err;
+		return -1;
+	}
+	char *base = maildir_new_basename_sw(in.size, in.vsize);
+	in.filename = maildir_filename_with(base, flags & MAILDIR_FLAGS_ALL, 0);
+	free(base);
+	ret = maildir_enter_cur(c->folder, &in, 1, uid_r, error_r);
+	err = errno;
+	free(in.filename);
+	/* On success the file left tmp/; on failure it is still there. */
+	append_free(ctx, ret < 0);
+	errno = err;
+	return ret;
+}
+
+int maildir_append(struct maildir_folder *folder, const void *data, size_t len,
+		   unsigned flags, time_t internal_date, uint32_t *uid_r,
+		   const char **error_r)
+{
+	struct maildir_append *ctx;
+	int fd;
+
+	if (maildir_append_begin(folder, &ctx, &fd, error_r) < 0)
+		return -1;
+	if (fs_write_all(fd, data, len) < 0) {
+		int err = errno;
+		*error_r = errfmt("%s: write: %s", ctx->tmp_path, strerror(err));
+		maildir_append_abort(&ctx);
+		errno = err;
+		return -1;
+	}
+	return maildir_append_commit(&ctx, flags, internal_date, uid_r, error_r);
+}

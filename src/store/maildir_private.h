@@ -1,0 +1,146 @@
+/* maildir_private.h — what the maildir_*.c files share; not for callers. */
+#ifndef SEALPOST_MAILDIR_PRIVATE_H
+#define SEALPOST_MAILDIR_PRIVATE_H
+
+#include "store/maildir.h"
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#define MAILDIR_UIDLIST_NAME "sealpost-uidlist"
+#define MAILDIR_UIDLIST_LOCK_NAME "sealpost-uidlist.lock"
+#define MAILDIR_DOVECOT_UIDLIST_NAME "dovecot-uidlist"
+#define MAILDIR_KEYWORDS_NAME "dovecot-keywords"
+#define MAILDIR_FOLDERS_LOCK_NAME "sealpost-folders.lock"
+#define MAILDIR_UIDVALIDITY_NAME "sealpost-uidvalidity"
+#define MAILDIR_POP3_LOCK_NAME "sealpost-pop3.lock"
+#define MAILDIR_SUBSCRIPTIONS_NAME "subscriptions"
+#define MAILDIR_FOLDER_MARKER "maildirfolder"
+/* Folders being deleted or created are renamed to this prefix: a leading
+ * ".." never maps to a valid folder name, so listings skip them. */
+#define MAILDIR_HIDDEN_PREFIX "..sealpost-"
+/* A uidlist larger than this is refused (about 1.5 million messages). */
+#define MAILDIR_UIDLIST_MAX (256u * 1024 * 1024)
+
+struct maildir_folder {
+	char *root;
+	char *name;        /* normalised IMAP name */
+	char *path;        /* the folder's directory */
+	/* Change detection: what this handle saw at its last sync. */
+	bool synced;
+	bool dirty;        /* a stamp was too fresh to trust */
+	bool tmp_cleaned;
+	struct timespec new_mtime, cur_mtime, uidlist_mtime;
+	ino_t uidlist_ino;
+	off_t uidlist_size;
+};
+
+/* ---- locks (maildir_lock.c) ---- */
+/* flock() dir/name (created 0600 if missing): LOCK_EX, or LOCK_EX|LOCK_NB
+ * when nonblock. *fd_r holds the lock until maildir_unlock(). */
+int maildir_lock(const char *dir, const char *name, bool nonblock, int *fd_r,
+		 const char **error_r);
+void maildir_unlock(int *fd);
+
+/* ---- names (maildir_name.c) ---- */
+/* Normalised copy of a valid name ("inbox/x" -> "INBOX/x"), or NULL with
+ * errno EINVAL. */
+char *maildir_name_normalize(const char *name, const char **error_r);
+/* The directory of normalised name under root (root itself for INBOX). */
+char *maildir_name_to_path(const char *root, const char *name);
+/* The directory entry ".A.B" for "A/B" (not for INBOX). */
+char *maildir_name_to_dirent(const char *name);
+/* The folder name of a root entry ".A.B", or NULL when it is not one. */
+char *maildir_dirent_to_name(const char *dirent);
+
+/* ---- uidlist (maildir_uidlist.c) ---- */
+struct uidlist_entry {
+	uint32_t uid;
+	bool has_size, has_vsize, has_date;
+	uint64_t size, vsize;
+	int64_t date;
+	char *basename;
+};
+
+struct uidlist {
+	uint32_t uidvalidity;
+	uint32_t nextuid;
+	struct uidlist_entry *entries;  /* ascending uid */
+	size_t count, cap;
+	size_t persisted;   /* entries already in the file (a prefix) */
+	bool exists;        /* our file exists */
+	bool rewrite;       /* the file must be rewritten, not appended to */
+};
+
+/* Read folder's uidlist (caller holds the folder lock). Without one, import
+ * dovecot-uidlist, or start empty with a new UIDVALIDITY. */
+int uidlist_read(struct maildir_folder *folder, struct uidlist *ul,
+		 const char **error_r);
+/* Give basename the next UID; the entry is added at the end. -1 when UIDs
+ * are exhausted. */
+int uidlist_add(struct uidlist *ul, const char *basename, uint64_t size,
+		uint64_t vsize, int64_t date, uint32_t *uid_r,
+		const char **error_r);
+/* Drop the entries of the n uids (sorted in place); the file will be
+ * rewritten. Returns how many were dropped. */
+size_t uidlist_remove_uids(struct uidlist *ul, uint32_t *uids, size_t n);
+/* Persist: append the new entries or rewrite atomically; fsync'd. */
+int uidlist_write(struct maildir_folder *folder, struct uidlist *ul,
+		  const char **error_r);
+void uidlist_free(struct uidlist *ul);
+/* A UIDVALIDITY never handed out before in this mailbox. */
+int uidlist_new_uidvalidity(const char *root, uint32_t *uidvalidity_r,
+			    const char **error_r);
+
+/* ---- sync (maildir_sync.c) ---- */
+/* maildir_sync() with the folder lock already held; ul is left loaded
+ * with the current uidlist (the caller frees it). */
+int maildir_sync_locked(struct maildir_folder *folder, struct uidlist *ul,
+			struct maildir_snapshot **snap_r, const char **error_r);
+/* Find the current name of basename in dir/cur; new string or NULL. */
+char *maildir_find_basename(const char *dir, const char *basename);
+/* Size with every LF not preceded by CR counted twice. */
+int maildir_count_vsize(int fd, uint64_t *vsize_r);
+
+/* ---- file names (maildir_flags.c) ---- */
+/* Length of the basename part of filename (up to ':'). */
+size_t maildir_basename_len(const char *filename);
+/* filename's basename with the info ":2,<letters>": the letters of flags
+ * and keywords, and those of filename that are neither (kept as they are).
+ * New string. */
+char *maildir_filename_with(const char *filename, unsigned flags,
+			    uint32_t keywords);
+/* The value of ",<key>=<n>" in basename, if present and numeric. */
+bool maildir_basename_field(const char *basename, char key, uint64_t *value_r);
+
+/* ---- messages (maildir_msg.c) ---- */
+struct maildir_entering {
+	const char *tmp_path;   /* a durable file in tmp/ */
+	char *filename;         /* its name in cur/ */
+	uint64_t size, vsize;
+	int64_t date;
+};
+/* Under the folder lock: rename the n tmp/ files into cur/, fsync cur/,
+ * give them the next UIDs in order (uids_r[i]) and persist the uidlist.
+ * On failure the files renamed are unlinked again (tmp/ ones stay). */
+int maildir_enter_cur(struct maildir_folder *folder, struct maildir_entering *in,
+		      size_t n, uint32_t *uids_r, const char **error_r);
+/* A new basename with ",S=<size>,W=<vsize>" (new string). */
+char *maildir_new_basename_sw(uint64_t size, uint64_t vsize);
+
+/* ---- folder tree (maildir_folder.c) ---- */
+/* Create the Maildir++ folder name (normalised, not INBOX), atomically;
+ * caller holds the folders lock. EEXIST when present. */
+int maildir_folder_make(const char *root, const char *name,
+			const char **error_r);
+/* Remove path and everything beneath it (no symlinks followed). */
+int maildir_remove_tree(const char *path, const char **error_r);
+/* Create the missing parents of name (not name itself); folders lock held. */
+int maildir_make_parents(const char *root, const char *name,
+			 const char **error_r);
+/* Is path a directory (not following a symlink)? */
+bool maildir_is_dir(const char *path);
+/* Does any entry of root start with dirent + "."? */
+bool maildir_dirent_has_children(const char *root, const char *dirent);
+
+#endif

@@ -1,0 +1,647 @@
+/* maildir_sync.c — bring a folder's uidlist in line with its files.
+ *
+ * Under the folder lock: move new/ into cur/ (as a mail reader does), scan
+ * cur/, match files to uidlist entries by basename, give unknown files the
+ * next UIDs (oldest first), forget entries whose files are gone, persist,
+ * and hand out a snapshot. readdir() may miss a file that another program
+ * renames during the scan, so an entry is only forgotten when a second scan
+ * misses it too. Our own renames (flag changes) take the same lock. */
+#include "store/maildir_private.h"
+#include "lib/fsutil.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* File-system timestamps advance in coarse ticks: a change within this many
+ * seconds of a stamp may not have moved it, so the stamp is not trusted. */
+#define MAILDIR_STAMP_TRUST_SECS 1
+/* Read size when counting line ends for the virtual size. */
+#define MAILDIR_VSIZE_CHUNK 65536
+
+struct scan_file {
+	char *basename;
+	char *filename;
+	bool used;
+};
+
+struct scan {
+	struct scan_file *files;
+	size_t count, cap;
+};
+
+static void scan_free(struct scan *sc)
+{
+	for (size_t i = 0; i < sc->count; i++) {
+		free(sc->files[i].basename);
+		free(sc->files[i].filename);
+	}
+	x_free(&sc->files);
+	sc->count = sc->cap = 0;
+}
+
+static int cmp_scan_file(const void *a, const void *b)
+{
+	const struct scan_file *x = a, *y = b;
+	return strcmp(x->basename, y->basename);
+}
+
+/* A directory entry that may be a message: no dot files, no names that
+ * cannot be written to the uidlist. */
+static bool message_name(const struct dirent *d)
+{
+	return d->d_name[0] != '.' && d->d_type != DT_DIR &&
+		strchr(d->d_name, '\n') == NULL &&
+		maildir_basename_len(d->d_name) > 0;
+}
+
+/* List cur/ sorted by basename, one file per basename. */
+static int scan_cur(const char *cur, struct scan *sc, const char **error_r)
+{
+	DIR *dir = opendir(cur);
+	struct dirent *d;
+
+	memset(sc, 0, sizeof(*sc));
+	if (dir == NULL) {
+		*error_r = errfmt("%s: %s", cur, strerror(errno));
+		return -1;
+	}
+	while ((d = readdir(dir)) != NULL) {
+		if (!message_name(d))
+			continue;
+		if (sc->count == sc->cap) {
+			sc->cap = sc->cap ? sc->cap * 2 : 256;
+			sc->files = xrealloc(sc->files, sc->cap * sizeof(*sc->files));
+		}
+		struct scan_file *f = &sc->files[sc->count++];
+		f->basename = xstrndup(d->d_name, maildir_basename_len(d->d_name));
+		f->filename = xstrdup(d->d_name);
+		f->used = false;
+	}
+	closedir(dir);
+	if (sc->count == 0)
+		return 0;
+	qsort(sc->files, sc->count, sizeof(*sc->files), cmp_scan_file);
+	/* Two names for one basename: a reader mid-way through a link+unlink
+	 * flag change. Either name reaches the same message. */
+	size_t out = 0;
+	for (size_t i = 0; i < sc->count; i++) {
+		if (out > 0 && strcmp(sc->files[out - 1].basename,
+				      sc->files[i].basename) == 0) {
+			free(sc->files[i].basename);
+			free(sc->files[i].filename);
+			continue;
+		}
+		sc->files[out++] = sc->files[i];
+	}
+	sc->count = out;
+	return 0;
+}
+
+static struct scan_file *scan_find(const struct scan *sc, const char *basename)
+{
+	struct scan_file key = { .basename = (char *)basename };
+	if (sc->count == 0)
+		return NULL;
+	return bsearch(&key, sc->files, sc->count, sizeof(*sc->files),
+		       cmp_scan_file);
+}
+
+/* Add the files of extra that sc lacks, and take extra's (newer) names for
+ * those both have. Empties extra. */
+static void scan_merge(struct scan *sc, struct scan *extra)
+{
+	struct scan sorted = *sc;  /* the sorted part, for lookups */
+
+	for (size_t i = 0; i < extra->count; i++) {
+		struct scan_file *f = scan_find(&sorted, extra->files[i].basename);
+		if (f != NULL) {
+			free(f->filename);
+			f->filename = extra->files[i].filename;
+			free(extra->files[i].basename);
+			continue;
+		}
+		if (sc->count == sc->cap) {
+			sc->cap = sc->cap ? sc->cap * 2 : 256;
+			sc->files = xrealloc(sc->files, sc->cap * sizeof(*sc->files));
+			sorted.files = sc->files;
+		}
+		sc->files[sc->count++] = extra->files[i];
+	}
+	if (sc->count > 0)
+		qsort(sc->files, sc->count, sizeof(*sc->files), cmp_scan_file);
+	extra->count = 0;
+	scan_free(extra);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Move new/<name> to cur/, adding ":2," when it has no info. Never
+ * replaces a file in cur/. 1 = moved, 0 = not a message or taken by
+ * another reader, -1 = error (errno). */
+static int move_one(int new_fd, int cur_fd, const struct dirent *d)
+{
+	struct stat st;
+
+	if (d->d_type != DT_REG &&
+	    (fstatat(new_fd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	     !S_ISREG(st.st_mode)))
+		return 0;
+	bool has_info = strchr(d->d_name, ':') != NULL;
+	char *target = xasprintf("%s%s", d->d_name, has_info ? "" : ":2,");
+	int r = renameat2(new_fd, d->d_name, cur_fd, target, RENAME_NOREPLACE);
+	if (r < 0 && (errno == EINVAL || errno == ENOSYS))
+		r = renameat(new_fd, d->d_name, cur_fd, target);
+	int err = errno;
+	free(target);
+	if (r == 0)
+		return 1;
+	if (err == ENOENT)
+		return 0;  /* another reader took it */
+	if (err == EEXIST) {
+		log_warn("maildir new-file-kept file=%s reason=\"same name in cur/\"",
+			 d->d_name);
+		return 0;
+	}
+	errno = err;
+	return -1;
+}
+
+/* Move every message of new/ to cur/. The basenames moved go to *moved_r
+ * (sorted; strv). A folder without new/ has nothing to move. */
+static int move_new(const char *path, char ***moved_r, size_t *count_r,
+		    const char **error_r)
+{
+	char *new_dir = fs_join(path, "new"), *cur_dir = fs_join(path, "cur");
+	int cur_fd = open(cur_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dir = opendir(new_dir);
+	char **moved = xcalloc(1, sizeof(*moved));
+	struct dirent *d;
+	size_t n = 0;
+	int ret = -1;
+
+	if (cur_fd < 0 || (dir == NULL && errno != ENOENT)) {
+		*error_r = errfmt("%s: %s", path, strerror(errno));
+		goto out;
+	}
+	while (dir != NULL && (d = readdir(dir)) != NULL) {
+		if (!message_name(d))
+			continue;
+		int r = move_one(dirfd(dir), cur_fd, d);
+		if (r < 0) {
+			*error_r = errfmt("%s/%s: rename: %s", new_dir, d->d_name,
+					  strerror(errno));
+			goto out;
+		}
+		if (r == 0)
+			continue;
+		moved = xrealloc(moved, (n + 2) * sizeof(*moved));
+		moved[n++] = xstrndup(d->d_name, maildir_basename_len(d->d_name));
+		moved[n] = NULL;
+	}
+	if (n > 0)
+		qsort(moved, n, sizeof(*moved), cmp_str);
+	ret = 0;
+out:
+	if (dir != NULL)
+		closedir(dir);
+	if (cur_fd >= 0)
+		close(cur_fd);
+	free(new_dir);
+	free(cur_dir);
+	if (ret < 0) {
+		strv_free(&moved);
+		n = 0;
+	}
+	*moved_r = moved;
+	*count_r = n;
+	return ret;
+}
+
+int maildir_count_vsize(int fd, uint64_t *vsize_r)
+{
+	char *chunk = xmalloc(MAILDIR_VSIZE_CHUNK);
+	uint64_t total = 0, bare_lf = 0;
+	char prev = '\0';
+	off_t off = 0;
+	ssize_t n;
+
+	while ((n = pread(fd, chunk, MAILDIR_VSIZE_CHUNK, off)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			free(chunk);
+			return -1;
+		}
+		for (ssize_t i = 0; i < n; i++) {
+			if (chunk[i] == '\n' && prev != '\r')
+				bare_lf++;
+			prev = chunk[i];
+		}
+		total += (uint64_t)n;
+		off += n;
+	}
+	free(chunk);
+	*vsize_r = total + bare_lf;
+	return 0;
+}
+
+/* Size, virtual size and date of cur/<filename>. 0 = ok, 1 = gone or not a
+ * regular file, -1 = error. A plausible ",W=" in the name (Dovecot's, or
+ * ours) spares reading the file. */
+static int measure(int cur_fd, const char *filename, uint64_t *size_r,
+		   uint64_t *vsize_r, int64_t *date_r, const char **error_r)
+{
+	struct stat st;
+	uint64_t w;
+	int fd = openat(cur_fd, filename,
+			O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+
+	if (fd < 0 && (errno == ENOENT || errno == ELOOP))
+		return 1;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		*error_r = errfmt("cur/%s: %s", filename, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return 1;
+	}
+	*size_r = (uint64_t)st.st_size;
+	*date_r = (int64_t)st.st_mtime;
+	char *base = xstrndup(filename, maildir_basename_len(filename));
+	bool have_w = maildir_basename_field(base, 'W', &w) &&
+		w >= *size_r && w <= 2 * *size_r;
+	free(base);
+	if (have_w) {
+		*vsize_r = w;
+	} else if (maildir_count_vsize(fd, vsize_r) < 0) {
+		*error_r = errfmt("cur/%s: read: %s", filename, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* The state of one sync while it runs. */
+struct sync_ctx {
+	struct maildir_folder *folder;
+	struct uidlist *ul;
+	int cur_fd;
+	struct scan sc;
+	struct scan_file **match;   /* file of ul->entries[i], or NULL */
+	char **moved;               /* basenames moved from new/, sorted */
+	size_t n_moved;
+};
+
+static size_t match_entries(struct sync_ctx *ctx)
+{
+	size_t missing = 0;
+	ctx->match = xrealloc(ctx->match,
+			      (ctx->ul->count + 1) * sizeof(*ctx->match));
+	for (size_t i = 0; i < ctx->ul->count; i++) {
+		ctx->match[i] = scan_find(&ctx->sc, ctx->ul->entries[i].basename);
+		if (ctx->match[i] == NULL)
+			missing++;
+	}
+	return missing;
+}
+
+/* Forget the entries whose files are gone; fill fields an entry lacks
+ * (imported or hand-written lines). */
+static int drop_and_fill(struct sync_ctx *ctx, const char **error_r)
+{
+	struct uidlist *ul = ctx->ul;
+	size_t out = 0;
+
+	for (size_t i = 0; i < ul->count; i++) {
+		struct uidlist_entry *e = &ul->entries[i];
+		struct scan_file *f = ctx->match[i];
+		if (f == NULL) {
+			free(e->basename);
+			ul->rewrite = true;
+			continue;
+		}
+		f->used = true;
+		if (!e->has_size || !e->has_vsize || !e->has_date) {
+			int r = measure(ctx->cur_fd, f->filename, &e->size, &e->vsize,
+					&e->date, error_r);
+			if (r < 0)
+				return -1;
+			e->has_size = e->has_vsize = e->has_date = r == 0;
+			ul->rewrite = true;
+		}
+		ctx->match[out] = f;
+		ul->entries[out++] = *e;
+	}
+	ul->count = out;
+	if (ul->persisted > out)
+		ul->persisted = out;
+	return 0;
+}
+
+struct new_file {
+	struct scan_file *f;
+	uint64_t size, vsize;
+	int64_t date;
+};
+
+static int cmp_new_file(const void *a, const void *b)
+{
+	const struct new_file *x = a, *y = b;
+	if (x->date != y->date)
+		return x->date < y->date ? -1 : 1;
+	return strcmp(x->f->basename, y->f->basename);
+}
+
+/* Give the files without an entry the next UIDs, oldest first. */
+static int assign_new(struct sync_ctx *ctx, const char **error_r)
+{
+	struct new_file *nf = xcalloc(ctx->sc.count, sizeof(*nf));
+	size_t n = 0;
+	int ret = -1;
+
+	for (size_t i = 0; i < ctx->sc.count; i++) {
+		struct scan_file *f = &ctx->sc.files[i];
+		if (f->used)
+			continue;
+		int r = measure(ctx->cur_fd, f->filename, &nf[n].size, &nf[n].vsize,
+				&nf[n].date, error_r);
+		if (r < 0)
+			goto out;
+		if (r == 0)
+			nf[n++].f = f;
+	}
+	qsort(nf, n, sizeof(*nf), cmp_new_file);
+	ctx->match = xrealloc(ctx->match,
+			      (ctx->ul->count + n + 1) * sizeof(*ctx->match));
+	for (size_t i = 0; i < n; i++) {
+		if (uidlist_add(ctx->ul, nf[i].f->basename, nf[i].size, nf[i].vsize,
+				nf[i].date, NULL, error_r) < 0)
+			goto out;
+		ctx->match[ctx->ul->count - 1] = nf[i].f;
+		nf[i].f->used = true;
+	}
+	ret = 0;
+out:
+	free(nf);
+	return ret;
+}
+
+static struct maildir_snapshot *build_snapshot(struct sync_ctx *ctx)
+{
+	struct maildir_snapshot *snap = xcalloc(1, sizeof(*snap));
+	struct uidlist *ul = ctx->ul;
+
+	snap->uidvalidity = ul->uidvalidity;
+	snap->uidnext = ul->nextuid;
+	snap->count = ul->count;
+	snap->msgs = xcalloc(ul->count, sizeof(*snap->msgs));
+	for (size_t i = 0; i < ul->count; i++) {
+		struct maildir_msg *m = &snap->msgs[i];
+		const struct uidlist_entry *e = &ul->entries[i];
+		m->uid = e->uid;
+		m->basename = xstrdup(e->basename);
+		m->filename = xstrdup(ctx->match[i]->filename);
+		m->flags = maildir_flags_from_filename(m->filename);
+		m->keywords = maildir_keywords_from_filename(m->filename);
+		m->size = e->size;
+		m->vsize = e->vsize;
+		m->internal_date = (time_t)e->date;
+		m->recent = ctx->n_moved > 0 &&
+			bsearch(&e->basename, ctx->moved, ctx->n_moved,
+				sizeof(*ctx->moved), cmp_str) != NULL;
+		if (m->recent)
+			snap->recent_count++;
+	}
+	return snap;
+}
+
+static bool stamp(const char *dir, const char *name, struct timespec *mtime_r,
+		  struct stat *st_r)
+{
+	char *path = fs_join(dir, name);
+	struct stat st;
+	bool ok = stat(path, &st) == 0;
+
+	free(path);
+	if (!ok) {
+		memset(mtime_r, 0, sizeof(*mtime_r));
+		return false;
+	}
+	*mtime_r = st.st_mtim;
+	if (st_r != NULL)
+		*st_r = st;
+	return true;
+}
+
+static bool stamp_fresh(const struct timespec *ts, time_t now)
+{
+	return ts->tv_sec + MAILDIR_STAMP_TRUST_SECS >= now;
+}
+
+/* Scan cur/ and match; a second scan when entries seem gone (readdir() may
+ * have missed a file renamed under it). */
+static int scan_and_match(struct sync_ctx *ctx, const char *cur,
+			  const char **error_r)
+{
+	struct scan extra;
+
+	if (scan_cur(cur, &ctx->sc, error_r) < 0)
+		return -1;
+	if (match_entries(ctx) == 0)
+		return 0;
+	if (scan_cur(cur, &extra, error_r) < 0)
+		return -1;
+	scan_merge(&ctx->sc, &extra);
+	match_entries(ctx);
+	return 0;
+}
+
+int maildir_sync_locked(struct maildir_folder *folder, struct uidlist *ul,
+			struct maildir_snapshot **snap_r, const char **error_r)
+{
+	struct sync_ctx ctx = { .folder = folder, .ul = ul, .cur_fd = -1 };
+	char *cur = fs_join(folder->path, "cur");
+	struct timespec new_mtime, cur_mtime;
+	struct stat st;
+	int ret = -1;
+
+	memset(ul, 0, sizeof(*ul));
+	/* Stamps before looking: a change during the sync shows next time. */
+	stamp(folder->path, "new", &new_mtime, NULL);
+	if (move_new(folder->path, &ctx.moved, &ctx.n_moved, error_r) < 0)
+		goto out;
+	stamp(folder->path, "cur", &cur_mtime, NULL);
+	if (uidlist_read(folder, ul, error_r) < 0 ||
+	    scan_and_match(&ctx, cur, error_r) < 0)
+		goto out;
+	ctx.cur_fd = open(cur, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (ctx.cur_fd < 0) {
+		*error_r = errfmt("%s: %s", cur, strerror(errno));
+		goto out;
+	}
+	if (drop_and_fill(&ctx, error_r) < 0 || assign_new(&ctx, error_r) < 0)
+		goto out;
+	if ((!ul->exists || ul->rewrite || ul->persisted < ul->count) &&
+	    uidlist_write(folder, ul, error_r) < 0)
+		goto out;
+	*snap_r = build_snapshot(&ctx);
+
+	time_t now = time(NULL);
+	folder->new_mtime = new_mtime;
+	folder->cur_mtime = cur_mtime;
+	memset(&st, 0, sizeof(st));
+	stamp(folder->path, MAILDIR_UIDLIST_NAME, &folder->uidlist_mtime, &st);
+	folder->uidlist_ino = st.st_ino;
+	folder->uidlist_size = st.st_size;
+	folder->dirty = stamp_fresh(&new_mtime, now) ||
+		stamp_fresh(&cur_mtime, now) ||
+		stamp_fresh(&folder->uidlist_mtime, now);
+	folder->synced = true;
+	ret = 0;
+out:
+	if (ctx.cur_fd >= 0)
+		close(ctx.cur_fd);
+	scan_free(&ctx.sc);
+	free(ctx.match);
+	strv_free(&ctx.moved);
+	free(cur);
+	return ret;
+}
+
+/* Remove tmp/ files neither read nor written for MAILDIR_TMP_STALE_SECS
+ * (the Maildir specification's rule for a writer's crash leftovers). */
+static void clean_tmp(const char *path)
+{
+	char *tmp = fs_join(path, "tmp");
+	int fd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dir = fd < 0 ? NULL : fdopendir(fd);
+	time_t limit = time(NULL) - MAILDIR_TMP_STALE_SECS;
+	struct dirent *d;
+	struct stat st;
+
+	if (dir == NULL) {
+		if (fd >= 0)
+			close(fd);
+		free(tmp);
+		return;
+	}
+	while ((d = readdir(dir)) != NULL) {
+		if (d->d_name[0] == '.' ||
+		    fstatat(fd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    S_ISDIR(st.st_mode))
+			continue;
+		if (st.st_atime < limit && st.st_mtime < limit &&
+		    unlinkat(fd, d->d_name, 0) == 0)
+			log_info("maildir stale-tmp-removed file=%s/%s", tmp,
+				 d->d_name);
+	}
+	closedir(dir);
+	free(tmp);
+}
+
+int maildir_sync(struct maildir_folder *folder,
+		 struct maildir_snapshot **snap_r, const char **error_r)
+{
+	struct uidlist ul;
+	int lock_fd = -1;
+
+	if (maildir_lock(folder->path, MAILDIR_UIDLIST_LOCK_NAME, false, &lock_fd,
+			 error_r) < 0)
+		return -1;
+	int ret = maildir_sync_locked(folder, &ul, snap_r, error_r);
+	int err = errno;
+	maildir_unlock(&lock_fd);
+	uidlist_free(&ul);
+	if (ret == 0 && !folder->tmp_cleaned) {
+		clean_tmp(folder->path);
+		folder->tmp_cleaned = true;
+	}
+	errno = err;
+	return ret;
+}
+
+void maildir_snapshot_free(struct maildir_snapshot **snap)
+{
+	if (*snap == NULL)
+		return;
+	for (size_t i = 0; i < (*snap)->count; i++) {
+		free((*snap)->msgs[i].basename);
+		free((*snap)->msgs[i].filename);
+	}
+	free((*snap)->msgs);
+	x_free(snap);
+}
+
+struct maildir_msg *maildir_snapshot_find(const struct maildir_snapshot *snap,
+					  uint32_t uid)
+{
+	size_t lo = 0, hi = snap->count;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (snap->msgs[mid].uid == uid)
+			return &snap->msgs[mid];
+		if (snap->msgs[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static bool ts_equal(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+bool maildir_folder_changed(struct maildir_folder *folder)
+{
+	struct timespec new_mtime, cur_mtime, ul_mtime;
+	struct stat st;
+
+	if (!folder->synced || folder->dirty)
+		return true;
+	memset(&st, 0, sizeof(st));
+	stamp(folder->path, "new", &new_mtime, NULL);
+	stamp(folder->path, "cur", &cur_mtime, NULL);
+	stamp(folder->path, MAILDIR_UIDLIST_NAME, &ul_mtime, &st);
+	return !ts_equal(&new_mtime, &folder->new_mtime) ||
+		!ts_equal(&cur_mtime, &folder->cur_mtime) ||
+		!ts_equal(&ul_mtime, &folder->uidlist_mtime) ||
+		st.st_ino != folder->uidlist_ino || st.st_size != folder->uidlist_size;
+}
+
+char *maildir_find_basename(const char *dir, const char *basename)
+{
+	char *cur = fs_join(dir, "cur"), *found = NULL;
+	size_t len = strlen(basename);
+	DIR *d = opendir(cur);
+	struct dirent *e;
+
+	free(cur);
+	if (d == NULL)
+		return NULL;
+	while ((e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, basename, len) == 0 &&
+		    (e->d_name[len] == '\0' || e->d_name[len] == ':')) {
+			found = xstrdup(e->d_name);
+			break;
+		}
+	}
+	closedir(d);
+	return found;
+}
