@@ -142,8 +142,7 @@ static void spool_job_work(struct job *job)
 		}
 		if (sj->result == 0 && sj->op == SPOOL_COMMIT && !sj->refuse)
 			sj->result = deliver_commit(sp, config->data_dir, sj->rcpts,
-						    sj->n_rcpts, config->hostname,
-						    &error);
+						    sj->n_rcpts, &error);
 		if (sj->op == SPOOL_COMMIT)
 			spool_discard(sp);
 		break;

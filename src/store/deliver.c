@@ -1,6 +1,7 @@
 /* deliver.c — spool files and their commit into Maildirs. */
 #include "store/deliver.h"
 #include "store/mailbox.h"
+#include "store/maildir.h"
 #include "lib/fsutil.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -11,43 +12,20 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 /* Copy buffer when a hard link is impossible (data_dir across file
  * systems). */
 #define DELIVER_COPY_CHUNK (64 * 1024)
 
-void maildir_unique_name(char *buf, size_t size, const char *hostname,
-			 uint64_t msg_size)
-{
-	static unsigned long counter;
-	unsigned long q = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
-	char host[256];
-	size_t j = 0;
-	struct timeval tv;
-
-	/* The spec's escapes keep '/' and ':' out of the host part. */
-	for (const char *p = hostname; *p != '\0' && j + 5 < sizeof(host); p++) {
-		if (*p == '/' || *p == ':') {
-			j += (size_t)snprintf(host + j, sizeof(host) - j, "\\%03o",
-					      (unsigned char)*p);
-		} else {
-			host[j++] = *p;
-		}
-	}
-	host[j] = '\0';
-	gettimeofday(&tv, NULL);
-	snprintf(buf, size, "%lld.M%06ldP%dQ%lu.%s,S=%llu", (long long)tv.tv_sec,
-		 (long)tv.tv_usec, (int)getpid(), q, host,
-		 (unsigned long long)msg_size);
-}
-
 int spool_open(const char *data_dir, struct spool *sp, const char **error_r)
 {
-	char name[300];
+	char name[MAILDIR_BASENAME_SIZE];
 
-	maildir_unique_name(name, sizeof(name), "spool", 0);
+	if (maildir_new_basename(name, sizeof(name), 0) < 0) {
+		*error_r = "spool: cannot make a file name";
+		return -1;
+	}
 	sp->path = xasprintf("%s/%s/%s", data_dir, DELIVER_SPOOL_DIR, name);
 	sp->size = 0;
 	sp->fd = open(sp->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -124,11 +102,11 @@ done:
 }
 
 /* Put the spool into one Maildir; *placed_r is the new file's path. */
-static int deliver_one(struct spool *sp, const char *maildir,
-		       const char *hostname, char **placed_r,
+static int deliver_one(struct spool *sp, const char *maildir, char **placed_r,
 		       const char **error_r)
 {
-	char name[300];
+	char name[MAILDIR_BASENAME_SIZE];
+	size_t n;
 	char *newdir = fs_join(maildir, "new");
 	struct stat st;
 
@@ -137,7 +115,14 @@ static int deliver_one(struct spool *sp, const char *maildir,
 		return -1;
 	}
 	free(newdir);
-	maildir_unique_name(name, sizeof(name), hostname, sp->size);
+	/* Stored with CRLF line ends, so the RFC 822 size (",W=") is the
+	 * file size: readers need not scan the file for it. */
+	if (maildir_new_basename(name, sizeof(name), sp->size) < 0 ||
+	    (n = strlen(name)) + 24 >= sizeof(name)) {
+		*error_r = "cannot make a Maildir file name";
+		return -1;
+	}
+	snprintf(name + n, sizeof(name) - n, ",W=%llu", (unsigned long long)sp->size);
 	char *dst = xasprintf("%s/new/%s", maildir, name);
 	if (link(sp->path, dst) < 0) {
 		if (errno != EXDEV && errno != EPERM && errno != EMLINK) {
@@ -156,7 +141,7 @@ static int deliver_one(struct spool *sp, const char *maildir,
 
 int deliver_commit(struct spool *sp, const char *data_dir,
 		   char *const *addresses, size_t n_addresses,
-		   const char *hostname, const char **error_r)
+		   const char **error_r)
 {
 	char **placed = xcalloc(n_addresses + 1, sizeof(char *));
 	size_t n_placed = 0;
@@ -168,7 +153,7 @@ int deliver_commit(struct spool *sp, const char *data_dir,
 	}
 	for (size_t i = 0; i < n_addresses; i++) {
 		char *maildir = mailbox_path(data_dir, addresses[i]);
-		int rc = deliver_one(sp, maildir, hostname, &placed[n_placed], error_r);
+		int rc = deliver_one(sp, maildir, &placed[n_placed], error_r);
 		free(maildir);
 		if (rc < 0)
 			goto done;

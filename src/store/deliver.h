@@ -32,19 +32,12 @@ int spool_write(struct spool *sp, const void *data, size_t len,
 void spool_discard(struct spool *sp);
 
 /* Deliver the spool into the Maildir of each address (normalised, local,
- * existing accounts). A missing Maildir is created. hostname goes into the
- * unique file names. */
+ * existing accounts). A missing Maildir is created. */
 int deliver_commit(struct spool *sp, const char *data_dir,
 		   char *const *addresses, size_t n_addresses,
-		   const char *hostname, const char **error_r);
+		   const char **error_r);
 
 /* Remove spool files left by a crash (nothing in them was acknowledged). */
 void spool_cleanup(const char *data_dir);
-
-/* A Maildir file name unique across hosts, processes and threads:
- * "<sec>.M<usec>P<pid>Q<n>.<host>,S=<size>" (Maildir spec; ',S=' as
- * Dovecot writes it, so readers get the size without stat). */
-void maildir_unique_name(char *buf, size_t size, const char *hostname,
-			 uint64_t msg_size);
 
 #endif

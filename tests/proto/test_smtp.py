@@ -299,7 +299,7 @@ def test_ten_megabyte_message_byte_exact(srv):
     got = new_messages(srv, "bob@example.test", before)
     assert len(got) == 1 and strip_trace(got[0]) == body
     names = os.listdir(os.path.join(srv.maildir("bob@example.test"), "new"))
-    assert any(n.endswith(f",S={len(got[0])}") for n in names)
+    assert any(f",S={len(got[0])},W={len(got[0])}" in n for n in names)
 
 
 def test_several_recipients_each_get_the_message(srv):
