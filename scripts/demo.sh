@@ -23,6 +23,8 @@ certificate = mail
 smtp       = 127.0.0.1:2525
 submission = 127.0.0.1:2587
 smtps      = 127.0.0.1:2465
+pop3       = 127.0.0.1:2110
+pop3s      = 127.0.0.1:2995
 CONF
 fi
 if [ ! -f "$DEMO/certs/mail.crt" ]; then
@@ -45,6 +47,8 @@ sealpost demo — config $CONF
   smtp        127.0.0.1:2525  (STARTTLS)
   submission  127.0.0.1:2587  (STARTTLS, AUTH required)
   smtps       127.0.0.1:2465  (implicit TLS, AUTH required)
+  pop3        127.0.0.1:2110  (STLS)
+  pop3s       127.0.0.1:2995  (implicit TLS)
   certificate demo/certs/mail.crt (self-signed: pass it as the CA file)
 
 Send a test mail over STARTTLS:
@@ -56,6 +60,10 @@ Send a test mail over STARTTLS:
 Submit as the demo user (implicit TLS):
   swaks --server 127.0.0.1:2465 --tlsc --auth PLAIN --auth-user $USER_ADDR \\
         --auth-password "\$(cat demo/demo-password)" --from $USER_ADDR --to $USER_ADDR
+Read it with POP3 over TLS:
+  curl --netrc-file <(printf 'machine localhost login %s password %s\n' \
+        $USER_ADDR "\$(cat demo/demo-password)") --cacert demo/certs/mail.crt \
+        pop3s://localhost:2995/1
 Mail lands in demo/data/mail/demo.test/demo/new/. Ctrl-C stops the server.
 
 INFO

@@ -148,7 +148,7 @@ bool str_to_u64(const char *s, uint64_t max, uint64_t *value_r)
 		if (*s < '0' || *s > '9')
 			return false;
 		unsigned d = (unsigned)(*s - '0');
-		if (v > (max - d) / 10)
+		if (d > max || v > (max - d) / 10)
 			return false;
 		v = v * 10 + d;
 	}

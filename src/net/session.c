@@ -1,6 +1,7 @@
 /* session.c — the line-protocol session core. */
 #include "net/session.h"
 #include "net/conn.h"
+#include "net/filestream.h"
 #include "net/iptable.h"
 #include "net/loop.h"
 #include "net/tls.h"
@@ -137,8 +138,7 @@ void session_set_raw(struct session *s, bool raw)
 void session_set_timeout(struct session *s, unsigned secs)
 {
 	s->timeout_secs = secs;
-	if (!s->suspended)
-		conn_set_timeout(s->conn, secs);
+	conn_set_timeout(s->conn, secs);
 }
 
 void session_close(struct session *s)
@@ -167,20 +167,19 @@ void session_bad_command(struct session *s)
 	}
 }
 
+/* The idle timeout keeps running while suspended: jobs take milliseconds,
+ * and a client that stops reading a long answer must still be let go. */
 void session_suspend(struct session *s)
 {
 	session_ref(s);
-	if (s->suspended++ == 0)
-		conn_set_timeout(s->conn, 0);   /* we are busy, not the client */
+	s->suspended++;
 }
 
 void session_resume(struct session *s)
 {
 	assert(s->suspended > 0);
-	if (--s->suspended == 0 && !s->closing) {
-		conn_set_timeout(s->conn, s->timeout_secs);
+	if (--s->suspended == 0 && !s->closing)
 		event_active(s->ev_deferred, EV_TIMEOUT, 1);
-	}
 	session_unref(s);
 }
 
@@ -281,7 +280,9 @@ static void cb_drained(void *ctx)
 		conn_start_tls(s->conn, s->tls_ctx);
 		return;
 	}
-	if (s->v->drained != NULL && !s->closing)
+	if (s->stream != NULL)
+		fstream_drained(s);
+	else if (s->v->drained != NULL && !s->closing)
 		s->v->drained(s);
 }
 
@@ -380,6 +381,8 @@ void session_accept(enum service service, const struct session_vfuncs *v,
 	sessions_head = s;
 	n_sessions++;
 
+	if (v->init != NULL)
+		v->init(s);
 	session_log(s, LOG_LEVEL_INFO, "connected address=%s service=%s",
 		    s->peer, service_infos[service].name);
 	if (service_infos[service].implicit_tls) {

@@ -21,6 +21,7 @@
 
 struct evbuffer;
 struct event;
+struct fstream;
 struct conn;
 struct tls_ctx;
 
@@ -53,6 +54,8 @@ struct session_vfuncs {
 	size_t size;                  /* sizeof the protocol's session */
 	/* Said in plaintext to a client refused at connect (limits). */
 	const char *busy_reply;
+	/* Set up protocol state right after creation (optional). */
+	void (*init)(struct session *s);
 	/* The first words to a client (after the handshake on implicit-TLS
 	 * ports). */
 	void (*greet)(struct session *s);
@@ -93,6 +96,7 @@ struct session {
 	unsigned suspended;         /* jobs under way: no new commands */
 	unsigned refcount;
 
+	struct fstream *stream;     /* a file being sent (net/filestream.h) */
 	struct event *ev_deferred;  /* resume processing / free, from the loop */
 	struct session *prev, *next;
 };
