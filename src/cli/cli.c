@@ -51,11 +51,9 @@ bool cli_flag(const struct cli_args *args, const char *name)
 int cli_fail(const char *fmt, ...)
 {
 	va_list ap;
-	fputs("sealpost: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	sp_vprint_error(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	return CLI_FAIL;
 }
 

@@ -130,31 +130,6 @@ static bool known_section(const char *section)
 	return false;
 }
 
-/* A host or domain name per RFC 1035/1123: labels of letters, digits and
- * hyphens, 1..63 octets each, 253 in all. */
-static bool valid_domain(const char *s)
-{
-	size_t label = 0, total = strlen(s);
-
-	if (total == 0 || total > 253)
-		return false;
-	for (const char *p = s; ; p++) {
-		if (*p == '.' || *p == '\0') {
-			if (label == 0 || label > 63 || p[-1] == '-')
-				return false;
-			if (*p == '\0')
-				return true;
-			label = 0;
-			continue;
-		}
-		if (!isalnum((unsigned char)*p) && *p != '-')
-			return false;
-		if (label == 0 && *p == '-')
-			return false;
-		label++;
-	}
-}
-
 static int parse_listen_one(const char *spec, struct listen_addr *la,
 			    const char **error_r)
 {
@@ -248,7 +223,7 @@ static int parse_domains(struct config *cfg, const char *value,
 
 	for (size_t i = 0; i < n; i++) {
 		str_lower(v[i]);
-		if (!valid_domain(v[i])) {
+		if (!dns_name_valid(v[i])) {
 			*error_r = errfmt("'%s' is not a valid domain name", v[i]);
 			strv_free(&v);
 			return -1;
@@ -466,7 +441,7 @@ struct config *config_defaults(const char *base_dir)
 
 static int validate(struct config *cfg, const char **error_r)
 {
-	if (!valid_domain(cfg->hostname)) {
+	if (!dns_name_valid(cfg->hostname)) {
 		*error_r = errfmt("%s: hostname '%s' is not a valid host name",
 				  cfg->path, cfg->hostname);
 		return -1;

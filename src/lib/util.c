@@ -139,6 +139,47 @@ void str_sanitize(char *dst, size_t size, const char *src, size_t srclen)
 	dst[j] = '\0';
 }
 
+bool dns_name_valid(const char *name)
+{
+	size_t label = 0;
+
+	if (*name == '\0' || strlen(name) > DNS_NAME_MAX)
+		return false;
+	for (const char *p = name; ; p++) {
+		if (*p == '.' || *p == '\0') {
+			if (label == 0 || label > DNS_LABEL_MAX || p[-1] == '-')
+				return false;
+			if (*p == '\0')
+				return true;
+			label = 0;
+			continue;
+		}
+		if (!isalnum((unsigned char)*p) && *p != '-')
+			return false;
+		if (label == 0 && *p == '-')
+			return false;
+		label++;
+	}
+}
+
+int sp_vprint_error(const char *fmt, va_list ap)
+{
+	char line[ERRFMT_MAX + 64];
+	int n = snprintf(line, sizeof(line), "sealpost: ");
+	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	fprintf(stderr, "%s\n", line);
+	return 1;
+}
+
+int sp_print_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	sp_vprint_error(fmt, ap);
+	va_end(ap);
+	return 1;
+}
+
 bool str_to_u64(const char *s, uint64_t max, uint64_t *value_r)
 {
 	uint64_t v = 0;

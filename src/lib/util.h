@@ -40,6 +40,18 @@ void str_lower(char *s);
 /* Copy src into dst (size bytes) replacing CR, LF and NUL-free control bytes
  * with '?', so peer-provided text can be interpolated into a reply or a log. */
 void str_sanitize(char *dst, size_t size, const char *src, size_t srclen);
+/* A host or domain name (RFC 1035 2.3.1, RFC 1123 2.1): dot-separated
+ * labels of 1..DNS_LABEL_MAX letters, digits and inner hyphens,
+ * DNS_NAME_MAX octets in all. */
+#define DNS_LABEL_MAX 63
+#define DNS_NAME_MAX 253
+bool dns_name_valid(const char *name);
+
+/* Print one "sealpost: <message>" line on stderr; returns 1 (the failure
+ * exit status) for tail calls. */
+int sp_print_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int sp_vprint_error(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+
 /* Parse a non-negative decimal integer that fits max; false on any junk. */
 bool str_to_u64(const char *s, uint64_t max, uint64_t *value_r);
 

@@ -22,8 +22,10 @@ struct conn;
 
 /* Bytes read per read call: one TLS record's plaintext (RFC 8446 5.1). */
 #define CONN_READ_CHUNK 16384
-/* Stop reading while this much input waits unprocessed. */
-#define CONN_INPUT_MAX (64 * 1024)
+/* Stop reading while this much input waits unprocessed: more than the
+ * longest line any protocol accepts (SESSION_LINE_MAX_LIMIT), so a line
+ * of the maximum length can always be completed. */
+#define CONN_INPUT_MAX (128 * 1024)
 /* Time to flush a final reply before closing anyway. */
 #define CONN_CLOSE_FLUSH_SECS 5
 

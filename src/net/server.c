@@ -50,31 +50,20 @@ static const struct session_vfuncs *const proto_vfuncs[] = {
 	[PROTO_IMAP] = NULL,
 };
 
-static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int fail(const char *fmt, ...)
-{
-	va_list ap;
-	fputs("sealpost: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return 1;
-}
 
 static int check_services(const struct config *cfg)
 {
 	if (!config_any_listen(cfg))
-		return fail("%s: [listen]: no service is listed; nothing to serve",
+		return sp_print_error("%s: [listen]: no service is listed; nothing to serve",
 			    cfg->path);
 	for (int s = 0; s < SERVICE_COUNT; s++) {
 		if (cfg->n_listen[s] > 0 && proto_vfuncs[service_infos[s].proto] == NULL)
-			return fail("%s: [listen] %s: %s is not part of this "
+			return sp_print_error("%s: [listen] %s: %s is not part of this "
 				    "sealpost version", cfg->path, service_infos[s].name,
 				    proto_name(service_infos[s].proto));
 	}
 	if (cfg->n_domains == 0)
-		return fail("%s: domains: no local domain is set", cfg->path);
+		return sp_print_error("%s: domains: no local domain is set", cfg->path);
 	return 0;
 }
 
@@ -94,12 +83,12 @@ static int load_tls(const struct config *cfg, struct server *srv)
 	const char *error;
 
 	if (pki_pair_load(cfg->certs_dir, cfg->certificate, &pair, &error) < 0)
-		return fail("%s", error);
+		return sp_print_error("%s", error);
 	pki_pair_check(pair, cfg->hostname, time(NULL), log_finding, NULL);
 	if (tls_server_ctx_new(pair->cert, pair->chain, pair->key,
 			       cfg->tls_min_version, &srv->tls_ctx, &error) < 0) {
 		pki_pair_free(&pair);
-		return fail("%s/%s.crt: %s", cfg->certs_dir, cfg->certificate, error);
+		return sp_print_error("%s/%s.crt: %s", cfg->certs_dir, cfg->certificate, error);
 	}
 	pki_pair_free(&pair);
 	return 0;
@@ -126,7 +115,7 @@ static int lookup_user(const struct config *cfg, uid_t *uid_r, gid_t *gid_r,
 	}
 	struct passwd *pw = getpwnam(cfg->user);
 	if (pw == NULL)
-		return fail("%s: user: no such user '%s'", cfg->path, cfg->user);
+		return sp_print_error("%s: user: no such user '%s'", cfg->path, cfg->user);
 	*uid_r = pw->pw_uid;
 	*gid_r = pw->pw_gid;
 	*drop_r = pw->pw_uid != 0;
@@ -136,10 +125,10 @@ static int lookup_user(const struct config *cfg, uid_t *uid_r, gid_t *gid_r,
 static int drop_privileges(const struct config *cfg, uid_t uid, gid_t gid)
 {
 	if (setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
-		return fail("user %s: cannot drop privileges: %s", cfg->user,
+		return sp_print_error("user %s: cannot drop privileges: %s", cfg->user,
 			    strerror(errno));
 	if (setuid(0) == 0)
-		return fail("user %s: privileges were not dropped", cfg->user);
+		return sp_print_error("user %s: privileges were not dropped", cfg->user);
 	log_info("privileges dropped user=%s uid=%u", cfg->user, (unsigned)uid);
 	return 0;
 }
@@ -152,10 +141,10 @@ static int prepare_dirs(const struct config *cfg, bool drop, uid_t uid, gid_t gi
 	int ret = 0;
 
 	if (fs_mkdir_p(spool, 0700, &error) < 0)
-		ret = fail("data_dir: %s", error);
+		ret = sp_print_error("data_dir: %s", error);
 	else if (drop && (chown(cfg->data_dir, uid, gid) < 0 ||
 			  chown(spool, uid, gid) < 0))
-		ret = fail("data_dir: %s: %s", cfg->data_dir, strerror(errno));
+		ret = sp_print_error("data_dir: %s: %s", cfg->data_dir, strerror(errno));
 	if (ret == 0)
 		spool_cleanup(cfg->data_dir);
 	free(spool);
@@ -167,7 +156,7 @@ static int check_writable(const struct config *cfg)
 	char *spool = fs_join(cfg->data_dir, DELIVER_SPOOL_DIR);
 	int ret = 0;
 	if (access(spool, W_OK | X_OK) < 0)
-		ret = fail("data_dir: %s: not writable by the serving user: %s",
+		ret = sp_print_error("data_dir: %s: not writable by the serving user: %s",
 			   spool, strerror(errno));
 	free(spool);
 	return ret;
@@ -356,13 +345,13 @@ static int start(struct config *cfg, struct server *srv)
 	    prepare_dirs(cfg, drop, uid, gid) != 0)
 		return 1;
 	if (listeners_bind(cfg, &srv->listeners, &srv->n_listeners, &error) < 0)
-		return fail("%s", error);
+		return sp_print_error("%s", error);
 	if (drop && drop_privileges(cfg, uid, gid) != 0)
 		return 1;
 	if (check_writable(cfg) != 0)
 		return 1;
 	if (iptable_init(cfg->max_connections, cfg->max_connections_per_ip, &error) < 0)
-		return fail("%s", error);
+		return sp_print_error("%s", error);
 	return 0;
 }
 

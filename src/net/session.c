@@ -19,6 +19,9 @@
 /* Every session of this process, for shutdown and counting. */
 static struct session *sessions_head;
 static size_t n_sessions;
+_Static_assert(SESSION_LINE_MAX_LIMIT + 2 < CONN_INPUT_MAX,
+	       "a maximal line must fit in the input buffer");
+
 /* One command line at a time is handed to a protocol: a shared buffer. */
 static char line_buf[SESSION_LINE_MAX_LIMIT + 1];
 

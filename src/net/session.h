@@ -28,9 +28,9 @@ struct tls_ctx;
 /* Disconnect after this many bad commands (Dovecot CLIENT_MAX_BAD_COMMANDS,
  * Postfix smtpd_hard_error_limit). */
 #define SESSION_MAX_BAD_COMMANDS 20
-/* Largest line_max any protocol may ask for (IMAP, RFC 7162 3.2.1: 8192;
- * SASL responses, RFC 4954 4: 12288). */
-#define SESSION_LINE_MAX_LIMIT 16384
+/* Largest line_max any protocol may ask for (IMAP: RFC 7162 3.2.1 asks
+ * for at least 8192; 64 KiB like Dovecot's imap_max_line_length). */
+#define SESSION_LINE_MAX_LIMIT (64 * 1024)
 /* A TLS handshake must finish within this many seconds. */
 #define SESSION_HANDSHAKE_SECS 30
 /* After SIGTERM, busy sessions get this long to finish their transaction. */

@@ -11,9 +11,6 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
-/* RFC 1035 2.3.4: labels of at most 63 octets, names of at most 253 in text. */
-#define DNS_LABEL_MAX 63
-#define DNS_NAME_MAX 253
 /* RFC 5321 4.5.3.1.3: a path is at most 256 octets with its angle brackets. */
 #define EMAIL_MAX 254
 /* RFC 5280 appendix A.1 upper bounds, in characters. */
@@ -30,30 +27,12 @@
 
 bool pki_dns_name_valid(const char *name, bool allow_wildcard)
 {
-	size_t label = 0;
-
 	if (allow_wildcard && strncmp(name, "*.", 2) == 0) {
 		name += 2;
 		if (strchr(name, '.') == NULL)
 			return false;   /* "*.com": too wide */
 	}
-	if (*name == '\0' || strlen(name) > DNS_NAME_MAX)
-		return false;
-	for (const char *p = name; ; p++) {
-		if (*p == '.' || *p == '\0') {
-			if (label == 0 || label > DNS_LABEL_MAX || p[-1] == '-')
-				return false;
-			if (*p == '\0')
-				return true;
-			label = 0;
-			continue;
-		}
-		if (!isalnum((unsigned char)*p) && *p != '-')
-			return false;
-		if (label == 0 && *p == '-')
-			return false;
-		label++;
-	}
+	return dns_name_valid(name);
 }
 
 bool pki_ip_valid(const char *text)

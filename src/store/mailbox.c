@@ -33,32 +33,12 @@ static bool valid_local(const char *s, size_t len)
 	return true;
 }
 
-static bool valid_host(const char *s)
-{
-	size_t len = strlen(s), label = 0;
-	if (len == 0 || len > ADDRESS_DOMAIN_MAX)
-		return false;
-	for (size_t i = 0; i <= len; i++) {
-		char c = s[i];
-		if (c == '.' || c == '\0') {
-			if (label == 0 || label > 63 || s[i - 1] == '-')
-				return false;
-			label = 0;
-		} else if (isalnum((unsigned char)c) || (c == '-' && label > 0)) {
-			label++;
-		} else {
-			return false;
-		}
-	}
-	return true;
-}
-
 bool mailbox_address_valid(const char *address)
 {
 	const char *at = strrchr(address, '@');
 	if (at == NULL || strlen(address) > ADDRESS_MAX)
 		return false;
-	return valid_local(address, (size_t)(at - address)) && valid_host(at + 1);
+	return valid_local(address, (size_t)(at - address)) && dns_name_valid(at + 1);
 }
 
 void mailbox_address_normalize(const char *address, char *out, size_t size)
