@@ -381,7 +381,8 @@ static void boundary_line(struct parser *p, int k, bool close, uint64_t line_off
 		p->cur = p->cur->parent;
 	}
 	for (unsigned i = (unsigned)k + 1; i < p->n_bounds; i++) {
-		p->bounds[i].part->flags |= MIME_PART_UNTERMINATED;
+		if (!p->bounds[i].closed)
+			p->bounds[i].part->flags |= MIME_PART_UNTERMINATED;
 		x_free(&p->bounds[i].str);
 	}
 	p->n_bounds = (unsigned)k + 1;
