@@ -183,37 +183,51 @@ static bool skip_quoted(const char *line, size_t len, size_t *pos)
 	return false;
 }
 
-/* Find the end of an atom starting at pos; NULL or an error text. */
+/* The "]" closing a "[" at line[pos], skipping quoted strings; 0 if none. */
+static size_t bracket_end(const char *line, size_t len, size_t pos)
+{
+	size_t i = pos + 1;
+	while (i < len) {
+		if (line[i] == ']')
+			return i;
+		if (line[i] != '"')
+			i++;
+		else if (!skip_quoted(line, len, &i))
+			return 0;
+	}
+	return 0;
+}
+
+/* Find the end of an atom starting at pos; NULL or an error text. A "[" with
+ * a matching "]" on the line opens a section (BODY[HEADER.FIELDS (A B)])
+ * whose spaces, parentheses and quoted strings belong to the atom; a lone
+ * "[" is an ordinary ATOM-CHAR (RFC 3501 9). */
 static const char *scan_atom(const char *line, size_t len, size_t *pos)
 {
 	size_t i = *pos;
-	bool bracket = false;
 
 	for (; i < len; i++) {
 		unsigned char c = (unsigned char)line[i];
-		if (bracket) {
-			if (c == ']')
-				bracket = false;
-			else if (c == '"') {
-				if (!skip_quoted(line, len, &i))
-					return "Unterminated quoted string";
-				i--;
-			} else if (c == '[' || c == '{')
-				return "Invalid character in section";
-			else if (is_ctl(c))
-				return "Invalid character in atom";
+		if (c == '[') {
+			size_t end = bracket_end(line, len, i);
+			for (size_t j = i + 1; j < end; j++) {
+				unsigned char d = (unsigned char)line[j];
+				if (d == '"') {
+					skip_quoted(line, len, &j);
+					j--;
+				} else if (d == '[' || d == '{' || is_ctl(d)) {
+					return "Invalid character in section";
+				}
+			}
+			if (end > 0)
+				i = end;
 			continue;
 		}
 		if (c == ' ' || c == '(' || c == ')')
 			break;
-		if (c == '[')
-			bracket = true;
-		else if (c == '"' || c == '{' || is_ctl(c) ||
-			 (c == '\\' && i != *pos))
+		if (c == '"' || c == '{' || is_ctl(c) || (c == '\\' && i != *pos))
 			return "Invalid character in atom";
 	}
-	if (bracket)
-		return "Missing ']'";
 	*pos = i;
 	return NULL;
 }
@@ -521,6 +535,8 @@ static void literal_finished(struct imap_parser *p)
 
 void imap_parser_feed_literal(struct imap_parser *p, const void *data, size_t len)
 {
+	if (len == 0)
+		return;         /* also after the literal is complete */
 	assert(p->state == PS_LITERAL || p->state == PS_DISCARD);
 	assert(!p->lit.stream);
 	assert(len <= p->lit.size - p->lit_got);

@@ -84,8 +84,10 @@ void imap_append_astring(struct buf *b, const char *s)
 {
 	size_t len = strlen(s);
 	bool atom = len > 0 && strcasecmp(s, "NIL") != 0;
+	/* "[" is an ATOM-CHAR, but quoting it keeps clients (and our own
+	 * section-aware tokenizer) from reading it as a section */
 	for (size_t i = 0; atom && i < len; i++)
-		atom = imap_is_astring_char((unsigned char)s[i]);
+		atom = imap_is_astring_char((unsigned char)s[i]) && s[i] != '[';
 	if (atom)
 		buf_append(b, s, len);
 	else

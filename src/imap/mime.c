@@ -354,7 +354,10 @@ static void part_close(struct parser *p, struct mime_part *part, uint64_t line_o
 
 	if (part == p->cur && p->mode == MODE_HEADER) {
 		field_finish(p);
-		part->hdr_size = end > part->hdr_offset ? end - part->hdr_offset : 0;
+		if (end < part->hdr_offset)
+			part->hdr_offset = end; /* empty part right before the
+						   CRLF of an outer delimiter */
+		part->hdr_size = end - part->hdr_offset;
 		part->body_offset = part->hdr_offset + part->hdr_size;
 		part->body_size = 0;
 		part->body_lines = 0;
@@ -375,9 +378,18 @@ static void part_close(struct parser *p, struct mime_part *part, uint64_t line_o
 static void boundary_line(struct parser *p, int k, bool close, uint64_t line_off)
 {
 	struct mime_part *mp = p->bounds[k].part;
+	unsigned eol = p->prev_eol;
 
+	/* The CRLF before a delimiter belongs to it, unless it is the blank
+	 * line that ended the header of a part being closed (whose body is
+	 * then empty). */
+	for (const struct mime_part *q = p->cur; q != mp; q = q->parent) {
+		bool in_body = q != p->cur || p->mode != MODE_HEADER;
+		if (in_body && line_off - eol < q->body_offset)
+			eol = 0;
+	}
 	while (p->cur != mp) {
-		part_close(p, p->cur, line_off, p->prev_eol, p->lf_count);
+		part_close(p, p->cur, line_off, eol, p->lf_count);
 		p->cur = p->cur->parent;
 	}
 	for (unsigned i = (unsigned)k + 1; i < p->n_bounds; i++) {

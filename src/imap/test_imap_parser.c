@@ -101,6 +101,11 @@ static void test_lists_and_sections(void **state)
 
 	cmd = parse_ok(p, "a STORE 1 +FLAGS.SILENT (\\Seen \\Deleted $Label1)");
 	assert_string_equal(cmd->args[2].list[0].str, "\\Seen");
+	/* a "[" without "]" is an ordinary atom char */
+	cmd = parse_ok(p, "a RENAME a[b c FETCH 1 BODY[HEADER");
+	assert_int_equal(cmd->n_args, 5);
+	assert_string_equal(cmd->args[0].str, "a[b");
+	assert_string_equal(cmd->args[4].str, "BODY[HEADER");
 	cmd = parse_ok(p, "a LIST \"\" %/*");
 	const char *s;
 	size_t len;
@@ -309,9 +314,10 @@ static void test_bad_commands(void **state)
 	assert_bad("a X a\\b", "Invalid character in atom");
 	assert_bad("a X a\x01", "Invalid character in atom");
 	assert_bad("a X a{3}", "Invalid character in atom");
-	assert_bad("a FETCH 1 BODY[HEADER", "Missing ']'");
 	assert_bad("a FETCH 1 BODY[HEADER.FIELDS (\"a)]", "Unterminated quoted string");
+	assert_bad("a FETCH 1 BODY[HEADER.FIELDS (\"a\")]\"", "Invalid character in atom");
 	assert_bad("a FETCH 1 BODY[[]", "Invalid character in section");
+	assert_bad("a FETCH 1 BODY[\x01]", "Invalid character in section");
 
 	char tag[IMAP_TAG_MAX + 10];
 	memset(tag, 't', sizeof(tag));

@@ -27,6 +27,7 @@ static void test_quoting(void **state)
 	assert_string_equal(astring(&b, "nil"), "\"nil\"");
 	assert_string_equal(astring(&b, "a\"b\\c"), "\"a\\\"b\\\\c\"");
 	assert_string_equal(astring(&b, "50%"), "\"50%\"");
+	assert_string_equal(astring(&b, "a[b"), "\"a[b\"");
 	assert_string_equal(astring(&b, "caf\xc3\xa9"), "{5}\r\ncaf\xc3\xa9");
 	assert_string_equal(astring(&b, "two\r\nlines"), "{10}\r\ntwo\r\nlines");
 

@@ -126,6 +126,18 @@ static char *render(const struct mime_part *root, const struct mime_reader *r, i
 
 /* ---- the corpus --------------------------------------------------------------- */
 
+/* Every part lies inside its parent's body, header before body. */
+static void assert_nested(const struct mime_part *part)
+{
+	assert_int_equal(part->body_offset, part->hdr_offset + part->hdr_size);
+	for (const struct mime_part *c = part->children; c != NULL; c = c->next) {
+		assert_true(c->hdr_offset >= part->body_offset);
+		assert_true(c->body_offset + c->body_size <=
+			    part->body_offset + part->body_size);
+		assert_nested(c);
+	}
+}
+
 static const char *const corpus[] = {
 	"plain", "alternative", "mixed_attach", "nested_rfc822", "signed",
 	"encoded_headers", "missing_boundary", "unterminated", "lf_only",
@@ -154,6 +166,7 @@ static void test_corpus(void **state)
 	for (size_t i = 0; i < N_ELEMENTS(corpus); i++) {
 		struct msg m;
 		msg_load(&m, corpus[i]);
+		assert_nested(m.root);
 		check_corpus_answers(corpus[i], m.root, &m.r);
 
 		/* the cache form restores the same tree */
@@ -361,6 +374,39 @@ static void test_sections_odd(void **state)
 
 	msg_load(&m, "missing_boundary");
 	assert_section(&m, "1", "NIL");
+	msg_free(&m);
+
+	/* the blank line ending an encapsulated header right before a
+	 * delimiter stays in the header (found by fuzz_mime) */
+	static const char empty_body[] = "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+		"--b\r\nContent-Type: message/rfc822\r\n\r\nSubject: x\r\n\r\n--b--\r\n";
+	msg_init(&m, empty_body, sizeof(empty_body) - 1);
+	assert_section(&m, "1", "Subject: x\r\n\r\n");
+	assert_section(&m, "1.HEADER", "Subject: x\r\n\r\n");
+	assert_section(&m, "1.TEXT", "");
+	const struct mime_part *msg = m.root->children->children;
+	assert_int_equal(msg->hdr_offset + msg->hdr_size,
+			 m.root->children->body_offset + m.root->children->body_size);
+	assert_nested(m.root);
+	msg_free(&m);
+
+	/* an empty part cut off by an outer delimiter (found by fuzz_mime) */
+	static const char cut[] = "Content-Type: multipart/mixed; boundary=o\r\n\r\n"
+		"--o\r\nContent-Type: multipart/mixed; boundary=i\r\n\r\n--i\r\n--o--\r\n";
+	msg_init(&m, cut, sizeof(cut) - 1);
+	assert_nested(m.root);
+	assert_int_equal(m.root->children->n_children, 1);
+	assert_section(&m, "1.1", "");
+	assert_section(&m, "1.1.MIME", "");
+	msg_free(&m);
+
+	/* a message/rfc822 part whose encapsulated message is empty */
+	static const char no_msg[] = "Content-Type: multipart/mixed; boundary=o\r\n\r\n"
+		"--o\r\nContent-Type: message/rfc822\r\n\r\n--o--\r\n";
+	msg_init(&m, no_msg, sizeof(no_msg) - 1);
+	assert_nested(m.root);
+	assert_section(&m, "1", "");
+	assert_section(&m, "1.MIME", "Content-Type: message/rfc822\r\n\r\n");
 	msg_free(&m);
 }
 
