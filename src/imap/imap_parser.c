@@ -284,6 +284,10 @@ static bool parse_quoted(struct imap_parser *p, const char *line, size_t len,
 			fail(p, "NUL in quoted string");
 			break;
 		}
+		if (c == '\r' || c == '\n') {         /* not TEXT-CHAR */
+			fail(p, "Invalid character in quoted string");
+			break;
+		}
 		if (c == '\\') {
 			if (i + 1 == len)
 				break;

@@ -166,6 +166,13 @@ const struct mime_header_field *mime_headers_find(const struct mime_headers *h,
 	return NULL;
 }
 
+char *mime_headers_get_decoded(const struct mime_headers *h, const char *name)
+{
+	size_t iter = 0;
+	const struct mime_header_field *f = mime_headers_find(h, name, &iter);
+	return f == NULL ? NULL : mime_header_decode(f->value, f->value_len);
+}
+
 char *mime_header_unfold(const char *value, size_t len)
 {
 	char *out = xmalloc(len + 1);

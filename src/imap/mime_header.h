@@ -77,6 +77,10 @@ void mime_headers_free(struct mime_headers *h);
 const struct mime_header_field *mime_headers_find(const struct mime_headers *h,
 						  const char *name, size_t *iter);
 
+/* The first field named name, unfolded and RFC 2047-decoded to UTF-8 (new
+ * string), or NULL when there is none. */
+char *mime_headers_get_decoded(const struct mime_headers *h, const char *name);
+
 /* The value without folding CR/LF and without surrounding whitespace (new
  * string). */
 char *mime_header_unfold(const char *value, size_t len);

@@ -301,6 +301,7 @@ static void test_bad_commands(void **state)
 	assert_bad("a LOGIN \"abc", "Unterminated quoted string");
 	assert_bad("a LOGIN \"abc\\", "Unterminated quoted string");
 	assert_bad("a LOGIN \"a\\b\"", "Invalid escape in quoted string");
+	assert_bad("a LOGIN \"a\rb\"", "Invalid character in quoted string");
 	assert_bad("a X {abc}", "Invalid literal size");
 	assert_bad("a X {}", "Invalid literal size");
 	assert_bad("a X {12", "Invalid literal size");

@@ -666,7 +666,25 @@ static void test_headers(void **state)
 	free(v);
 	iter = 0;
 	assert_null(mime_headers_find(&h, "Body", &iter));
+	v = mime_headers_get_decoded(&h, "subject");
+	assert_string_equal(v, "a b");
+	free(v);
+	assert_null(mime_headers_get_decoded(&h, "From"));
 	mime_headers_free(&h);
+
+	struct msg m;
+	const char *error;
+	msg_load(&m, "encoded_headers");
+	assert_int_equal(mime_headers_read(&m.r, m.root->hdr_offset, m.root->hdr_size,
+					   &h, &error), 0);
+	v = mime_headers_get_decoded(&h, "Subject");
+	assert_string_equal(v, "Gr\xc3\xbc\xc3\x9f" "e aus M\xc3\xbcnchen \xe2\x80\x93 Caf\xc3\xa9");
+	free(v);
+	v = mime_headers_get_decoded(&h, "From");
+	assert_string_equal(v, "J\xc3\xb6rg M\xc3\xbcller <joerg@example.de>");
+	free(v);
+	mime_headers_free(&h);
+	msg_free(&m);
 }
 
 static void assert_ctype(const char *value, const char *expected)
