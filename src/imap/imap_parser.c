@@ -248,7 +248,7 @@ static bool parse_atom(struct imap_parser *p, const char *line, size_t len,
 	enum imap_arg_type type = IMAP_ARG_ATOM;
 	if (strcasecmp(text, "NIL") == 0)
 		type = IMAP_ARG_NIL;
-	else if (n <= 20 && str_to_u64(text, UINT64_MAX, &v))
+	else if (str_to_u64(text, UINT64_MAX, &v))
 		type = IMAP_ARG_NUMBER;
 	struct imap_arg *arg = add_arg(p, type);
 	if (arg == NULL) {

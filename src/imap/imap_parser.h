@@ -85,7 +85,7 @@
 
 enum imap_arg_type {
 	IMAP_ARG_ATOM,          /* bare word, see the design note */
-	IMAP_ARG_NUMBER,        /* atom of 1-20 digits that fits uint64 */
+	IMAP_ARG_NUMBER,        /* atom of digits whose value fits uint64 */
 	IMAP_ARG_NIL,           /* the atom NIL, any case */
 	IMAP_ARG_STRING,        /* quoted string, escapes removed */
 	IMAP_ARG_LITERAL,       /* {N} or {N+} literal buffered here */
