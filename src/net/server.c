@@ -8,6 +8,7 @@
 #include "net/tls.h"
 #include "auth/auth.h"
 #include "pki/pki.h"
+#include "imap/imap.h"
 #include "pop3/pop3.h"
 #include "smtp/smtp.h"
 #include "store/deliver.h"
@@ -47,7 +48,7 @@ struct server {
 static const struct session_vfuncs *const proto_vfuncs[] = {
 	[PROTO_SMTP] = &smtp_vfuncs,
 	[PROTO_POP3] = &pop3_vfuncs,
-	[PROTO_IMAP] = NULL,
+	[PROTO_IMAP] = &imap_vfuncs,
 };
 
 

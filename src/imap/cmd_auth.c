@@ -1,0 +1,250 @@
+/* cmd_auth.c — the commands of any state: CAPABILITY NOOP LOGOUT ID, and
+ * of the not-authenticated state: STARTTLS LOGIN AUTHENTICATE; ENABLE and
+ * NAMESPACE after login. */
+#include "imap/imap.h"
+#include "auth/auth.h"
+#include "store/mailbox.h"
+#include "lib/fsutil.h"
+#include "lib/util.h"
+
+#include <string.h>
+
+/* Mechanisms offered inside TLS (RFC 3501 6.2.2, SASL-IR RFC 4959). */
+#define IMAP_SASL_MECHS SASL_MECH_PLAIN
+/* Items of an ID list we look at (RFC 2971 3.3: at most 30 pairs). */
+#define IMAP_ID_PAIRS_MAX 30
+
+#define CAPS_COMMON "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE " \
+	"UNSELECT CHILDREN SPECIAL-USE UIDPLUS MOVE"
+
+const char *imap_capabilities(struct imap_session *is)
+{
+	if (is->state != IMAP_STATE_NOT_AUTH)
+		return CAPS_COMMON;
+	if (!session_is_tls(&is->s))
+		return CAPS_COMMON " STARTTLS LOGINDISABLED";
+	return CAPS_COMMON " AUTH=PLAIN";
+}
+
+void cmd_capability(struct imap_session *is, const struct imap_arg *args, size_t n)
+{
+	if (n != 0) {
+		imap_command_bad(is, "CAPABILITY takes no arguments");
+		return;
+	}
+	imap_untagged(is, "CAPABILITY %s", imap_capabilities(is));
+	imap_command_done(is, "OK", NULL, "Capability completed");
+}
+
+void cmd_noop(struct imap_session *is, const struct imap_arg *args, size_t n)
+{
+	imap_command_done(is, "OK", NULL, "NOOP completed");
+}
+
+void cmd_logout(struct imap_session *is, const struct imap_arg *args, size_t n)
+{
+	imap_untagged(is, "BYE Logging out");
+	imap_enter_state(is, IMAP_STATE_LOGOUT);
+	imap_command_done(is, "OK", NULL, "Logout completed");
+}
+
+/* RFC 2971: say who we are; the client's list is only checked. */
+void cmd_id(struct imap_session *is, const struct imap_arg *args, size_t n)
+{
+	const struct imap_arg *items;
+	size_t count;
+
+	if (n != 1 || (args[0].type != IMAP_ARG_NIL &&
+		       (!imap_arg_get_list(&args[0], &items, &count) ||
+			count % 2 != 0 || count > 2 * IMAP_ID_PAIRS_MAX))) {
+		imap_command_bad(is, "Syntax: ID NIL or ID (\"name\" \"value\" ...)");
+		return;
+	}
+	imap_untagged(is, "ID (\"name\" \"sealpost\" \"vendor\" \"sealpost\")");
+	imap_command_done(is, "OK", NULL, "ID completed");
+}
+
+/* RFC 5161: nothing we offer needs enabling, so nothing is enabled. */
+void cmd_enable(struct imap_session *is, const struct imap_arg *args, size_t n)
+{
+	const char *cap;
+	if (n == 0) {
+		imap_command_bad(is, "ENABLE needs capability names");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!imap_arg_get_atom(&args[i], &cap)) {
+			imap_command_bad(is, "ENABLE takes capability names");
+			return;
+		}
+	}
+	imap_untagged(is, "ENABLED");
+	imap_command_done(is, "OK", NULL, "ENABLE completed");
+}
+
+/* RFC 2342: one personal namespace, "/" as the hierarchy separator. */
+void cmd_namespace(struct imap_session *is, const struct imap_arg *args, size_t n)
+{
+	imap_untagged(is, "NAMESPACE ((\"\" \"/\")) NIL NIL");
+	imap_command_done(is, "OK", NULL, "NAMESPACE completed");
+}
+
+void cmd_starttls(struct imap_session *is, const struct imap_arg *args, size_t n)
+{
+	if (session_is_tls(&is->s)) {
+		imap_command_bad(is, "TLS is already active");
+		return;
+	}
+	imap_command_done(is, "OK", NULL, "Begin TLS negotiation now");
+	session_start_tls(&is->s);
+}
+
+/* ---- login: verify off the loop, then make sure the mailbox exists ------ */
+
+struct login_job {
+	struct job job;
+	struct imap_session *is;
+	char user[ADDRESS_MAX + 1];
+	char *root;
+	int result;
+	char error[200];
+};
+
+static void login_work(struct job *job)
+{
+	struct login_job *lj = (struct login_job *)job;
+	const char *error = NULL;
+
+	lj->root = mailbox_path(config->data_dir, lj->user);
+	lj->result = 0;
+	/* A user from an imported passwd file may have no Maildir yet. */
+	if (!fs_exists(lj->root) &&
+	    (lj->result = mailbox_create(config->data_dir, lj->user, &error)) < 0)
+		strlcpy_sp(lj->error, error, sizeof(lj->error));
+}
+
+static void login_done(struct job *job)
+{
+	struct login_job *lj = (struct login_job *)job;
+	struct imap_session *is = lj->is;
+
+	if (is->s.closing) {
+		free(lj->root);
+	} else if (lj->result < 0) {
+		session_log(&is->s, LOG_LEVEL_ERROR, "mailbox error=\"%s\"", lj->error);
+		free(lj->root);
+		imap_command_done(is, "NO", "UNAVAILABLE", "Mailbox unavailable");
+	} else {
+		is->user = xstrdup(lj->user);
+		is->root = lj->root;
+		imap_enter_state(is, IMAP_STATE_AUTH);
+		session_set_timeout(&is->s, (unsigned)config->imap_timeout);
+		session_log(&is->s, LOG_LEVEL_INFO, "login user=%s", is->user);
+		imap_command_done(is, "OK", NULL, "[CAPABILITY %s] Logged in",
+				  imap_capabilities(is));
+	}
+	free(lj);
+	imap_job_end(is);
+}
+
+static void auth_done(struct session *s, bool ok, const char *user)
+{
+	struct imap_session *is = IMAP(s);
+
+	sasl_clear(&is->sasl);
+	is->line_handler = NULL;
+	if (!ok) {
+		imap_command_done(is, "NO", "AUTHENTICATIONFAILED",
+				  "Authentication failed");
+		if (++is->auth_failures >= config->auth_max_failures) {
+			imap_untagged(is, "BYE Too many authentication failures");
+			session_close(s);
+		}
+		return;
+	}
+	struct login_job *lj = xcalloc(1, sizeof(*lj));
+	lj->job.work = login_work;
+	lj->job.done = login_done;
+	lj->is = is;
+	strlcpy_sp(lj->user, user, sizeof(lj->user));
+	imap_job_start(is, &lj->job);
+}
+
+static bool plaintext_refused(struct imap_session *is)
+{
+	if (session_is_tls(&is->s))
+		return false;
+	imap_command_done(is, "NO", "PRIVACYREQUIRED", "Plaintext authentication "
+			  "disallowed on non-secure (SSL/TLS) connections");
+	return true;
+}
+
+void cmd_login(struct imap_session *is, const struct imap_arg *args, size_t n)
+{
+	const char *user, *password;
+	size_t ulen, plen;
+
+	if (n != 2 || !imap_arg_get_astring(&args[0], &user, &ulen) ||
+	    !imap_arg_get_astring(&args[1], &password, &plen)) {
+		imap_command_bad(is, "Syntax: LOGIN user password");
+		return;
+	}
+	if (plaintext_refused(is))
+		return;
+	auth_verify(&is->s, "LOGIN", user, password, plen, auth_done);
+}
+
+static void sasl_result(struct imap_session *is, enum sasl_result res,
+			const char *challenge, const char *error);
+
+static void authenticate_line(struct imap_session *is, const char *line)
+{
+	const char *challenge = "", *error = NULL;
+	sasl_result(is, sasl_step(&is->sasl, line, &challenge, &error), challenge, error);
+}
+
+static void sasl_result(struct imap_session *is, enum sasl_result res,
+			const char *challenge, const char *error)
+{
+	switch (res) {
+	case SASL_CONTINUE:
+		is->line_handler = authenticate_line;
+		session_printf(&is->s, "+ %s\r\n", challenge);
+		return;
+	case SASL_FAIL:
+		is->line_handler = NULL;
+		/* RFC 3501 6.2.2: a cancelled exchange gets BAD. */
+		if (is->sasl.cancelled)
+			imap_command_done(is, "BAD", NULL, "Authentication cancelled");
+		else
+			imap_command_done(is, "NO", "AUTHENTICATIONFAILED", "%s", error);
+		sasl_clear(&is->sasl);
+		return;
+	case SASL_DONE:
+		is->line_handler = NULL;
+		auth_verify(&is->s, "PLAIN", is->sasl.user, is->sasl.password,
+			    is->sasl.password_len, auth_done);
+		return;
+	}
+}
+
+void cmd_authenticate(struct imap_session *is, const struct imap_arg *args,
+		      size_t n)
+{
+	const char *mech_name, *initial = NULL, *challenge = "", *error = NULL;
+	enum sasl_mech mech;
+
+	if (n < 1 || n > 2 || !imap_arg_get_atom(&args[0], &mech_name) ||
+	    (n == 2 && !imap_arg_get_atom(&args[1], &initial))) {
+		imap_command_bad(is, "Syntax: AUTHENTICATE mechanism [initial-response]");
+		return;
+	}
+	if (plaintext_refused(is))
+		return;
+	if (!sasl_mech_find(mech_name, IMAP_SASL_MECHS, &mech)) {
+		imap_command_done(is, "NO", NULL, "Unsupported authentication mechanism");
+		return;
+	}
+	sasl_result(is, sasl_begin(&is->sasl, mech, initial, &challenge, &error),
+		    challenge, error);
+}

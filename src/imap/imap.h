@@ -1,0 +1,173 @@
+/* imap.h — the IMAP4rev1 server (RFC 3501) on the shared session core.
+ *
+ * imap_session.c  the session: states, the parser with literals, replies,
+ *                 the command table and dispatch, jobs
+ * cmd_auth.c      CAPABILITY NOOP LOGOUT STARTTLS LOGIN AUTHENTICATE ID
+ *                 ENABLE NAMESPACE (the commands of any state)
+ * cmd_*.c         one file per command or family (Dovecot's cmd-*.c)
+ *
+ * Every command handler is called with the parsed arguments (owned by the
+ * parser, valid until the command is done). A handler validates, then
+ * either answers at once with imap_command_done(), or starts a job
+ * (imap_job_start) and answers from its completion. No other command is
+ * read while one is under way (commands run one at a time). */
+#ifndef SEALPOST_IMAP_H
+#define SEALPOST_IMAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth/sasl.h"
+#include "imap/imap_parser.h"
+#include "net/jobs.h"
+#include "net/session.h"
+
+struct evbuffer;
+
+extern const struct session_vfuncs imap_vfuncs;
+
+/* RFC 3501 5.4: the autologout timer is at least 30 minutes (config
+ * imap_timeout); before login we wait less. */
+#define IMAP_PREAUTH_TIMEOUT_SECS 60
+/* Longest tagged reply text kept while a job runs. */
+#define IMAP_REPLY_MAX 512
+
+enum imap_state {
+	IMAP_STATE_NOT_AUTH,
+	IMAP_STATE_AUTH,
+	IMAP_STATE_SELECTED,
+	IMAP_STATE_LOGOUT,
+	IMAP_STATE_COUNT
+};
+const char *imap_state_name(enum imap_state state);
+
+enum imap_cmd_flags {
+	/* Has a "UID <name>" form (RFC 3501 6.4.8). */
+	IMAP_CMD_UID = 1 << 0,
+	/* EXPUNGE responses may not follow it (RFC 3501 7.4.1: FETCH, STORE,
+	 * SEARCH without UID). */
+	IMAP_CMD_NO_EXPUNGE = 1 << 1,
+};
+
+struct imap_session;
+
+struct imap_literal_sink;
+
+struct imap_cmd {
+	const char *name;
+	unsigned states;            /* bit per enum imap_state */
+	unsigned flags;
+	void (*handler)(struct imap_session *is, const struct imap_arg *args,
+			size_t n_args);
+	/* For commands whose literals are streamed (APPEND): called with the
+	 * command parsed so far when such a literal is announced. Returns
+	 * where its bytes go, or NULL after answering the command with NO
+	 * (e.g. [TRYCREATE], [TOOBIG]). */
+	const struct imap_literal_sink *(*literal_begin)(
+		struct imap_session *is, const struct imap_command *so_far,
+		const struct imap_literal *lit);
+};
+
+/* Streamed literal (APPEND message): where its bytes go. */
+struct imap_literal_sink {
+	/* Take what you can of in (at most max bytes); return the count
+	 * taken. Taking 0 pauses input until imap_literal_resume(). */
+	size_t (*write)(struct imap_session *is, struct evbuffer *in, size_t max);
+	/* All announced bytes were taken. */
+	void (*end)(struct imap_session *is);
+};
+
+/* A line handler while a command talks with the client (AUTHENTICATE
+ * responses, IDLE's DONE). */
+typedef void imap_line_handler(struct imap_session *is, const char *line);
+
+struct imap_mailbox;
+
+struct imap_session {
+	struct session s;
+	enum imap_state state;
+	struct imap_parser *parser;
+
+	/* the command under way */
+	const struct imap_cmd *cmd;
+	char tag[IMAP_TAG_MAX + 1];
+	bool uid;                   /* "UID <cmd>" */
+	bool busy;                  /* a command is under way */
+	imap_line_handler *line_handler;
+
+	/* literals */
+	bool in_literal;
+	uint64_t literal_left;
+	struct imap_literal literal;
+	const struct imap_literal_sink *sink;  /* NULL: buffered or dropped */
+	bool refused;               /* the command was answered mid-parse:
+				       drop the rest of it */
+	char reply[IMAP_REPLY_MAX]; /* the tagged reply waiting for a sync */
+
+	/* authentication */
+	struct sasl sasl;
+	unsigned auth_failures;
+	char *user;                 /* logged-in account */
+	char *root;                 /* its mailbox path */
+
+	/* RFC 5161 ENABLE */
+	bool utf8_accept;
+
+	/* the selected mailbox (cmd_select.c and friends) */
+	struct imap_mailbox *sel;
+};
+
+static inline struct imap_session *IMAP(struct session *s)
+{
+	return (struct imap_session *)s;
+}
+
+void imap_enter_state(struct imap_session *is, enum imap_state state);
+
+/* "* <text>" (the caller's text is a full untagged response, may hold
+ * IMAP strings; only a trailing CRLF is added). */
+void imap_untagged(struct imap_session *is, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Finish the command under way: send updates of the selected mailbox as
+ * the command allows, then "<tag> <status> [<code>] <text>". status is
+ * "OK", "NO" or "BAD"; code may be NULL. NO and BAD are logged. */
+void imap_command_done(struct imap_session *is, const char *status,
+		       const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* A syntax error in the arguments: "BAD <text>", counted as bad. */
+void imap_command_bad(struct imap_session *is, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Run work off the loop, then done on the loop; the session takes no
+ * input meanwhile. The job struct is the caller's (embed struct job first);
+ * done() frees it. */
+void imap_job_start(struct imap_session *is, struct job *job);
+/* From done(): the job is over (resumes the session). */
+void imap_job_end(struct imap_session *is);
+
+/* The capability list for the session's state (no leading "CAPABILITY"). */
+const char *imap_capabilities(struct imap_session *is);
+
+/* Input of a streamed literal stopped by the sink may flow again. */
+void imap_literal_resume(struct imap_session *is);
+
+/* Hooks of the selected-mailbox code (cmd_select.c): bring the client's
+ * view up to date before the tagged reply of any command (then call
+ * imap_reply_send), and forget the mailbox. */
+void imap_mailbox_sync_then(struct imap_session *is, bool allow_expunge,
+			    void (*then)(struct imap_session *is));
+void imap_mailbox_close(struct imap_session *is);
+
+/* Command handlers (one file per command or family). */
+void cmd_capability(struct imap_session *, const struct imap_arg *, size_t);
+void cmd_noop(struct imap_session *, const struct imap_arg *, size_t);
+void cmd_logout(struct imap_session *, const struct imap_arg *, size_t);
+void cmd_starttls(struct imap_session *, const struct imap_arg *, size_t);
+void cmd_login(struct imap_session *, const struct imap_arg *, size_t);
+void cmd_authenticate(struct imap_session *, const struct imap_arg *, size_t);
+void cmd_id(struct imap_session *, const struct imap_arg *, size_t);
+void cmd_enable(struct imap_session *, const struct imap_arg *, size_t);
+void cmd_namespace(struct imap_session *, const struct imap_arg *, size_t);
+
+#endif
