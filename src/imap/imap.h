@@ -116,6 +116,10 @@ struct imap_session {
 
 	/* the selected mailbox (cmd_select.c and friends) */
 	struct imap_mailbox *sel;
+	/* Called (once) when the output queue drained, or the session closed:
+	 * a long answer (FETCH) waits for the client to read. */
+	void (*drained)(struct imap_session *is, void *ctx);
+	void *drained_ctx;
 };
 
 static inline struct imap_session *IMAP(struct session *s)
@@ -152,9 +156,9 @@ const char *imap_capabilities(struct imap_session *is);
 /* Input of a streamed literal stopped by the sink may flow again. */
 void imap_literal_resume(struct imap_session *is);
 
-/* Hooks of the selected-mailbox code (cmd_select.c): bring the client's
+/* Hooks of the selected-mailbox code (imap_mailbox.c): bring the client's
  * view up to date before the tagged reply of any command (then call
- * imap_reply_send), and forget the mailbox. */
+ * then), and forget the mailbox. */
 void imap_mailbox_sync_then(struct imap_session *is, bool allow_expunge,
 			    void (*then)(struct imap_session *is));
 void imap_mailbox_close(struct imap_session *is);
@@ -169,5 +173,19 @@ void cmd_authenticate(struct imap_session *, const struct imap_arg *, size_t);
 void cmd_id(struct imap_session *, const struct imap_arg *, size_t);
 void cmd_enable(struct imap_session *, const struct imap_arg *, size_t);
 void cmd_namespace(struct imap_session *, const struct imap_arg *, size_t);
+/* the selected state (cmd_select.c, cmd_fetch.c, cmd_store.c, cmd_search.c,
+ * cmd_copy.c, cmd_idle.c) */
+void cmd_select(struct imap_session *, const struct imap_arg *, size_t);
+void cmd_examine(struct imap_session *, const struct imap_arg *, size_t);
+void cmd_close(struct imap_session *, const struct imap_arg *, size_t);
+void cmd_unselect(struct imap_session *, const struct imap_arg *, size_t);
+void cmd_check(struct imap_session *, const struct imap_arg *, size_t);
+void cmd_expunge(struct imap_session *, const struct imap_arg *, size_t);
+void cmd_fetch(struct imap_session *, const struct imap_arg *, size_t);
+void cmd_store(struct imap_session *, const struct imap_arg *, size_t);
+void cmd_search(struct imap_session *, const struct imap_arg *, size_t);
+void cmd_copy(struct imap_session *, const struct imap_arg *, size_t);
+void cmd_move(struct imap_session *, const struct imap_arg *, size_t);
+void cmd_idle(struct imap_session *, const struct imap_arg *, size_t);
 
 #endif

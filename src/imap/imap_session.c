@@ -22,6 +22,18 @@ static const struct imap_cmd commands[] = {
 	{ "AUTHENTICATE", NOT_AUTH, 0, cmd_authenticate, NULL },
 	{ "ENABLE", AUTHED, 0, cmd_enable, NULL },
 	{ "NAMESPACE", AUTHED | SELECTED, 0, cmd_namespace, NULL },
+	{ "SELECT", AUTHED | SELECTED, 0, cmd_select, NULL },
+	{ "EXAMINE", AUTHED | SELECTED, 0, cmd_examine, NULL },
+	{ "CLOSE", SELECTED, 0, cmd_close, NULL },
+	{ "UNSELECT", SELECTED, 0, cmd_unselect, NULL },
+	{ "CHECK", SELECTED, 0, cmd_check, NULL },
+	{ "EXPUNGE", SELECTED, IMAP_CMD_UID, cmd_expunge, NULL },
+	{ "FETCH", SELECTED, IMAP_CMD_UID | IMAP_CMD_NO_EXPUNGE, cmd_fetch, NULL },
+	{ "STORE", SELECTED, IMAP_CMD_UID | IMAP_CMD_NO_EXPUNGE, cmd_store, NULL },
+	{ "SEARCH", SELECTED, IMAP_CMD_UID | IMAP_CMD_NO_EXPUNGE, cmd_search, NULL },
+	{ "COPY", SELECTED, IMAP_CMD_UID, cmd_copy, NULL },
+	{ "MOVE", SELECTED, IMAP_CMD_UID, cmd_move, NULL },
+	{ "IDLE", AUTHED | SELECTED, 0, cmd_idle, NULL },
 };
 
 static const char *const state_names[IMAP_STATE_COUNT] = {
@@ -364,6 +376,17 @@ static void imap_bye(struct session *s, enum session_bye why)
 	}
 }
 
+static void imap_drained(struct session *s)
+{
+	struct imap_session *is = IMAP(s);
+	void (*cb)(struct imap_session *, void *) = is->drained;
+
+	if (cb != NULL) {
+		is->drained = NULL;
+		cb(is, is->drained_ctx);
+	}
+}
+
 static void imap_destroy(struct session *s)
 {
 	struct imap_session *is = IMAP(s);
@@ -383,6 +406,7 @@ const struct session_vfuncs imap_vfuncs = {
 	.raw_input = imap_raw_input,
 	.bad_input = imap_bad_input,
 	.tls_started = imap_tls_started,
+	.drained = imap_drained,
 	.bye = imap_bye,
 	.destroy = imap_destroy,
 };

@@ -1,5 +1,5 @@
 /* mime_lines.h — line-by-line reading of a message through a mime_reader
- * (internal to the src/imap/mime*.c files).
+ * (internal to src/imap: the mime*.c files and imap_msg.c).
  *
  * Design. One MIME_READ_CHUNK buffer; lines are returned as pointers into
  * it. A line longer than the buffer comes in several segments, the first of

@@ -10,7 +10,15 @@
  * Transforms (flags): FSTREAM_CRLF sends every bare LF as CRLF, as IMAP and
  * POP3 sizes (Maildir ",W=" vsize) count them; FSTREAM_DOTSTUFF doubles a
  * leading '.' (POP3, RFC 1939 3) and ends with "CRLF.CRLF"; body_lines >= 0
- * stops after the header and that many body lines (POP3 TOP). */
+ * stops after the header and that many body lines (POP3 TOP).
+ *
+ * Segments (IMAP FETCH): a stream may also be a list of pieces sent one
+ * after the other: bytes held in memory, and ranges of the file counted in
+ * output bytes, each optionally with the CRLF transform and an output skip,
+ * so that a range of the CRLF form of an LF-only file can be sent from a
+ * known point of the file (see imap/mime_crlf.h). Such a stream must
+ * produce exactly the announced bytes: a file that ends early is a read
+ * error (an IMAP literal cannot be cut short). */
 #ifndef SEALPOST_FILESTREAM_H
 #define SEALPOST_FILESTREAM_H
 
@@ -45,6 +53,24 @@ typedef void fstream_done_cb(struct session *s, void *ctx, bool ok);
 /* Stream fd (taken over; closed at the end) to s. */
 void fstream_start(struct session *s, int fd, const struct fstream_opts *opts,
 		   fstream_done_cb *done, void *ctx);
+
+/* One piece of a segment stream. */
+struct fstream_segment {
+	const void *data;       /* non-NULL: send these length bytes (copied) */
+	uint64_t offset;        /* else: file bytes from offset, */
+	bool crlf;              /*   with every bare LF sent as CRLF (start where
+				     the previous file byte is not CR), */
+	uint64_t skip;          /*   dropping this many output bytes first, */
+	uint64_t length;        /*   then sending exactly length output bytes */
+};
+
+/* Stream the n segments in order to s; fd (taken over, closed at the end;
+ * -1 when no segment reads the file) holds their file ranges. The
+ * segment array is copied. Unlike fstream_start(), done is called in every
+ * case, with ok false when the session closed meanwhile. */
+void fstream_start_segments(struct session *s, int fd,
+			    const struct fstream_segment *segs, size_t n,
+			    fstream_done_cb *done, void *ctx);
 
 /* The session core calls this when the output queue drained. */
 void fstream_drained(struct session *s);

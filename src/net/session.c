@@ -335,6 +335,12 @@ static void cb_closed(void *ctx, enum conn_end why, const char *error)
 	session_log(s, LOG_LEVEL_INFO, "disconnected reason=\"%s\"%s%s%s",
 		    end_text(why), error ? " error=\"" : "", safe, error ? "\"" : "");
 	s->closing = true;
+	/* Whoever waits for the output to drain must learn that it never
+	 * will, or its reference would keep the session forever. */
+	if (s->stream != NULL)
+		fstream_drained(s);
+	else if (s->v->drained != NULL)
+		s->v->drained(s);
 	session_unref(s);
 }
 

@@ -67,7 +67,8 @@ struct session_vfuncs {
 	void (*bad_input)(struct session *s, enum session_bad_input what);
 	/* STARTTLS handshake done: reset to just after the greeting. */
 	void (*tls_started)(struct session *s);
-	/* Output queue empty (optional; for streaming). */
+	/* Output queue empty (optional; for streaming). Also called once when
+	 * the connection ended (s->closing set), so that a waiter gives up. */
 	void (*drained)(struct session *s);
 	/* Queue a last reply before the session is closed. */
 	void (*bye)(struct session *s, enum session_bye why);

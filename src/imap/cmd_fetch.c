@@ -1,0 +1,516 @@
+/* cmd_fetch.c — FETCH and UID FETCH (RFC 3501 6.4.5, 6.4.8, 7.4.2).
+ *
+ * The answer is built in batches by jobs: a job renders the next messages'
+ * "* n FETCH (...)" responses into memory (small body sections are read
+ * there too) until IMAP_FETCH_BATCH_BYTES, then the loop sends them and
+ * starts the next job once the client has read most of it. A message with
+ * a large body section ends its batch: its response continues as a list of
+ * segments (text, then file ranges) streamed from the file in chunks
+ * (net/filestream.h), so no large message is ever held in memory. BODY[]
+ * and RFC822 (not .PEEK, not RFC822.HEADER) set \Seen in a read-write
+ * mailbox and the response then carries the new FLAGS. */
+#include "imap/imap_date.h"
+#include "imap/imap_fetch_attr.h"
+#include "imap/imap_mailbox.h"
+#include "imap/imap_msg.h"
+#include "imap/imap_util.h"
+#include "imap/mime_render.h"
+#include "lib/util.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Body sections up to this size are read by the job and sent from memory;
+ * larger ones are streamed from the file. */
+#define IMAP_FETCH_INLINE_MAX (64 * 1024)
+/* Response bytes one job builds before they are sent: bounds the memory a
+ * session holds for a FETCH of many messages. */
+#define IMAP_FETCH_BATCH_BYTES (256 * 1024)
+
+/* A piece of the streamed part of a response: text in seg_data, or a range
+ * of the message file. */
+struct piece {
+	bool is_text;
+	struct fstream_segment seg;     /* text: offset into seg_data */
+};
+
+struct fetch {
+	struct job job;
+	struct imap_session *is;
+	struct imap_fetch_attrs attrs;
+	struct imap_seqset set;
+	bool uid_cmd;                   /* UID FETCH */
+	bool set_seen;
+	enum imap_msg_need need;
+	size_t next;                    /* the view message to look at next */
+	bool some_expunged;
+	bool failed;
+	char error[256];
+
+	/* the batch of the job under way */
+	struct buf text;                /* sent first */
+	bool streaming;                 /* then this message's pieces: */
+	int stream_fd;
+	struct piece *pieces;
+	size_t n_pieces;
+	struct buf seg_data;
+};
+
+static void fetch_free(struct fetch *f)
+{
+	imap_fetch_attrs_free(&f->attrs);
+	imap_seqset_free(&f->set);
+	buf_free(&f->text);
+	buf_free(&f->seg_data);
+	free(f->pieces);
+	if (f->stream_fd >= 0)
+		close(f->stream_fd);
+	free(f);
+}
+
+/* ---- building the response (pool thread) ------------------------------- */
+
+static void out_text(struct fetch *f, const void *data, size_t len)
+{
+	if (!f->streaming) {
+		buf_append(&f->text, data, len);
+		return;
+	}
+	struct piece *last = f->n_pieces > 0 ? &f->pieces[f->n_pieces - 1] : NULL;
+	if (last == NULL || !last->is_text) {
+		f->pieces = xrealloc(f->pieces, (f->n_pieces + 1) * sizeof(*f->pieces));
+		last = &f->pieces[f->n_pieces++];
+		memset(last, 0, sizeof(*last));
+		last->is_text = true;
+		last->seg.offset = f->seg_data.len;
+	}
+	buf_append(&f->seg_data, data, len);
+	last->seg.length += len;
+}
+
+static void out_buf(struct fetch *f, const struct buf *b)
+{
+	out_text(f, b->data, b->len);
+}
+
+static void out_str(struct fetch *f, const char *s)
+{
+	out_text(f, s, strlen(s));
+}
+
+static int fail(struct fetch *f, const char *error)
+{
+	f->failed = true;
+	strlcpy_sp(f->error, error, sizeof(f->error));
+	return -1;
+}
+
+/* Read the section's bytes into the response. */
+static int section_inline(struct fetch *f, struct imap_msg *msg,
+			  const struct mime_body_result *res)
+{
+	char *tmp = xmalloc(res->size + 1);
+	size_t pos = 0;
+	const char *error;
+
+	for (size_t i = 0; i < res->n_segs; i++) {
+		const struct mime_segment *s = &res->segs[i];
+		if (s->data != NULL) {
+			memcpy(tmp + pos, s->data, (size_t)s->size);
+		} else {
+			ssize_t n = mime_read_full(&msg->reader, tmp + pos, (size_t)s->size,
+						   s->offset, &error);
+			if (n < 0 || (uint64_t)n != s->size) {
+				free(tmp);
+				return fail(f, n < 0 ? error : "message file shorter than its size");
+			}
+		}
+		pos += (size_t)s->size;
+	}
+	out_text(f, tmp, pos);
+	free(tmp);
+	return 0;
+}
+
+/* Send the section from the file: the rest of this response is streamed. */
+static int section_stream(struct fetch *f, struct imap_msg *msg,
+			  const struct mime_body_result *res)
+{
+	struct fstream_segment *segs = NULL;
+	size_t n = 0;
+	const char *error;
+
+	if (!f->streaming) {
+		f->streaming = true;
+		f->stream_fd = dup(msg->fd);
+		if (f->stream_fd < 0)
+			return fail(f, errfmt("dup: %s", strerror(errno)));
+	}
+	if (imap_msg_segments(msg, res, &segs, &n, &error) < 0) {
+		free(segs);
+		return fail(f, error);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (segs[i].data != NULL) {
+			out_text(f, segs[i].data, (size_t)segs[i].length);
+			continue;
+		}
+		f->pieces = xrealloc(f->pieces, (f->n_pieces + 1) * sizeof(*f->pieces));
+		f->pieces[f->n_pieces].is_text = false;
+		f->pieces[f->n_pieces++].seg = segs[i];
+	}
+	free(segs);
+	return 0;
+}
+
+static int render_section(struct fetch *f, struct imap_msg *msg,
+			  const struct imap_fetch_item *it)
+{
+	struct mime_body_result res;
+	const char *error;
+	char head[64];
+
+	if (mime_section_resolve(msg->root, &msg->reader, &it->section, it->partial,
+				 it->partial_offset, it->partial_size, &res, &error) < 0)
+		return fail(f, error);
+	out_str(f, it->name);
+	if (res.nil) {
+		out_str(f, " NIL");
+		mime_body_result_free(&res);
+		return 0;
+	}
+	snprintf(head, sizeof(head), " {%" PRIu64 "}\r\n", res.size);
+	out_str(f, head);
+	int ret;
+	if (!f->streaming && res.size <= IMAP_FETCH_INLINE_MAX &&
+	    f->text.len + res.size <= IMAP_FETCH_BATCH_BYTES)
+		ret = section_inline(f, msg, &res);
+	else
+		ret = section_stream(f, msg, &res);
+	mime_body_result_free(&res);
+	return ret;
+}
+
+/* FLAGS as they are now; the client is told, so the view remembers. */
+static void render_flags(struct fetch *f, struct imap_view_msg *m)
+{
+	struct imap_mailbox *mb = f->is->sel;
+	struct buf b = { 0 };
+	uint32_t flags, keywords;
+
+	imap_view_msg_current(mb, m, &flags, &keywords);
+	m->flags = flags;
+	m->keywords = keywords;
+	buf_append(&b, "FLAGS ", 6);
+	imap_mailbox_append_flags(mb, &b, flags, keywords);
+	out_buf(f, &b);
+	buf_free(&b);
+}
+
+static int render_item(struct fetch *f, struct imap_view_msg *m, struct imap_msg *msg,
+		       const struct imap_fetch_item *it)
+{
+	struct buf b = { 0 };
+	char date[IMAP_DATETIME_LEN + 1];
+	const char *error = NULL;
+	int ret = 0;
+
+	switch (it->kind) {
+	case IMAP_FETCH_FLAGS:
+		render_flags(f, m);
+		return 0;
+	case IMAP_FETCH_UID:
+		buf_printf(&b, "UID %" PRIu32, m->uid);
+		break;
+	case IMAP_FETCH_INTERNALDATE:
+		imap_datetime_format(m->internal_date, 0, date);
+		buf_printf(&b, "INTERNALDATE \"%s\"", date);
+		break;
+	case IMAP_FETCH_RFC822_SIZE:
+		buf_printf(&b, "RFC822.SIZE %" PRIu64, m->size);
+		break;
+	case IMAP_FETCH_ENVELOPE:
+		buf_append(&b, "ENVELOPE ", 9);
+		ret = mime_render_envelope(msg->root, &msg->reader, &b, &error);
+		break;
+	case IMAP_FETCH_BODY:
+	case IMAP_FETCH_BODYSTRUCTURE:
+		buf_printf(&b, "%s ", it->name);
+		ret = mime_render_bodystructure(msg->root, &msg->reader,
+						it->kind == IMAP_FETCH_BODYSTRUCTURE, &b, &error);
+		break;
+	case IMAP_FETCH_SECTION:
+		return render_section(f, msg, it);
+	}
+	if (ret < 0)
+		fail(f, error);
+	else
+		out_buf(f, &b);
+	buf_free(&b);
+	return ret;
+}
+
+/* \Seen for a body fetch (RFC 3501 6.4.5); true when it was set now. */
+static int set_seen(struct fetch *f, struct imap_view_msg *m, bool *set_r)
+{
+	struct imap_mailbox *mb = f->is->sel;
+	const char *error;
+
+	*set_r = false;
+	if (!f->set_seen || (m->msg->flags & MAILDIR_FLAG_SEEN))
+		return 0;
+	if (maildir_msg_set_flags(mb->folder, m->msg, MAILDIR_FLAGS_ADD,
+				  MAILDIR_FLAG_SEEN, &error) < 0)
+		return -1;
+	*set_r = true;
+	return 0;
+}
+
+/* One "* n FETCH (...)" response. A message whose file is gone is left out
+ * (RFC 3501 allows it; the reply says NO [EXPUNGEISSUED]). */
+static int render_msg(struct fetch *f, size_t i)
+{
+	struct imap_view_msg *m = &f->is->sel->msgs[i];
+	struct imap_msg msg = { .fd = -1 };
+	bool seen_now = false, flags_asked = false;
+	const char *error = NULL;
+	char head[48];
+	size_t start = f->text.len;
+
+	if ((f->need != IMAP_MSG_NEED_NOTHING &&
+	     imap_msg_open(f->is->sel, m, f->need, &msg, &error) < 0) ||
+	    (m->msg != NULL && set_seen(f, m, &seen_now) < 0)) {
+		int err = errno;
+		imap_msg_close(&msg);
+		if (err == ENOENT) {
+			f->some_expunged = true;
+			return 0;
+		}
+		return fail(f, error);
+	}
+	snprintf(head, sizeof(head), "* %zu FETCH (", i + 1);
+	out_str(f, head);
+	for (size_t k = 0; k < f->attrs.count && !f->failed; k++) {
+		if (k > 0)
+			out_str(f, " ");
+		flags_asked |= f->attrs.items[k].kind == IMAP_FETCH_FLAGS;
+		render_item(f, m, &msg, &f->attrs.items[k]);
+	}
+	if (seen_now && !flags_asked) {
+		out_str(f, " ");
+		render_flags(f, m);
+	}
+	out_str(f, ")\r\n");
+	imap_msg_close(&msg);
+	if (!f->failed)
+		return 0;
+	/* Never send half a response: the earlier ones and the NO. */
+	f->text.len = start;
+	if (f->streaming) {
+		close(f->stream_fd);
+		f->stream_fd = -1;
+		f->streaming = false;
+		f->n_pieces = 0;
+		f->seg_data.len = 0;
+	}
+	return -1;
+}
+
+static void fetch_work(struct job *job)
+{
+	struct fetch *f = (struct fetch *)job;
+	struct imap_mailbox *mb = f->is->sel;
+
+	f->text.len = 0;
+	while (f->next < mb->count && !f->failed && !f->streaming &&
+	       f->text.len < IMAP_FETCH_BATCH_BYTES) {
+		size_t i = f->next++;
+		if (imap_mailbox_in_set(mb, &f->set, f->uid_cmd, i))
+			render_msg(f, i);
+	}
+}
+
+/* ---- sending (loop) ------------------------------------------------------- */
+
+static void fetch_continue(struct fetch *f);
+
+static void fetch_finish(struct fetch *f)
+{
+	struct imap_session *is = f->is;
+
+	if (f->failed) {
+		session_log(&is->s, LOG_LEVEL_ERROR, "fetch error=\"%s\"", f->error);
+		imap_command_done(is, "NO", "SERVERBUG", "Internal error occurred. "
+				  "Refer to server log for more information.");
+	} else if (f->some_expunged) {
+		imap_command_done(is, "NO", "EXPUNGEISSUED",
+				  "Some of the requested messages no longer exist");
+	} else {
+		imap_command_done(is, "OK", NULL, "Fetch completed");
+	}
+	fetch_free(f);
+	session_resume(&is->s);
+}
+
+/* The session is gone or its output broke: give up silently. */
+static void fetch_abort(struct fetch *f)
+{
+	struct imap_session *is = f->is;
+	fetch_free(f);
+	session_resume(&is->s);
+}
+
+static void stream_done(struct session *s, void *ctx, bool ok)
+{
+	struct fetch *f = ctx;
+
+	if (!ok) {
+		/* The literal was cut short: the client cannot resync. */
+		session_close(s);
+		fetch_abort(f);
+		return;
+	}
+	fetch_continue(f);
+}
+
+/* Hand the streamed part of the batch to the file stream. */
+static void start_stream(struct fetch *f)
+{
+	struct fstream_segment *segs = xcalloc(f->n_pieces + 1, sizeof(*segs));
+	size_t n = f->n_pieces;
+	int fd = f->stream_fd;
+
+	for (size_t i = 0; i < n; i++) {
+		segs[i] = f->pieces[i].seg;
+		if (f->pieces[i].is_text)
+			segs[i].data = f->seg_data.data + f->pieces[i].seg.offset;
+	}
+	/* The stream copies the segments and their text at once; the next
+	 * batch may reuse the buffers. */
+	f->stream_fd = -1;
+	f->streaming = false;
+	f->n_pieces = 0;
+	f->seg_data.len = 0;
+	fstream_start_segments(&f->is->s, fd, segs, n, stream_done, f);
+	free(segs);
+}
+
+static void fetch_done(struct job *job)
+{
+	struct fetch *f = (struct fetch *)job;
+	struct imap_session *is = f->is;
+
+	if (is->s.closing) {
+		fetch_abort(f);
+		return;
+	}
+	session_write(&is->s, f->text.data, f->text.len);
+	if (f->streaming)
+		start_stream(f);
+	else
+		fetch_continue(f);
+}
+
+static void fetch_drained(struct imap_session *is, void *ctx)
+{
+	struct fetch *f = ctx;
+
+	if (is->s.closing)
+		fetch_abort(f);
+	else
+		fetch_continue(f);
+}
+
+static void fetch_continue(struct fetch *f)
+{
+	struct imap_session *is = f->is;
+
+	if (f->next >= is->sel->count || f->failed) {
+		fetch_finish(f);
+		return;
+	}
+	if (session_output_len(&is->s) >= FSTREAM_OUTPUT_HIGH) {
+		is->drained = fetch_drained;
+		is->drained_ctx = f;
+		return;
+	}
+	f->job.work = fetch_work;
+	f->job.done = fetch_done;
+	jobs_submit(&f->job);
+}
+
+/* ---- the command ------------------------------------------------------------ */
+
+/* What the items need to read of each message. */
+static enum imap_msg_need items_need(const struct imap_fetch_attrs *attrs)
+{
+	enum imap_msg_need need = IMAP_MSG_NEED_NOTHING, n;
+
+	for (size_t i = 0; i < attrs->count; i++) {
+		const struct imap_fetch_item *it = &attrs->items[i];
+		switch (it->kind) {
+		case IMAP_FETCH_BODY:
+		case IMAP_FETCH_BODYSTRUCTURE:
+			n = IMAP_MSG_NEED_TREE;
+			break;
+		case IMAP_FETCH_ENVELOPE:
+			n = IMAP_MSG_NEED_HEADER;
+			break;
+		case IMAP_FETCH_SECTION:
+			n = it->section.n_part > 0 ? IMAP_MSG_NEED_TREE :
+				it->section.text != MIME_SECTION_ALL ?
+				IMAP_MSG_NEED_HEADER : IMAP_MSG_NEED_FILE;
+			break;
+		default:
+			n = IMAP_MSG_NEED_NOTHING;
+		}
+		if (n > need)
+			need = n;
+	}
+	return need;
+}
+
+/* RFC 3501 6.4.8: UID FETCH answers carry UID even when not asked. */
+static void add_uid_item(struct imap_fetch_attrs *attrs)
+{
+	for (size_t i = 0; i < attrs->count; i++) {
+		if (attrs->items[i].kind == IMAP_FETCH_UID)
+			return;
+	}
+	attrs->items = xrealloc(attrs->items, (attrs->count + 1) * sizeof(*attrs->items));
+	memmove(attrs->items + 1, attrs->items, attrs->count * sizeof(*attrs->items));
+	memset(&attrs->items[0], 0, sizeof(attrs->items[0]));
+	attrs->items[0].kind = IMAP_FETCH_UID;
+	attrs->items[0].name = xstrdup("UID");
+	attrs->count++;
+}
+
+void cmd_fetch(struct imap_session *is, const struct imap_arg *args, size_t n)
+{
+	struct fetch *f = xcalloc(1, sizeof(*f));
+	const char *error;
+
+	f->stream_fd = -1;
+	if (n < 2) {
+		fetch_free(f);
+		imap_command_bad(is, "Syntax: FETCH sequence-set items");
+		return;
+	}
+	if (imap_mailbox_msgset(is->sel, &args[0], is->uid, &f->set, &error) < 0 ||
+	    imap_fetch_attrs_parse(args + 1, n - 1, &f->attrs, &error) < 0) {
+		fetch_free(f);
+		imap_command_bad(is, "%s", error);
+		return;
+	}
+	f->is = is;
+	f->uid_cmd = is->uid;
+	if (f->uid_cmd)
+		add_uid_item(&f->attrs);
+	f->set_seen = f->attrs.sets_seen && !is->sel->read_only;
+	f->need = items_need(&f->attrs);
+	session_suspend(&is->s);
+	fetch_continue(f);
+}
