@@ -49,6 +49,8 @@ struct fetch {
 	bool some_expunged;
 	bool failed;
 	char error[256];
+	size_t n_msgs, n_parsed, n_cached;      /* for the log line */
+	uint64_t n_streamed;
 
 	/* the batch of the job under way */
 	struct buf text;                /* sent first */
@@ -158,6 +160,7 @@ static int section_stream(struct fetch *f, struct imap_msg *msg,
 			out_text(f, segs[i].data, (size_t)segs[i].length);
 			continue;
 		}
+		f->n_streamed += segs[i].length;
 		f->pieces = xrealloc(f->pieces, (f->n_pieces + 1) * sizeof(*f->pieces));
 		f->pieces[f->n_pieces].is_text = false;
 		f->pieces[f->n_pieces++].seg = segs[i];
@@ -291,6 +294,9 @@ static int render_msg(struct fetch *f, size_t i)
 		}
 		return fail(f, error);
 	}
+	f->n_msgs++;
+	f->n_parsed += msg.parsed;
+	f->n_cached += msg.from_cache;
 	snprintf(head, sizeof(head), "* %zu FETCH (", i + 1);
 	out_str(f, head);
 	for (size_t k = 0; k < f->attrs.count && !f->failed; k++) {
@@ -341,6 +347,8 @@ static void fetch_finish(struct fetch *f)
 {
 	struct imap_session *is = f->is;
 
+	session_log(&is->s, LOG_LEVEL_DEBUG, "fetch messages=%zu parsed=%zu cached=%zu "
+		    "streamed=%" PRIu64, f->n_msgs, f->n_parsed, f->n_cached, f->n_streamed);
 	if (f->failed) {
 		session_log(&is->s, LOG_LEVEL_ERROR, "fetch error=\"%s\"", f->error);
 		imap_command_done(is, "NO", "SERVERBUG", "Internal error occurred. "

@@ -163,6 +163,8 @@ static void watch_ready(struct imap_session *is, void *ctx, int result, int err,
 					  on_inotify, w);
 		event_add(w->ev_inotify, NULL);
 	}
+	if ((uint64_t)tick.tv_sec > config->imap_timeout)
+		tick.tv_sec = (time_t)config->imap_timeout;
 	w->ev_timer = event_new(ev_base, -1, EV_PERSIST, on_timer, w);
 	event_add(w->ev_timer, &tick);
 	is->sel->idle = w;

@@ -118,6 +118,7 @@ int imap_msg_open(struct imap_mailbox *mb, struct imap_view_msg *m,
 	}
 	if (need >= IMAP_MSG_NEED_HEADER && cache_load(mb, m, msg_r)) {
 		msg_r->root = msg_r->tree;
+		msg_r->from_cache = true;
 		return 0;
 	}
 	int ret = 0;
@@ -125,6 +126,7 @@ int imap_msg_open(struct imap_mailbox *mb, struct imap_view_msg *m,
 		ret = mime_parse(&msg_r->reader, &msg_r->tree, error_r);
 		if (ret == 0) {
 			msg_r->root = msg_r->tree;
+			msg_r->parsed = true;
 			cache_store(mb, m, msg_r);
 		}
 	} else {

@@ -39,6 +39,8 @@ struct imap_msg {
 	struct mime_part head;          /* otherwise: a root with only the
 					   header and body ranges set */
 	const struct mime_part *root;   /* tree or &head */
+	bool from_cache;                /* the tree came from the cache */
+	bool parsed;                    /* the tree was parsed now */
 };
 
 /* Open view message m for need. ENOENT (errno) when it is expunged. */

@@ -131,6 +131,21 @@ class RawImap(Raw):
         return self
 
 
+def rest(tagged):
+    """A tagged reply without its tag: b"OK Fetch completed"."""
+    return tagged.split(b" ", 1)[1]
+
+
+def raw(parts):
+    """One response exactly as sent, literal announcements included."""
+    out = b""
+    for i, p in enumerate(parts):
+        out += p
+        if i % 2 == 0 and i + 1 < len(parts):
+            out += b"\r\n"
+    return out
+
+
 def flat(untagged):
     """Untagged responses as one bytes string each (literals joined)."""
     return [b"".join(p) for p in untagged]
