@@ -2,6 +2,10 @@
  * that returns short reads, then everything built on the tree: BODY,
  * BODYSTRUCTURE and ENVELOPE rendering, section resolution with partial
  * ranges, the cache format round trip, and SEARCH over headers and bodies.
+ * Then the CRLF form of the input (mime_crlf.h, for LF-only Maildir files):
+ * parsed through it, every read and every located stream start equals the
+ * converted bytes, and the header-only read (imap_msg.h) ends where the
+ * parse says the header ends.
  * Properties checked: sections stay inside the message and add up to the
  * announced size; a serialised tree restores to the same bytes. */
 #include <assert.h>
@@ -13,8 +17,11 @@
 #include "imap/imap_fetch_attr.h"
 #include "imap/imap_parser.h"
 #include "imap/imap_search.h"
+#include "imap/imap_msg.h"
 #include "imap/mime.h"
+#include "imap/mime_crlf.h"
 #include "imap/mime_render.h"
+#include "net/filestream.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -115,6 +122,58 @@ static void check_search(const struct mime_part *root, const struct mime_reader 
 	}
 }
 
+/* The input with every bare LF as CRLF. */
+static unsigned char *to_crlf(const uint8_t *in, size_t len, size_t *out_len)
+{
+	unsigned char *out = malloc(2 * len + 1);
+	size_t o = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (in[i] == '\n' && (i == 0 || in[i - 1] != '\r'))
+			out[o++] = '\r';
+		out[o++] = in[i];
+	}
+	*out_len = o;
+	return out;
+}
+
+static void check_crlf(const uint8_t *data, size_t size, const struct mime_reader *file)
+{
+	struct mime_crlf c;
+	struct mime_reader r;
+	struct mime_part *root;
+	const char *error;
+	size_t vlen;
+	unsigned char *want = to_crlf(data, size, &vlen);
+	unsigned char *got = malloc(vlen + 1);
+	unsigned char *out = malloc(3 * size + 2);
+	uint64_t hdr;
+
+	mime_crlf_init(&c, file);
+	mime_crlf_reader(&c, &r);
+	if (mime_parse(&r, &root, &error) == 0) {
+		assert(root->body_offset + root->body_size == vlen);
+		check_sections(root, &r, vlen);
+		assert(imap_msg_header_size(&r, &hdr, &error) == 0);
+		assert(hdr == root->hdr_size);
+		mime_part_free(&root);
+	}
+	assert(mime_read_full(&r, got, vlen, 0, &error) == (ssize_t)vlen);
+	assert(memcmp(got, want, vlen) == 0);
+	for (size_t k = 0; k < 8 && vlen > 0; k++) {
+		uint64_t v = (k * 7919 + size) % vlen, phys, skip;
+		assert(mime_crlf_locate(&c, v, &phys, &skip, &error) == 0);
+		struct fstream_state st;
+		fstream_state_init(&st, -1);
+		size_t n = fstream_transform(&st, FSTREAM_CRLF, data + phys, size - phys, out);
+		assert(skip < n && n - skip == vlen - v);
+		assert(memcmp(out + skip, want + v, n - skip) == 0);
+	}
+	mime_crlf_free(&c);
+	free(want);
+	free(got);
+	free(out);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct short_reader sr = { data, size, 1 + (size > 0 ? data[0] % 64 : 0) * 97 };
@@ -134,5 +193,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_search(root, &r, size);
 	buf_free(&out);
 	mime_part_free(&root);
+	check_crlf(data, size, &r);
 	return 0;
 }
