@@ -27,15 +27,17 @@ struct copy_job {
 	char error[256];
 };
 
-/* The messages to copy, in UID order; NULL when one is expunged. */
+/* The messages to copy, in UID order; NULL when one is expunged (COPY is
+ * all or nothing, RFC 3501 6.4.7). */
 static struct maildir_msg **collect(struct copy_job *cj)
 {
 	struct imap_mailbox *mb = cj->is->sel;
 	struct maildir_msg **list = xcalloc(mb->count + 1, sizeof(*list));
 
 	for (size_t i = 0; i < mb->count; i++) {
-		if (!imap_mailbox_in_set(mb, &cj->set, cj->uid_cmd, i))
-			continue;
+		if (!imap_mailbox_in_set(mb, &cj->set, cj->uid_cmd, i) ||
+		    (cj->uid_cmd && mb->msgs[i].msg == NULL))
+			continue;       /* an expunged UID no longer exists */
 		if (mb->msgs[i].msg == NULL) {
 			free(list);
 			return NULL;

@@ -273,7 +273,8 @@ static int set_seen(struct fetch *f, struct imap_view_msg *m, bool *set_r)
 }
 
 /* One "* n FETCH (...)" response. A message whose file is gone is left out
- * (RFC 3501 allows it; the reply says NO [EXPUNGEISSUED]). */
+ * (RFC 3501 allows it; FETCH then says NO [EXPUNGEISSUED], UID FETCH
+ * nothing: that UID no longer exists). */
 static int render_msg(struct fetch *f, size_t i)
 {
 	struct imap_view_msg *m = &f->is->sel->msgs[i];
@@ -289,7 +290,7 @@ static int render_msg(struct fetch *f, size_t i)
 		int err = errno;
 		imap_msg_close(&msg);
 		if (err == ENOENT) {
-			f->some_expunged = true;
+			f->some_expunged |= !f->uid_cmd;
 			return 0;
 		}
 		return fail(f, error);
@@ -334,7 +335,9 @@ static void fetch_work(struct job *job)
 	while (f->next < mb->count && !f->failed && !f->streaming &&
 	       f->text.len < IMAP_FETCH_BATCH_BYTES) {
 		size_t i = f->next++;
-		if (imap_mailbox_in_set(mb, &f->set, f->uid_cmd, i))
+		/* An expunged UID is simply no longer there (RFC 3501 6.4.8). */
+		if (imap_mailbox_in_set(mb, &f->set, f->uid_cmd, i) &&
+		    !(f->uid_cmd && mb->msgs[i].msg == NULL))
 			render_msg(f, i);
 	}
 }

@@ -68,6 +68,8 @@ static void search_work(struct job *job)
 
 	for (size_t i = 0; i < mb->count; i++) {
 		bool match;
+		if (mb->msgs[i].msg == NULL)
+			continue;       /* expunged: found by nothing */
 		if (match_one(sj, i, &match) < 0) {
 			sj->result = -1;
 			return;

@@ -77,7 +77,8 @@ static void store_work(struct job *job)
 		if (!imap_mailbox_in_set(mb, &sj->set, sj->uid_cmd, i))
 			continue;
 		if (m->msg == NULL) {
-			sj->some_expunged = true;
+			/* UID STORE: that UID no longer exists */
+			sj->some_expunged |= !sj->uid_cmd;
 			continue;
 		}
 		/* 'P' (passed) has no IMAP name: FLAGS keeps it. */
@@ -87,7 +88,7 @@ static void store_work(struct job *job)
 		if (maildir_msg_store(mb->folder, m->msg, sj->op, mflags, mask, &error) < 0) {
 			if (errno == ENOENT) {
 				/* Gone since the last sync: the next one says so. */
-				sj->some_expunged = true;
+				sj->some_expunged |= !sj->uid_cmd;
 				continue;
 			}
 			sj->result = -1;

@@ -424,6 +424,10 @@ void imap_mailbox_sync(struct imap_session *is, imap_sync_action *action,
 void imap_mailbox_sync_then(struct imap_session *is, bool allow_expunge,
 			    void (*then)(struct imap_session *is))
 {
+	if (is->state == IMAP_STATE_LOGOUT) {
+		then(is);               /* nothing more after BYE */
+		return;
+	}
 	struct sync_job *sj = xcalloc(1, sizeof(*sj));
 
 	sj->allow_expunge = allow_expunge;
