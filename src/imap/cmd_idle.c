@@ -105,6 +105,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	struct imap_session *is = w->is;
 	time_t now = time(NULL);
 
+	if (is->s.closing)
+		return;
 	if (now - w->started >= (time_t)config->imap_timeout) {
 		session_log(&is->s, LOG_LEVEL_INFO, "timeout after=%us idle=yes",
 			    (unsigned)(now - w->started));
