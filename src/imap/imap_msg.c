@@ -116,7 +116,10 @@ int imap_msg_open(struct imap_mailbox *mb, struct imap_view_msg *m,
 		mime_crlf_init(&msg_r->crlf, &msg_r->file);
 		mime_crlf_reader(&msg_r->crlf, &msg_r->reader);
 	}
-	if (need >= IMAP_MSG_NEED_HEADER && cache_load(mb, m, msg_r)) {
+	/* A cached tree also brings the CRLF map a partial BODY[] needs. */
+	if ((need >= IMAP_MSG_NEED_HEADER ||
+	     (need == IMAP_MSG_NEED_FILE && msg_r->lf_only)) &&
+	    cache_load(mb, m, msg_r)) {
 		msg_r->root = msg_r->tree;
 		msg_r->from_cache = true;
 		return 0;
