@@ -52,7 +52,8 @@ struct imap_append {
 	bool ended;                 /* every byte of the literal arrived */
 	bool commit_wanted;         /* the command is complete */
 	bool write_failed;
-	struct imap_store_result r; /* the failed write, or the commit */
+	bool keywords_full;         /* no keyword letter left (commit) */
+	struct imap_store_result r; /* the failed write */
 	uint32_t uid, uidvalidity;
 };
 
@@ -94,8 +95,10 @@ static int keyword_mask(struct imap_append *ap, uint32_t *mask_r,
 
 	*mask_r = 0;
 	for (char **kw = ap->keywords; *kw != NULL; kw++) {
-		if (maildir_keyword_index(ap->folder, *kw, true, &index, error_r) < 0)
+		if (maildir_keyword_index(ap->folder, *kw, true, &index, error_r) < 0) {
+			ap->keywords_full = errno == ENOSPC;
 			return -1;
+		}
 		*mask_r |= 1u << index;
 	}
 	return 0;
@@ -208,6 +211,11 @@ static void flush(struct imap_append *ap)
 static void reply_commit(struct imap_session *is, struct imap_append *ap,
 			 const struct imap_store_result *r)
 {
+	if (r->ret < 0 && ap->keywords_full) {
+		imap_command_done(is, "NO", "LIMIT", "No room for more keywords in %s "
+				  "(Maildir has 26)", ap->mailbox);
+		return;
+	}
 	if (r->ret < 0) {
 		imap_reply_store_error(is, "append", r);
 		return;

@@ -33,7 +33,7 @@ void imap_reply_store_error(struct imap_session *is, const char *what,
 	/* The store's texts for refusals name folders, not paths; a system
 	 * call's text names a path and stays in the log. */
 	bool private = is->root != NULL && strstr(r->error, is->root) != NULL;
-	const char *detail = private ? "refused" : r->error;
+	const char *detail = private ? "Operation refused" : r->error;
 
 	if (private || (r->err != ENOENT && r->err != EEXIST &&
 			r->err != EINVAL && r->err != EPERM))
@@ -41,12 +41,10 @@ void imap_reply_store_error(struct imap_session *is, const char *what,
 			    what, r->error);
 	switch (r->err) {
 	case ENOENT:
-		imap_command_done(is, "NO", "NONEXISTENT", "Mailbox doesn't exist (%s)",
-				  detail);
+		imap_command_done(is, "NO", "NONEXISTENT", "%s", detail);
 		return;
 	case EEXIST:
-		imap_command_done(is, "NO", "ALREADYEXISTS", "Mailbox already exists (%s)",
-				  detail);
+		imap_command_done(is, "NO", "ALREADYEXISTS", "%s", detail);
 		return;
 	case EINVAL:
 	case EPERM:

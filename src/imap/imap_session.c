@@ -199,6 +199,27 @@ static bool stream_decided(struct imap_session *is)
 	return true;
 }
 
+/* Are the literal's bytes dropped? (A buffered literal of a refused
+ * command is still fed to the parser, which ignores it: its state wants
+ * the bytes.) */
+static bool literal_dropped(const struct imap_session *is)
+{
+	return is->literal.discard || (is->refused && is->literal.stream);
+}
+
+/* Every byte of the literal was read: a streamed or dropped one is over
+ * for the parser too (a buffered one ends with its bytes). */
+static void literal_finish(struct imap_session *is)
+{
+	if (is->sink != NULL) {
+		imap_parser_literal_done(is->parser);
+		is->sink->end(is);
+		is->sink = NULL;
+	} else if (literal_dropped(is)) {
+		imap_parser_literal_done(is->parser);
+	}
+}
+
 /* Say "+" if needed and read the literal's bytes. */
 static void literal_go(struct imap_session *is)
 {
@@ -215,8 +236,11 @@ static void literal_go(struct imap_session *is)
 		session_printf(&is->s, "+ OK\r\n");
 	is->in_literal = true;
 	is->literal_left = lit->size;
-	if (lit->size == 0)
-		return;     /* nothing to read: the next line continues */
+	if (lit->size == 0) {
+		/* nothing to read: the next line continues */
+		literal_finish(is);
+		return;
+	}
 	session_set_raw(&is->s, true);
 }
 
@@ -227,6 +251,12 @@ static void start_literal(struct imap_session *is)
 
 	imap_parser_literal(is->parser, lit);
 	is->sink = NULL;
+	if (is->refused && lit->sync) {
+		/* Answered already: the client sends nothing more of it. */
+		imap_parser_reset(is->parser);
+		is->refused = false;
+		return;
+	}
 	if (lit->stream && !lit->discard && !is->refused) {
 		const struct imap_command *so_far = imap_parser_command(is->parser);
 		const struct imap_cmd *cmd = find_cmd(so_far->name, 0);
@@ -317,7 +347,7 @@ static void imap_raw_input(struct session *s, struct evbuffer *in)
 
 	if (is->sink != NULL) {
 		n = is->sink->write(is, in, n);
-	} else if (is->literal.discard || is->refused) {
+	} else if (literal_dropped(is)) {
 		evbuffer_drain(in, n);
 	} else {
 		for (size_t left = n; left > 0; ) {
@@ -333,13 +363,7 @@ static void imap_raw_input(struct session *s, struct evbuffer *in)
 	if (is->literal_left > 0)
 		return;
 	session_set_raw(s, false);
-	if (is->sink != NULL) {
-		imap_parser_literal_done(is->parser);
-		is->sink->end(is);
-		is->sink = NULL;
-	} else if (is->literal.discard || is->refused) {
-		imap_parser_literal_done(is->parser);
-	}
+	literal_finish(is);
 }
 
 void imap_literal_resume(struct imap_session *is)

@@ -10,6 +10,12 @@ from mailserver import PASSWORD, Raw
 MODES = ("starttls", "imaps")
 
 
+def check_no_crash(srv):
+    """No worker died (an assertion aborts one; the master restarts it)."""
+    text = srv.log_text()
+    assert "Assertion" not in text and " died " not in text, text[-4000:]
+
+
 def login(srv, mode, user):
     """An imaplib session logged in over plaintext-then-STARTTLS or IMAPS."""
     if mode == "starttls":

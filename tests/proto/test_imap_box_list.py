@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
-from imap_box_util import (MODES, RawImap, imaplib_list, login, parse_list_line,
-                           raw_list)
+from imap_box_util import (MODES, RawImap, check_no_crash, imaplib_list, login,
+                           parse_list_line, raw_list)
 from mailserver import PASSWORD, Server
 
 USER = "lister@example.test"
@@ -30,6 +30,7 @@ def srv(tmp_path_factory):
     assert m.delete("Old")[0] == "OK"
     m.logout()
     yield s
+    check_no_crash(s)
     s.check_clean_exit()
 
 
