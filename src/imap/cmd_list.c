@@ -180,17 +180,27 @@ static void select_all(struct list_job *lj)
 	}
 }
 
-/* Is there a subscribed name below name that no pattern matches? */
+/* Is there a subscribed name below name that no pattern matches? The
+ * names below it sort together, right after name + "/". */
 static bool has_unmatched_subscribed_child(const struct list_job *lj,
 					   const char *name)
 {
-	size_t len = strlen(name);
-	for (size_t i = 0; i < lj->n_subs; i++) {
-		if (strncmp(lj->subs[i], name, len) == 0 &&
-		    lj->subs[i][len] == MAILDIR_SEP && !any_match(lj, lj->subs[i], false))
-			return true;
+	char *prefix = xasprintf("%s%c", name, MAILDIR_SEP);
+	size_t len = strlen(prefix), lo = 0, hi = lj->n_subs;
+	bool found = false;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(lj->subs[mid], prefix) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	return false;
+	for (size_t i = lo; !found && i < lj->n_subs &&
+	     strncmp(lj->subs[i], prefix, len) == 0; i++)
+		found = !any_match(lj, lj->subs[i], false);
+	free(prefix);
+	return found;
 }
 
 /* RFC 5258 SUBSCRIBED selection: subscribed names, existing or not; with

@@ -36,7 +36,7 @@ void imap_reply_store_error(struct imap_session *is, const char *what,
 	const char *detail = private ? "Operation refused" : r->error;
 
 	if (private || (r->err != ENOENT && r->err != EEXIST &&
-			r->err != EINVAL && r->err != EPERM))
+			r->err != EINVAL && r->err != EPERM && r->err != EOVERFLOW))
 		session_log(&is->s, LOG_LEVEL_ERROR, "store-error op=%s error=\"%s\"",
 			    what, r->error);
 	switch (r->err) {
@@ -52,6 +52,10 @@ void imap_reply_store_error(struct imap_session *is, const char *what,
 		return;
 	case EOVERFLOW:
 		imap_command_done(is, "NO", "LIMIT", "Mailbox has run out of UIDs");
+		return;
+	case ENOSPC:
+	case EDQUOT:
+		imap_command_done(is, "NO", "OVERQUOTA", "Not enough disk space");
 		return;
 	default:
 		imap_command_done(is, "NO", "SERVERBUG", "Internal error occurred. "

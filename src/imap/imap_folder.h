@@ -29,9 +29,10 @@ bool imap_arg_get_mailbox(const struct imap_arg *arg, const char **name_r);
 
 /* Answer a failed store call: NO with [NONEXISTENT] (ENOENT),
  * [ALREADYEXISTS] (EEXIST), [CANNOT] (EINVAL, EPERM: the store's reason),
- * [LIMIT] (EOVERFLOW: UIDs exhausted), else [SERVERBUG] after logging the
- * error. Texts naming a path are logged, never shown. what names the
- * operation for the log. */
+ * [LIMIT] (EOVERFLOW: UIDs exhausted), [OVERQUOTA] (ENOSPC, EDQUOT: the
+ * disk is full, as Dovecot says), else [SERVERBUG]. Texts naming a path
+ * are logged, never shown; so is every error but a refusal. what names
+ * the operation for the log. */
 void imap_reply_store_error(struct imap_session *is, const char *what,
 			    const struct imap_store_result *r);
 

@@ -113,7 +113,7 @@ def test_sync_and_nonsync_literals_byte_exact(srv, mode):
     # The mailbox name as a literal too.
     c.send(b"a5 APPEND {5}\r\n")
     assert c.line() == b"+ OK"
-    c.send(b"INBOX {1+}\r\nZ\r\n")
+    c.send(b"inbox {1+}\r\nZ\r\n")          # INBOX in any case
     assert appenduid(c.line()) == (v, uid1 + 3)
     after = cur_bytes(srv, user)
     added = [n for n in after if n not in before]
