@@ -25,6 +25,8 @@ submission = 127.0.0.1:2587
 smtps      = 127.0.0.1:2465
 pop3       = 127.0.0.1:2110
 pop3s      = 127.0.0.1:2995
+imap       = 127.0.0.1:2143
+imaps      = 127.0.0.1:2993
 CONF
 fi
 if [ ! -f "$DEMO/certs/mail.crt" ]; then
@@ -49,6 +51,8 @@ sealpost demo — config $CONF
   smtps       127.0.0.1:2465  (implicit TLS, AUTH required)
   pop3        127.0.0.1:2110  (STLS)
   pop3s       127.0.0.1:2995  (implicit TLS)
+  imap        127.0.0.1:2143  (STARTTLS)
+  imaps       127.0.0.1:2993  (implicit TLS)
   certificate demo/certs/mail.crt (self-signed: pass it as the CA file)
 
 Send a test mail over STARTTLS:
@@ -64,6 +68,11 @@ Read it with POP3 over TLS:
   curl --netrc-file <(printf 'machine localhost login %s password %s\n' \
         $USER_ADDR "\$(cat demo/demo-password)") --cacert demo/certs/mail.crt \
         pop3s://localhost:2995/1
+Or with IMAP (any mail client: server localhost, port 2993 SSL/TLS or 2143
+STARTTLS, normal password; trust demo/certs/mail.crt):
+  curl --netrc-file <(printf 'machine localhost login %s password %s\n' \
+        $USER_ADDR "\$(cat demo/demo-password)") --cacert demo/certs/mail.crt \
+        'imaps://localhost:2993/INBOX;UID=1'
 Mail lands in demo/data/mail/demo.test/demo/new/. Ctrl-C stops the server.
 
 INFO

@@ -1,6 +1,8 @@
 /* cli_server.c — check-config (and, with the server, serve). */
 #include "cli/cli.h"
 #include "lib/util.h"
+#include "auth/passwd.h"
+#include "lib/fsutil.h"
 #include "pki/pki.h"
 
 #include <stdio.h>
@@ -34,6 +36,31 @@ static int certificate_problems(const struct config *cfg)
 	return problems;
 }
 
+static void print_passwd_problem(const char *problem, void *context)
+{
+	int *problems = context;
+	cli_fail("%s", problem);
+	(*problems)++;
+}
+
+/* Every line of data_dir/passwd must be usable (a refused scheme or a
+ * malformed line locks that user out). */
+static int passwd_problems(const struct config *cfg)
+{
+	char *path = fs_join(cfg->data_dir, PASSWD_FILE_NAME);
+	int problems = 0;
+	const char *error;
+	struct passwd_db *db = passwd_db_new(path, print_passwd_problem, &problems);
+
+	if (passwd_db_refresh(db, &error) < 0) {
+		cli_fail("%s", error);
+		problems++;
+	}
+	passwd_db_free(&db);
+	free(path);
+	return problems;
+}
+
 /* Problems that do not stop parsing but would stop or hobble the server.
  * Each is printed as one "sealpost: FILE: ..." line; returns their count. */
 static int semantic_problems(const struct config *cfg)
@@ -56,6 +83,7 @@ static int semantic_problems(const struct config *cfg)
 	}
 	if (config_any_listen(cfg))
 		problems += certificate_problems(cfg);
+	problems += passwd_problems(cfg);
 	return problems;
 }
 

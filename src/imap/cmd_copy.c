@@ -54,7 +54,7 @@ static int copy_into(struct copy_job *cj, struct maildir_msg **list,
 {
 	struct imap_mailbox *mb = cj->is->sel;
 	uint32_t *uids = xcalloc(cj->count, sizeof(*uids));
-	struct maildir_snapshot *snap = NULL;
+	struct maildir_status st;
 	int ret = cj->move ? maildir_move(mb->folder, list, cj->count, dst, uids, error_r) :
 		maildir_copy(mb->folder, list, cj->count, dst, uids, error_r);
 
@@ -64,10 +64,10 @@ static int copy_into(struct copy_job *cj, struct maildir_msg **list,
 			imap_seqset_add(&cj->dst_uids, uids[i], uids[i]);
 		imap_seqset_resolve(&cj->dst_uids, 0);
 		imap_seqset_resolve(&cj->src_uids, 0);
-		ret = maildir_sync(dst, &snap, error_r);
+		/* (a status, not a sync: \Recent stays for dst's reader) */
+		ret = maildir_status(dst, &st, error_r);
 		if (ret == 0)
-			cj->uidvalidity = snap->uidvalidity;
-		maildir_snapshot_free(&snap);
+			cj->uidvalidity = st.uidvalidity;
 	}
 	free(uids);
 	return ret;

@@ -63,7 +63,10 @@ struct imap_cmd {
 	/* For commands whose literals are streamed (APPEND): called with the
 	 * command parsed so far when such a literal is announced. Returns
 	 * where its bytes go, or NULL after answering the command with NO
-	 * (e.g. [TRYCREATE], [TOOBIG]). */
+	 * (e.g. [TRYCREATE], [TOOBIG]). When the answer needs the disk, it
+	 * calls imap_literal_defer(), starts a job and returns NULL; the
+	 * job's done() then calls imap_literal_decided() (before
+	 * imap_job_end()). */
 	const struct imap_literal_sink *(*literal_begin)(
 		struct imap_session *is, const struct imap_command *so_far,
 		const struct imap_literal *lit);
@@ -83,6 +86,7 @@ struct imap_literal_sink {
 typedef void imap_line_handler(struct imap_session *is, const char *line);
 
 struct imap_mailbox;
+struct imap_append;
 
 struct imap_session {
 	struct session s;
@@ -101,6 +105,7 @@ struct imap_session {
 	uint64_t literal_left;
 	struct imap_literal literal;
 	const struct imap_literal_sink *sink;  /* NULL: buffered or dropped */
+	bool literal_deferred;      /* literal_begin waits for a job */
 	bool refused;               /* the command was answered mid-parse:
 				       drop the rest of it */
 	char reply[IMAP_REPLY_MAX]; /* the tagged reply waiting for a sync */
@@ -120,6 +125,9 @@ struct imap_session {
 	 * a long answer (FETCH) waits for the client to read. */
 	void (*drained)(struct imap_session *is, void *ctx);
 	void *drained_ctx;
+
+	/* an APPEND whose message is being received (cmd_append.c) */
+	struct imap_append *append;
 };
 
 static inline struct imap_session *IMAP(struct session *s)
@@ -155,6 +163,16 @@ const char *imap_capabilities(struct imap_session *is);
 
 /* Input of a streamed literal stopped by the sink may flow again. */
 void imap_literal_resume(struct imap_session *is);
+/* From literal_begin: the decision waits for a job (no "+" yet). */
+void imap_literal_defer(struct imap_session *is);
+/* The deferred decision: where the literal goes, or NULL after the command
+ * was answered (a synchronising literal is then never sent by the client;
+ * a non-synchronising one is read and dropped). */
+void imap_literal_decided(struct imap_session *is,
+			  const struct imap_literal_sink *sink);
+/* cmd_append.c: drop an APPEND whose command did not complete (parse
+ * error after its message, disconnect); its file is removed in a job. */
+void imap_append_cancel(struct imap_session *is);
 
 /* Hooks of the selected-mailbox code (imap_mailbox.c): bring the client's
  * view up to date before the tagged reply of any command (then call
@@ -173,6 +191,19 @@ void cmd_authenticate(struct imap_session *, const struct imap_arg *, size_t);
 void cmd_id(struct imap_session *, const struct imap_arg *, size_t);
 void cmd_enable(struct imap_session *, const struct imap_arg *, size_t);
 void cmd_namespace(struct imap_session *, const struct imap_arg *, size_t);
+/* cmd_list.c, cmd_mailbox.c, cmd_status.c, cmd_append.c */
+void cmd_list(struct imap_session *, const struct imap_arg *, size_t);
+void cmd_lsub(struct imap_session *, const struct imap_arg *, size_t);
+void cmd_create(struct imap_session *, const struct imap_arg *, size_t);
+void cmd_delete(struct imap_session *, const struct imap_arg *, size_t);
+void cmd_rename(struct imap_session *, const struct imap_arg *, size_t);
+void cmd_subscribe(struct imap_session *, const struct imap_arg *, size_t);
+void cmd_unsubscribe(struct imap_session *, const struct imap_arg *, size_t);
+void cmd_status(struct imap_session *, const struct imap_arg *, size_t);
+void cmd_append(struct imap_session *, const struct imap_arg *, size_t);
+const struct imap_literal_sink *cmd_append_literal(
+	struct imap_session *is, const struct imap_command *so_far,
+	const struct imap_literal *lit);
 /* the selected state (cmd_select.c, cmd_fetch.c, cmd_store.c, cmd_search.c,
  * cmd_copy.c, cmd_idle.c) */
 void cmd_select(struct imap_session *, const struct imap_arg *, size_t);

@@ -22,6 +22,15 @@ static const struct imap_cmd commands[] = {
 	{ "AUTHENTICATE", NOT_AUTH, 0, cmd_authenticate, NULL },
 	{ "ENABLE", AUTHED, 0, cmd_enable, NULL },
 	{ "NAMESPACE", AUTHED | SELECTED, 0, cmd_namespace, NULL },
+	{ "LIST", AUTHED | SELECTED, 0, cmd_list, NULL },
+	{ "LSUB", AUTHED | SELECTED, 0, cmd_lsub, NULL },
+	{ "CREATE", AUTHED | SELECTED, 0, cmd_create, NULL },
+	{ "DELETE", AUTHED | SELECTED, 0, cmd_delete, NULL },
+	{ "RENAME", AUTHED | SELECTED, 0, cmd_rename, NULL },
+	{ "SUBSCRIBE", AUTHED | SELECTED, 0, cmd_subscribe, NULL },
+	{ "UNSUBSCRIBE", AUTHED | SELECTED, 0, cmd_unsubscribe, NULL },
+	{ "STATUS", AUTHED | SELECTED, 0, cmd_status, NULL },
+	{ "APPEND", AUTHED | SELECTED, 0, cmd_append, cmd_append_literal },
 	{ "SELECT", AUTHED | SELECTED, 0, cmd_select, NULL },
 	{ "EXAMINE", AUTHED | SELECTED, 0, cmd_examine, NULL },
 	{ "CLOSE", SELECTED, 0, cmd_close, NULL },
@@ -186,34 +195,48 @@ static void dispatch(struct imap_session *is, const struct imap_command *c)
 	cmd->handler(is, args, n);
 }
 
-/* A literal was announced: decide where it goes, say "+" if needed. */
-static void start_literal(struct imap_session *is)
+/* The sink of a streamed literal is decided (NULL: the command was
+ * answered). False when nothing more of it will come. */
+static bool stream_decided(struct imap_session *is)
+{
+	if (is->sink != NULL)
+		return true;
+	is->refused = true;
+	if (is->literal.sync) {
+		/* The client sends nothing more of it. */
+		imap_parser_reset(is->parser);
+		is->refused = false;
+		return false;
+	}
+	return true;
+}
+
+/* Are the literal's bytes dropped? (A buffered literal of a refused
+ * command is still fed to the parser, which ignores it: its state wants
+ * the bytes.) */
+static bool literal_dropped(const struct imap_session *is)
+{
+	return is->literal.discard || (is->refused && is->literal.stream);
+}
+
+/* Every byte of the literal was read: a streamed or dropped one is over
+ * for the parser too (a buffered one ends with its bytes). */
+static void literal_finish(struct imap_session *is)
+{
+	if (is->sink != NULL) {
+		imap_parser_literal_done(is->parser);
+		is->sink->end(is);
+		is->sink = NULL;
+	} else if (literal_dropped(is)) {
+		imap_parser_literal_done(is->parser);
+	}
+}
+
+/* Say "+" if needed and read the literal's bytes. */
+static void literal_go(struct imap_session *is)
 {
 	struct imap_literal *lit = &is->literal;
 
-	imap_parser_literal(is->parser, lit);
-	is->sink = NULL;
-	if (lit->stream && !lit->discard && !is->refused) {
-		const struct imap_command *so_far = imap_parser_command(is->parser);
-		const struct imap_cmd *cmd = find_cmd(so_far->name, 0);
-		strlcpy_sp(is->tag, so_far->tag, sizeof(is->tag));
-		is->cmd = cmd;
-		is->busy = true;
-		if (cmd != NULL && cmd->literal_begin != NULL &&
-		    (cmd->states & (1u << is->state)))
-			is->sink = cmd->literal_begin(is, so_far, lit);
-		else
-			imap_command_done(is, "NO", NULL, "Unexpected literal");
-		if (is->sink == NULL) {
-			is->refused = true;
-			if (lit->sync) {
-				/* The client sends nothing more of it. */
-				imap_parser_reset(is->parser);
-				is->refused = false;
-				return;
-			}
-		}
-	}
 	if (!lit->sync && (lit->discard || is->refused) &&
 	    lit->size > IMAP_LITERAL_DISCARD_MAX) {
 		/* RFC 7888 4: too much to read and drop: end the session. */
@@ -225,9 +248,59 @@ static void start_literal(struct imap_session *is)
 		session_printf(&is->s, "+ OK\r\n");
 	is->in_literal = true;
 	is->literal_left = lit->size;
-	if (lit->size == 0)
-		return;     /* nothing to read: the next line continues */
+	if (lit->size == 0) {
+		/* nothing to read: the next line continues */
+		literal_finish(is);
+		return;
+	}
 	session_set_raw(&is->s, true);
+}
+
+/* A literal was announced: decide where it goes, say "+" if needed. */
+static void start_literal(struct imap_session *is)
+{
+	struct imap_literal *lit = &is->literal;
+
+	imap_parser_literal(is->parser, lit);
+	is->sink = NULL;
+	if (is->refused && lit->sync) {
+		/* Answered already: the client sends nothing more of it. */
+		imap_parser_reset(is->parser);
+		is->refused = false;
+		return;
+	}
+	if (lit->stream && !lit->discard && !is->refused) {
+		const struct imap_command *so_far = imap_parser_command(is->parser);
+		const struct imap_cmd *cmd = find_cmd(so_far->name, 0);
+		strlcpy_sp(is->tag, so_far->tag, sizeof(is->tag));
+		is->cmd = cmd;
+		is->busy = true;
+		is->literal_deferred = false;
+		if (cmd != NULL && cmd->literal_begin != NULL &&
+		    (cmd->states & (1u << is->state)))
+			is->sink = cmd->literal_begin(is, so_far, lit);
+		else
+			imap_command_done(is, "NO", NULL, "Unexpected literal");
+		if (is->literal_deferred)
+			return;     /* imap_literal_decided() follows */
+		if (!stream_decided(is))
+			return;
+	}
+	literal_go(is);
+}
+
+void imap_literal_defer(struct imap_session *is)
+{
+	is->literal_deferred = true;
+}
+
+void imap_literal_decided(struct imap_session *is,
+			  const struct imap_literal_sink *sink)
+{
+	is->literal_deferred = false;
+	is->sink = sink;
+	if (!is->s.closing && stream_decided(is))
+		literal_go(is);
 }
 
 static void parse_error(struct imap_session *is)
@@ -237,6 +310,7 @@ static void parse_error(struct imap_session *is)
 
 	strlcpy_sp(is->tag, tag != NULL ? tag : "*", sizeof(is->tag));
 	is->cmd = NULL;
+	imap_append_cancel(is);
 	if (e->toobig) {
 		imap_command_done(is, "NO", "TOOBIG", "%s", e->text);
 	} else {
@@ -285,7 +359,7 @@ static void imap_raw_input(struct session *s, struct evbuffer *in)
 
 	if (is->sink != NULL) {
 		n = is->sink->write(is, in, n);
-	} else if (is->literal.discard || is->refused) {
+	} else if (literal_dropped(is)) {
 		evbuffer_drain(in, n);
 	} else {
 		for (size_t left = n; left > 0; ) {
@@ -301,13 +375,7 @@ static void imap_raw_input(struct session *s, struct evbuffer *in)
 	if (is->literal_left > 0)
 		return;
 	session_set_raw(s, false);
-	if (is->sink != NULL) {
-		imap_parser_literal_done(is->parser);
-		is->sink->end(is);
-		is->sink = NULL;
-	} else if (is->literal.discard || is->refused) {
-		imap_parser_literal_done(is->parser);
-	}
+	literal_finish(is);
 }
 
 void imap_literal_resume(struct imap_session *is)
@@ -343,6 +411,7 @@ static void imap_bad_input(struct session *s, enum session_bad_input what)
 	/* Whatever was being parsed cannot be trusted any more. */
 	imap_parser_reset(is->parser);
 	is->refused = false;
+	imap_append_cancel(is);
 	if (is->line_handler != NULL) {
 		is->line_handler = NULL;
 		imap_command_bad(is, "%s", text[what]);
@@ -390,6 +459,7 @@ static void imap_drained(struct session *s)
 static void imap_destroy(struct session *s)
 {
 	struct imap_session *is = IMAP(s);
+	imap_append_cancel(is);
 	imap_mailbox_close(is);
 	imap_parser_free(&is->parser);
 	sasl_clear(&is->sasl);

@@ -23,6 +23,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -334,6 +335,27 @@ static int master_loop(struct server *srv, const sigset_t *set)
 	return rc;
 }
 
+/* Each connection is a descriptor: take the hard limit, and say when it
+ * cannot hold max_connections (plus listeners, pool, files in use). */
+static void raise_fd_limit(const struct config *cfg)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < cfg->max_connections + SERVER_FD_RESERVE)
+		log_warn("open files limit %llu is below max_connections=%llu "
+			 "(+%d); raise it (LimitNOFILE, ulimit -n)",
+			 (unsigned long long)rl.rlim_cur,
+			 (unsigned long long)cfg->max_connections, SERVER_FD_RESERVE);
+}
+
 static int start(struct config *cfg, struct server *srv)
 {
 	uid_t uid = 0;
@@ -341,6 +363,7 @@ static int start(struct config *cfg, struct server *srv)
 	bool drop;
 	const char *error;
 
+	raise_fd_limit(cfg);
 	if (check_services(cfg) != 0 || load_tls(cfg, srv) != 0 ||
 	    lookup_user(cfg, &uid, &gid, &drop) != 0 ||
 	    prepare_dirs(cfg, drop, uid, gid) != 0)

@@ -16,6 +16,9 @@
 #define SERVER_MAX_RESTARTS 5
 #define SERVER_RESTART_WINDOW_SECS 60
 #define SERVER_MAX_WORKERS 64
+/* Descriptors beyond the connections: listeners, pool eventfd, message
+ * files and lock files open at the same time. */
+#define SERVER_FD_RESERVE 256
 
 /* Run until stopped. cfg becomes the global `config` and is freed at the
  * end. Returns the process exit status; errors are printed as one

@@ -124,11 +124,45 @@ static bool has_8bit(const char *s)
 	return false;
 }
 
+/* Mailbox = Local-part "@" ( Domain / address-literal ), starting at p
+ * and ending at the closing '>'; returns the position of the '>' or NULL.
+ * <Postmaster> alone (RFC 5321 4.5.1) leaves the domain empty. */
+static const char *parse_mailbox(const char *p, struct smtp_path *path_r,
+				 const char **error_r)
+{
+	size_t n = scan_local(p, path_r->local, sizeof(path_r->local),
+			      &path_r->quoted);
+	if (n == LOCAL_TOO_LONG || n == 0) {
+		*error_r = n ? "local part longer than 64 octets" : "bad local part";
+		return NULL;
+	}
+	p += n;
+	if (*p == '>' && !path_r->quoted && str_ieq(path_r->local, "postmaster"))
+		return p;
+	if (*p++ != '@') {
+		*error_r = "address needs a domain (local@domain)";
+		return NULL;
+	}
+	n = *p == '[' ? scan_literal(p) : scan_domain(p);
+	if (n == 0 || n > ADDRESS_DOMAIN_MAX) {
+		*error_r = "bad domain";
+		return NULL;
+	}
+	memcpy(path_r->domain, p, n);
+	path_r->domain[n] = '\0';
+	str_lower(path_r->domain);
+	p += n;
+	if (*p != '>') {
+		*error_r = "junk after the address";
+		return NULL;
+	}
+	return p;
+}
+
 int smtp_parse_path(const char *s, bool allow_null, struct smtp_path *path_r,
 		    const char **rest_r, const char **error_r)
 {
-	const char *p = s, *start;
-	size_t n;
+	const char *p = s, *start, *mailbox, *end;
 
 	memset(path_r, 0, sizeof(*path_r));
 	while (*p == ' ')               /* "MAIL FROM: <a@b>" is common */
@@ -138,62 +172,28 @@ int smtp_parse_path(const char *s, bool allow_null, struct smtp_path *path_r,
 		return -1;
 	}
 	start = p;
-	p = skip_source_route(p + 1);
-	const char *mailbox = p;
-	if (*p == '>') {
-		if (!allow_null || p != start + 1) {
+	mailbox = skip_source_route(p + 1);
+	if (*mailbox == '>') {
+		if (!allow_null || mailbox != start + 1) {
 			*error_r = "empty address";
 			return -1;
 		}
 		path_r->null_path = true;
-		p++;
-		goto params;
+		end = mailbox;
+	} else {
+		if ((end = parse_mailbox(mailbox, path_r, error_r)) == NULL)
+			return -1;
+		if ((size_t)(end + 1 - start) > SMTP_PATH_MAX) {
+			*error_r = "address is too long";
+			return -1;
+		}
+		/* As given (quotes included, source route dropped): what goes
+		 * into Return-Path. */
+		memcpy(path_r->address, mailbox, (size_t)(end - mailbox));
+		path_r->address[end - mailbox] = '\0';
+		path_r->utf8 = has_8bit(path_r->address);
 	}
-	n = scan_local(p, path_r->local, sizeof(path_r->local), &path_r->quoted);
-	if (n == LOCAL_TOO_LONG) {
-		*error_r = "local part longer than 64 octets";
-		return -1;
-	}
-	if (n == 0) {
-		*error_r = "bad local part";
-		return -1;
-	}
-	p += n;
-	if (*p == '>' && !path_r->quoted && str_ieq(path_r->local, "postmaster")) {
-		/* RFC 5321 4.5.1: <Postmaster> without a domain. */
-		strlcpy_sp(path_r->address, "postmaster", sizeof(path_r->address));
-		p++;
-		goto params;
-	}
-	if (*p != '@') {
-		*error_r = "address needs a domain (local@domain)";
-		return -1;
-	}
-	p++;
-	n = *p == '[' ? scan_literal(p) : scan_domain(p);
-	if (n == 0 || n > ADDRESS_DOMAIN_MAX) {
-		*error_r = "bad domain";
-		return -1;
-	}
-	memcpy(path_r->domain, p, n);
-	path_r->domain[n] = '\0';
-	str_lower(path_r->domain);
-	p += n;
-	if (*p != '>') {
-		*error_r = "junk after the address";
-		return -1;
-	}
-	if ((size_t)(p + 1 - start) > SMTP_PATH_MAX) {
-		*error_r = "address is too long";
-		return -1;
-	}
-	/* As given (quotes included, source route dropped): what goes into
-	 * Return-Path. */
-	memcpy(path_r->address, mailbox, (size_t)(p - mailbox));
-	path_r->address[p - mailbox] = '\0';
-	path_r->utf8 = has_8bit(path_r->address);
-	p++;
-params:
+	p = end + 1;
 	if (*p != '\0' && *p != ' ') {
 		*error_r = "junk after the address";
 		return -1;

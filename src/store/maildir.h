@@ -182,6 +182,23 @@ void maildir_snapshot_free(struct maildir_snapshot **snap);
 struct maildir_msg *maildir_snapshot_find(const struct maildir_snapshot *snap,
 					  uint32_t uid);
 
+/* What IMAP STATUS reports (RFC 3501 6.3.10). */
+struct maildir_status {
+	uint32_t messages;     /* in cur/ and new/ */
+	uint32_t recent;       /* in new/: \Recent to the next sync */
+	uint32_t unseen;       /* without \Seen */
+	uint32_t uidnext;      /* counting the UIDs new/ will take */
+	uint32_t uidvalidity;
+};
+
+/* Describe the folder without taking \Recent away: like maildir_sync()
+ * (UIDs given to unknown cur/ files, the uidlist persisted) but new/ is only
+ * counted, never moved, so the next maildir_sync() of any handle still
+ * reports those messages recent. Does not count as a sync of this handle
+ * for maildir_folder_changed(). */
+int maildir_status(struct maildir_folder *folder, struct maildir_status *st_r,
+		   const char **error_r);
+
 /* Cheap poll for IDLE/NOOP: has anything (new/, cur/, the uidlist) changed
  * since this handle's last sync? Compares nanosecond mtimes; true as well
  * when the last sync was within a second of a change (coarse file-system
@@ -270,6 +287,13 @@ int maildir_append_commit(struct maildir_append **ctx, unsigned flags,
 			  time_t internal_date, uint32_t *uid_r,
 			  const char **error_r);
 void maildir_append_abort(struct maildir_append **ctx);
+/* maildir_append_commit() that also sets keywords (a mask of
+ * maildir_keyword_index() values, in the same file name) and returns the
+ * UIDVALIDITY the UID was given under (UIDPLUS APPENDUID, RFC 4315). */
+int maildir_append_commit_kw(struct maildir_append **ctx, unsigned flags,
+			     uint32_t keywords, time_t internal_date,
+			     uint32_t *uidvalidity_r, uint32_t *uid_r,
+			     const char **error_r);
 
 /* Copy msgs (from a snapshot of src) into dst: hard links where possible,
  * else copies fsync'd with the same internal date; flags are kept, and

@@ -171,7 +171,7 @@ int maildir_copy(struct maildir_folder *src, struct maildir_msg *const *msgs,
 			goto out;
 		}
 	}
-	if (count > 0 && maildir_enter_cur(dst, in, count, uids_r, error_r) < 0)
+	if (count > 0 && maildir_enter_cur(dst, in, count, uids_r, NULL, error_r) < 0)
 		goto out;
 	made = 0;  /* all left tmp/ */
 	ret = 0;

@@ -187,7 +187,8 @@ static int finish_tmp(int fd, const char *path, time_t date, uint64_t *size_r,
 }
 
 int maildir_enter_cur(struct maildir_folder *folder, struct maildir_entering *in,
-		      size_t n, uint32_t *uids_r, const char **error_r)
+		      size_t n, uint32_t *uids_r, uint32_t *uidvalidity_r,
+		      const char **error_r)
 {
 	struct uidlist ul;
 	char *cur = fs_join(folder->path, "cur");
@@ -221,6 +222,8 @@ int maildir_enter_cur(struct maildir_folder *folder, struct maildir_entering *in
 	}
 	if (uidlist_write(folder, &ul, error_r) < 0)
 		goto fail;
+	if (uidvalidity_r != NULL)
+		*uidvalidity_r = ul.uidvalidity;
 	ret = 0;
 	goto out;
 fail:
@@ -240,9 +243,10 @@ out:
 	return ret;
 }
 
-int maildir_append_commit(struct maildir_append **ctx, unsigned flags,
-			  time_t internal_date, uint32_t *uid_r,
-			  const char **error_r)
+int maildir_append_commit_kw(struct maildir_append **ctx, unsigned flags,
+			     uint32_t keywords, time_t internal_date,
+			     uint32_t *uidvalidity_r, uint32_t *uid_r,
+			     const char **error_r)
 {
 	struct maildir_append *c = *ctx;
 	struct maildir_entering in = { .tmp_path = c->tmp_path };
@@ -259,15 +263,24 @@ int maildir_append_commit(struct maildir_append **ctx, unsigned flags,
 		return -1;
 	}
 	char *base = maildir_new_basename_sw(in.size, in.vsize);
-	in.filename = maildir_filename_with(base, flags & MAILDIR_FLAGS_ALL, 0);
+	in.filename = maildir_filename_with(base, flags & MAILDIR_FLAGS_ALL,
+					    keywords & MAILDIR_KEYWORDS_ALL);
 	free(base);
-	ret = maildir_enter_cur(c->folder, &in, 1, uid_r, error_r);
+	ret = maildir_enter_cur(c->folder, &in, 1, uid_r, uidvalidity_r, error_r);
 	err = errno;
 	free(in.filename);
 	/* On success the file left tmp/; on failure it is still there. */
 	append_free(ctx, ret < 0);
 	errno = err;
 	return ret;
+}
+
+int maildir_append_commit(struct maildir_append **ctx, unsigned flags,
+			  time_t internal_date, uint32_t *uid_r,
+			  const char **error_r)
+{
+	return maildir_append_commit_kw(ctx, flags, 0, internal_date, NULL, uid_r,
+					error_r);
 }
 
 int maildir_append(struct maildir_folder *folder, const void *data, size_t len,

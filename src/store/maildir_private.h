@@ -97,6 +97,15 @@ int uidlist_new_uidvalidity(const char *root, uint32_t *uidvalidity_r,
  * with the current uidlist (the caller frees it). */
 int maildir_sync_locked(struct maildir_folder *folder, struct uidlist *ul,
 			struct maildir_snapshot **snap_r, const char **error_r);
+/* maildir_sync_locked() that leaves new/ alone and this handle's change
+ * stamps untouched (STATUS). */
+int maildir_sync_locked_keep_new(struct maildir_folder *folder,
+				 struct uidlist *ul,
+				 struct maildir_snapshot **snap_r,
+				 const char **error_r);
+/* A directory entry that may be a message (no dot file, no directory, a
+ * name that fits the uidlist). */
+bool maildir_message_name(const char *name, unsigned char d_type);
 /* Find the current name of basename in dir/cur; new string or NULL. */
 char *maildir_find_basename(const char *dir, const char *basename);
 /* Size with every LF not preceded by CR counted twice. */
@@ -121,10 +130,12 @@ struct maildir_entering {
 	int64_t date;
 };
 /* Under the folder lock: rename the n tmp/ files into cur/, fsync cur/,
- * give them the next UIDs in order (uids_r[i]) and persist the uidlist.
- * On failure the files renamed are unlinked again (tmp/ ones stay). */
+ * give them the next UIDs in order (uids_r[i]) and persist the uidlist;
+ * *uidvalidity_r (unless NULL) is the folder's UIDVALIDITY they got them
+ * under. On failure the files renamed are unlinked again (tmp/ ones stay). */
 int maildir_enter_cur(struct maildir_folder *folder, struct maildir_entering *in,
-		      size_t n, uint32_t *uids_r, const char **error_r);
+		      size_t n, uint32_t *uids_r, uint32_t *uidvalidity_r,
+		      const char **error_r);
 /* A new basename with ",S=<size>,W=<vsize>" (new string). */
 char *maildir_new_basename_sw(uint64_t size, uint64_t vsize);
 

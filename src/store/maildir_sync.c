@@ -55,11 +55,15 @@ static int cmp_scan_file(const void *a, const void *b)
 
 /* A directory entry that may be a message: no dot files, no names that
  * cannot be written to the uidlist. */
+bool maildir_message_name(const char *name, unsigned char d_type)
+{
+	return name[0] != '.' && d_type != DT_DIR && strchr(name, '\n') == NULL &&
+		maildir_basename_len(name) > 0;
+}
+
 static bool message_name(const struct dirent *d)
 {
-	return d->d_name[0] != '.' && d->d_type != DT_DIR &&
-		strchr(d->d_name, '\n') == NULL &&
-		maildir_basename_len(d->d_name) > 0;
+	return maildir_message_name(d->d_name, d->d_type);
 }
 
 /* List cur/ sorted by basename, one file per basename. */
@@ -471,19 +475,42 @@ static int scan_and_match(struct sync_ctx *ctx, const char *cur,
 	return 0;
 }
 
-int maildir_sync_locked(struct maildir_folder *folder, struct uidlist *ul,
-			struct maildir_snapshot **snap_r, const char **error_r)
+/* Record what this handle saw, for maildir_folder_changed(). */
+static void remember_stamps(struct maildir_folder *folder,
+			    const struct timespec *new_mtime,
+			    const struct timespec *cur_mtime)
+{
+	struct stat st;
+	time_t now = time(NULL);
+
+	folder->new_mtime = *new_mtime;
+	folder->cur_mtime = *cur_mtime;
+	memset(&st, 0, sizeof(st));
+	stamp(folder->path, MAILDIR_UIDLIST_NAME, &folder->uidlist_mtime, &st);
+	folder->uidlist_ino = st.st_ino;
+	folder->uidlist_size = st.st_size;
+	folder->dirty = stamp_fresh(new_mtime, now) ||
+		stamp_fresh(cur_mtime, now) ||
+		stamp_fresh(&folder->uidlist_mtime, now);
+	folder->synced = true;
+}
+
+/* The sync under the folder lock; take_new false: leave new/ alone and
+ * the handle's stamps as they were. */
+static int sync_locked(struct maildir_folder *folder, struct uidlist *ul,
+		       bool take_new, struct maildir_snapshot **snap_r,
+		       const char **error_r)
 {
 	struct sync_ctx ctx = { .folder = folder, .ul = ul, .cur_fd = -1 };
 	char *cur = fs_join(folder->path, "cur");
 	struct timespec new_mtime, cur_mtime;
-	struct stat st;
 	int ret = -1;
 
 	memset(ul, 0, sizeof(*ul));
 	/* Stamps before looking: a change during the sync shows next time. */
 	stamp(folder->path, "new", &new_mtime, NULL);
-	if (move_new(folder->path, &ctx.moved, &ctx.n_moved, error_r) < 0)
+	if (take_new &&
+	    move_new(folder->path, &ctx.moved, &ctx.n_moved, error_r) < 0)
 		goto out;
 	stamp(folder->path, "cur", &cur_mtime, NULL);
 	if (uidlist_read(folder, ul, error_r) < 0 ||
@@ -500,18 +527,8 @@ int maildir_sync_locked(struct maildir_folder *folder, struct uidlist *ul,
 	    uidlist_write(folder, ul, error_r) < 0)
 		goto out;
 	*snap_r = build_snapshot(&ctx);
-
-	time_t now = time(NULL);
-	folder->new_mtime = new_mtime;
-	folder->cur_mtime = cur_mtime;
-	memset(&st, 0, sizeof(st));
-	stamp(folder->path, MAILDIR_UIDLIST_NAME, &folder->uidlist_mtime, &st);
-	folder->uidlist_ino = st.st_ino;
-	folder->uidlist_size = st.st_size;
-	folder->dirty = stamp_fresh(&new_mtime, now) ||
-		stamp_fresh(&cur_mtime, now) ||
-		stamp_fresh(&folder->uidlist_mtime, now);
-	folder->synced = true;
+	if (take_new)
+		remember_stamps(folder, &new_mtime, &cur_mtime);
 	ret = 0;
 out:
 	if (ctx.cur_fd >= 0)
@@ -521,6 +538,20 @@ out:
 	strv_free(&ctx.moved);
 	free(cur);
 	return ret;
+}
+
+int maildir_sync_locked(struct maildir_folder *folder, struct uidlist *ul,
+			struct maildir_snapshot **snap_r, const char **error_r)
+{
+	return sync_locked(folder, ul, true, snap_r, error_r);
+}
+
+int maildir_sync_locked_keep_new(struct maildir_folder *folder,
+				 struct uidlist *ul,
+				 struct maildir_snapshot **snap_r,
+				 const char **error_r)
+{
+	return sync_locked(folder, ul, false, snap_r, error_r);
 }
 
 /* Remove tmp/ files neither read nor written for MAILDIR_TMP_STALE_SECS

@@ -76,3 +76,14 @@ def test_usage_errors_exit_2(cli):
     assert "unknown option '--bogus'" in r.err
     r = cli()
     assert r.rc == 2
+
+
+def test_check_config_reports_passwd_problems(cli, tmp_path):
+    conf = write(tmp_path / "s.conf", "domains = example.test\n")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "passwd").write_text(
+        "ok@example.test:{CRYPT}$6$abcdefgh$" + "a" * 86 + "\n"
+        "bad@example.test:{PLAIN}secret\n")
+    r = cli("check-config", "-c", conf)
+    assert r.rc == 1
+    assert f"{tmp_path}/data/passwd:2:" in r.err

@@ -223,3 +223,27 @@ def test_idle_timeout(tmp_path):
     assert line == b"* BYE Disconnected for inactivity"
     assert 5.5 <= time.time() - t0 < 9
     s.check_clean_exit()
+
+
+def test_append_reaches_selected_and_idling_sessions(srv):
+    """APPEND (another session's or our own) shows up as EXISTS at once."""
+    user = fresh_user(srv)
+    idler = RawImap(srv, "starttls").login(user)
+    idler.command("SELECT INBOX")
+    idler.send(b"i IDLE\r\n")
+    assert idler.line() == b"+ idling"
+    c = RawImap(srv, "imaps").login(user)
+    c.command("SELECT INBOX")
+    msg = simple_message("appended")
+    c.send(b"a APPEND INBOX (\\Seen) {%d}\r\n" % len(msg))
+    assert c.line().startswith(b"+")
+    c.send(msg + b"\r\n")
+    u, done = c.until("a")
+    assert b"* 1 EXISTS" in flat(u) and rest(done).startswith(b"OK [APPENDUID ")
+    assert wait_lines(idler, 1, 2.0) == [b"* 1 EXISTS"]
+    assert wait_lines(idler, 1, 2.0) == [b"* 0 RECENT"]
+    idler.send(b"DONE\r\n")
+    idler.until("i")
+    u, _ = idler.command("FETCH 1 (FLAGS BODY.PEEK[])")
+    assert u[0][0] == b"* 1 FETCH (FLAGS (\\Seen) BODY[] {%d}" % len(msg)
+    assert u[0][1] == msg

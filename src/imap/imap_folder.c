@@ -1,0 +1,65 @@
+/* imap_folder.c — mailbox arguments and store errors of the folder
+ * commands. */
+#include "imap/imap_folder.h"
+#include "lib/util.h"
+
+#include <errno.h>
+#include <string.h>
+
+void imap_store_result_set(struct imap_store_result *r, int ret,
+			   const char *error)
+{
+	r->ret = ret;
+	r->err = ret < 0 ? errno : 0;
+	r->error[0] = '\0';
+	if (ret < 0 && error != NULL)
+		strlcpy_sp(r->error, error, sizeof(r->error));
+}
+
+bool imap_arg_get_mailbox(const struct imap_arg *arg, const char **name_r)
+{
+	const char *s;
+	size_t len;
+
+	if (!imap_arg_get_astring(arg, &s, &len) || strlen(s) != len)
+		return false;
+	*name_r = s;
+	return true;
+}
+
+void imap_reply_store_error(struct imap_session *is, const char *what,
+			    const struct imap_store_result *r)
+{
+	/* The store's texts for refusals name folders, not paths; a system
+	 * call's text names a path and stays in the log. */
+	bool private = is->root != NULL && strstr(r->error, is->root) != NULL;
+	const char *detail = private ? "Operation refused" : r->error;
+
+	if (private || (r->err != ENOENT && r->err != EEXIST &&
+			r->err != EINVAL && r->err != EPERM && r->err != EOVERFLOW))
+		session_log(&is->s, LOG_LEVEL_ERROR, "store-error op=%s error=\"%s\"",
+			    what, r->error);
+	switch (r->err) {
+	case ENOENT:
+		imap_command_done(is, "NO", "NONEXISTENT", "%s", detail);
+		return;
+	case EEXIST:
+		imap_command_done(is, "NO", "ALREADYEXISTS", "%s", detail);
+		return;
+	case EINVAL:
+	case EPERM:
+		imap_command_done(is, "NO", "CANNOT", "%s", detail);
+		return;
+	case EOVERFLOW:
+		imap_command_done(is, "NO", "LIMIT", "Mailbox has run out of UIDs");
+		return;
+	case ENOSPC:
+	case EDQUOT:
+		imap_command_done(is, "NO", "OVERQUOTA", "Not enough disk space");
+		return;
+	default:
+		imap_command_done(is, "NO", "SERVERBUG", "Internal error occurred. "
+				  "Refer to server log for more information.");
+		return;
+	}
+}
