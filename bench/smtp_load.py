@@ -1,0 +1,619 @@
+#!/usr/bin/python3
+"""SMTP load generator for sealpost: throughput, latency, TLS handshakes,
+server memory per idle TLS connection, and a check that no mail was lost.
+
+    make bench                                  # 10 STARTTLS sessions, 10 s
+    /usr/bin/python3 bench/smtp_load.py -n 100 --mode implicit -d 20
+    /usr/bin/python3 bench/smtp_load.py -n 10 --reconnect
+    /usr/bin/python3 bench/smtp_load.py --idle 1000,5000
+
+See bench/README.md for every option and how to read the output."""
+import argparse
+import json
+import multiprocessing
+import multiprocessing.connection
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_client                                    # noqa: E402
+import bench_server                                    # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The goal for the memory a server keeps per idle TLS connection.
+IDLE_GOAL_KIB = 64
+# Bytes of a delivered file read to find its Message-ID (our headers come
+# first, after the server's Return-Path and Received lines).
+HEAD_READ = 4096
+# Sessions opened and closed per worker before the idle baseline is taken.
+IDLE_WARMUP_PER_WORKER = 32
+# Interval of the server RSS samples taken during a load run.
+RSS_SAMPLE_SECS = 0.5
+# A CPU share above this means the process (or machine) is saturated.
+SATURATED = 0.9
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(
+        prog="smtp_load.py", description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    g = p.add_argument_group("load")
+    g.add_argument("-n", "--sessions", type=int, default=10,
+                   help="concurrent SMTP sessions")
+    g.add_argument("--mode", choices=("starttls", "implicit"), default="starttls",
+                   help="STARTTLS on the smtp port, or implicit TLS on smtps "
+                        "(a submission port: the sessions AUTH PLAIN first)")
+    g.add_argument("-d", "--duration", type=float, default=10.0,
+                   help="seconds of sending")
+    g.add_argument("-c", "--count", type=int, default=0,
+                   help="send this many messages in total instead of running "
+                        "for --duration")
+    g.add_argument("--reconnect", action="store_true",
+                   help="a new connection (TCP + TLS + EHLO) per message")
+    g.add_argument("--resume", action="store_true",
+                   help="with --reconnect: resume the previous TLS session")
+    g.add_argument("--no-pipelining", dest="pipelining", action="store_false",
+                   help="wait for each reply of MAIL, RCPT, DATA (default: "
+                        "send the three in one write, RFC 2920)")
+    g.add_argument("--size", type=int, default=4096, help="message size in bytes")
+    g.add_argument("--procs", type=int, default=1,
+                   help="client processes the sessions are spread over")
+    g.add_argument("--timeout", type=float, default=60.0,
+                   help="seconds without a reply before a session counts as "
+                        "stalled")
+    g = p.add_argument_group("idle memory")
+    g.add_argument("--idle", metavar="N[,N...]",
+                   help="instead of load: open N idle TLS sessions (after "
+                        "EHLO) and report the server's RSS per connection; "
+                        "a fresh server for each N")
+    g.add_argument("--idle-rounds", type=int, default=1,
+                   help="open and close the N sessions this many times on the "
+                        "same server (memory that grows each round leaks)")
+    g.add_argument("--settle", type=float, default=2.0,
+                   help="seconds to wait before reading the server's RSS")
+    g = p.add_argument_group("own server (default)")
+    g.add_argument("--binary", default=os.path.join(ROOT, "build/sealpost"),
+                   help="the sealpost binary to start")
+    g.add_argument("--workers", type=int, default=2, help="server workers")
+    g.add_argument("--key", default="rsa:2048",
+                   help="server key: rsa:2048, rsa:4096 or ecdsa")
+    g.add_argument("--log-level", default="info", help="server log_level")
+    g.add_argument("--keep", action="store_true",
+                   help="keep the server's temporary folder (printed)")
+    g = p.add_argument_group("a running server (--connect)")
+    g.add_argument("--connect", metavar="HOST",
+                   help="use the server at HOST instead of starting one")
+    g.add_argument("--smtp-port", type=int, default=25)
+    g.add_argument("--smtps-port", type=int, default=465)
+    g.add_argument("--rcpt", default=bench_server.USER,
+                   help="the recipient (an existing account)")
+    g.add_argument("--user", default=bench_server.USER,
+                   help="AUTH user for --mode implicit (also the sender)")
+    g.add_argument("--password-file",
+                   help="first line: the AUTH password for --mode implicit")
+    g.add_argument("--cafile", help="CA certificate(s) to verify the server")
+    g.add_argument("--insecure", action="store_true",
+                   help="do not verify the server's certificate")
+    g.add_argument("--tls-name", default="localhost",
+                   help="server name for SNI and certificate verification")
+    g.add_argument("--maildir",
+                   help="the recipient's Maildir, to check delivery")
+    g.add_argument("--server-pid", type=int,
+                   help="the server's master pid, for memory and CPU figures")
+    g = p.add_argument_group("output")
+    g.add_argument("--json", action="store_true",
+                   help="print one JSON object instead of the text report")
+    args = p.parse_args(argv)
+    if args.sessions < 1 or args.procs < 1 or args.idle_rounds < 1 or args.size < 256:
+        p.error("--sessions, --procs and --idle-rounds must be at least 1, "
+                "--size at least 256")
+    if args.resume and not args.reconnect:
+        p.error("--resume only makes sense with --reconnect")
+    if args.connect and args.idle and not args.server_pid:
+        p.error("--idle with --connect needs --server-pid")
+    return args
+
+
+def raise_fd_limit():
+    """Soft fd limit up to the hard limit (inherited by the server we
+    start); returns it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+def git_commit():
+    try:
+        r = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                           capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain",
+                                "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10)
+        return r.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except OSError:
+        return "unknown"
+
+
+# ---- the target: our own server, or one given ---------------------------------
+
+class Target:
+    """Where the clients connect and what the report can measure."""
+
+    def __init__(self, args):
+        self.args = args
+        self.server = None
+        self.root = None
+        self.procs = None
+        self.maildir = args.maildir
+        self.password = None
+        if args.connect:
+            self.host = args.connect
+            self.ports = {"smtp": args.smtp_port, "smtps": args.smtps_port}
+            self.cafile = args.cafile
+            if args.password_file:
+                with open(args.password_file) as f:
+                    self.password = f.readline().rstrip("\r\n")
+            if args.server_pid:
+                self.procs = bench_server.ServerProcs(args.server_pid)
+
+    def start(self):
+        """Start a fresh server of our own (no-op with --connect)."""
+        a = self.args
+        if a.connect:
+            return
+        if not os.access(a.binary, os.X_OK):
+            sys.exit(f"smtp_load: {a.binary} not found: run make first")
+        self.root = tempfile.mkdtemp(prefix="sealpost-bench-")
+        self.server = bench_server.BenchServer(a.binary, self.root, a.workers,
+                                               a.key, a.log_level)
+        self.server.start()
+        self.host = "127.0.0.1"
+        self.ports = self.server.ports
+        self.cafile = self.server.cafile
+        self.password = bench_server.PASSWORD
+        self.maildir = self.server.maildir(a.rcpt)
+        self.procs = self.server
+
+    def stop(self):
+        """Stop our server; returns (exit status, problem log lines)."""
+        if self.server is None:
+            return None, []
+        rc = self.server.stop()
+        problems = self.server.problems()
+        if self.args.keep:
+            print(f"kept {self.root}", file=sys.stderr)
+        else:
+            shutil.rmtree(self.root, ignore_errors=True)
+        self.server = None
+        return rc, problems
+
+    def client_cfg(self, idle):
+        a = self.args
+        return {"host": self.host, "ports": self.ports, "cafile": self.cafile,
+                "insecure": a.insecure, "tls_name": a.tls_name, "mode": a.mode,
+                "user": a.user, "password": self.password or "",
+                "rcpt": a.rcpt, "size": a.size, "duration": a.duration,
+                "count": a.count, "reconnect": a.reconnect, "resume": a.resume,
+                "pipelining": a.pipelining, "timeout": a.timeout, "idle": idle,
+                "run_id": "bench-" + uuid.uuid4().hex[:12]}
+
+
+# ---- client processes -----------------------------------------------------------
+
+def split(total, parts):
+    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
+
+
+class Clients:
+    """P client processes sharing n sessions."""
+
+    def __init__(self, cfg, n, procs):
+        procs = min(procs, n)
+        cfg["count_per_proc"] = split(cfg["count"], procs)
+        ctx = multiprocessing.get_context("fork")
+        self.pipes, self.procs = [], []
+        first = 0
+        for i, k in enumerate(split(n, procs)):
+            parent, child = ctx.Pipe()
+            p = ctx.Process(target=bench_client.client_process,
+                            args=(cfg, i, list(range(first, first + k)), child),
+                            daemon=True)
+            p.start()
+            child.close()
+            first += k
+            self.pipes.append(parent)
+            self.procs.append(p)
+
+    def _recv(self, pipe, want, timeout):
+        if not pipe.poll(timeout):
+            raise RuntimeError(f"client process: no {want!r} within {timeout:.0f} s")
+        kind, data = pipe.recv()
+        if kind != want:
+            raise RuntimeError(f"client process failed: {data}")
+        return data
+
+    def wait_ready(self, timeout):
+        return [self._recv(p, "ready", timeout) for p in self.pipes]
+
+    def go(self):
+        for p in self.pipes:
+            p.send(("go", None))
+
+    def wait_done(self, timeout, tick=None):
+        """Results of every process; tick() is called while waiting."""
+        results = [None] * len(self.pipes)
+        deadline = time.monotonic() + timeout
+        while any(r is None for r in results):
+            if time.monotonic() > deadline:
+                raise RuntimeError("client processes did not finish in time")
+            waiting = [p for p, r in zip(self.pipes, results) if r is None]
+            for p in multiprocessing.connection.wait(waiting, RSS_SAMPLE_SECS):
+                i = self.pipes.index(p)
+                try:
+                    results[i] = self._recv(p, "done", 0)
+                except EOFError:
+                    raise RuntimeError("a client process died")
+            if tick:
+                tick()
+        for p in self.procs:
+            p.join(10)
+        return results
+
+
+# ---- figures --------------------------------------------------------------------
+
+def percentile(sorted_vals, q):
+    if not sorted_vals:
+        return None
+    k = min(len(sorted_vals) - 1, max(0, int(round(q / 100 * len(sorted_vals) + 0.5)) - 1))
+    return sorted_vals[k]
+
+
+def latency_figures(vals):
+    vals = sorted(vals)
+    if not vals:
+        return None
+    return {"p50_ms": percentile(vals, 50) * 1000, "p99_ms": percentile(vals, 99) * 1000,
+            "max_ms": vals[-1] * 1000, "n": len(vals)}
+
+
+def merge_counts(dicts):
+    out = {}
+    for d in dicts:
+        for k, v in d.items():
+            out[k] = out.get(k, 0) + v
+    return out
+
+
+def scan_maildir(maildir, run_id):
+    """Message-ID -> number of files in new/ and cur/ for this run."""
+    found = {}
+    prefix = f"Message-ID: <{run_id}.".encode()
+    for sub in ("new", "cur"):
+        d = os.path.join(maildir, sub)
+        try:
+            names = os.listdir(d)
+        except FileNotFoundError:
+            continue
+        for name in names:
+            try:
+                with open(os.path.join(d, name), "rb") as f:
+                    head = f.read(HEAD_READ)
+            except FileNotFoundError:
+                continue
+            i = head.find(prefix)
+            if i < 0:
+                continue
+            j = head.find(b">", i)
+            msgid = head[i + len("Message-ID: <"):j].decode()
+            found[msgid] = found.get(msgid, 0) + 1
+    return found
+
+
+def verify_delivery(maildir, run_id, acked, unknown):
+    if not maildir:
+        return {"checked": False}
+    found = scan_maildir(maildir, run_id)
+    acked_set, unknown_set = set(acked), set(unknown)
+    lost = sorted(acked_set - found.keys())
+    dups = sorted(k for k, v in found.items() if v > 1)
+    unexpected = sorted(k for k in found if k not in acked_set and k not in unknown_set)
+    return {"checked": True, "maildir": maildir, "delivered": sum(found.values()),
+            "acked": len(acked_set), "lost": len(lost), "duplicated": len(dups),
+            "unexpected": len(unexpected),
+            "unknown_delivered": len(unknown_set & found.keys()),
+            "examples": (lost + dups + unexpected)[:5],
+            "ok": not lost and not dups and not unexpected}
+
+
+def verdict(client_pcts, server_pct, workers, machine_busy_pct, iowait_pct,
+            others_pct):
+    if client_pcts and max(client_pcts) >= SATURATED * 100:
+        return ("client-bound: a client process used "
+                f"{max(client_pcts):.0f}% of a core (try --procs)")
+    if workers and server_pct is not None and server_pct >= SATURATED * 100 * workers:
+        return "server-bound: the server's workers used every core they had"
+    if machine_busy_pct >= SATURATED * 100:
+        return ("CPU-bound: the machine's cores were busy (client and server "
+                "share them" + (f"; other processes took {others_pct:.0f}% of a "
+                                "core" if others_pct >= 10 else "") + ")")
+    return ("neither side used all its CPU: the rate is bound by latency "
+            f"(fsync, round trips; iowait {iowait_pct:.0f}%)")
+
+
+# ---- load run -------------------------------------------------------------------
+
+def run_load(args, target):
+    target.start()
+    cfg = target.client_cfg(idle=False)
+    clients = Clients(cfg, args.sessions, args.procs)
+    ready = clients.wait_ready(args.timeout + 30)
+    rss0 = target.procs.rss() if target.procs else None
+    scpu0 = target.procs.cpu() if target.procs else None
+    m0 = bench_server.machine_cpu()
+    rss_peak = dict(rss0) if rss0 else None
+
+    def sample():
+        nonlocal rss_peak
+        if target.procs:
+            r = target.procs.rss()
+            if r["VmRSS"] > rss_peak["VmRSS"]:
+                rss_peak = r
+    t0 = time.time()
+    clients.go()
+    limit = (args.duration if not args.count else 3600) + args.timeout * 3 + 60
+    results = clients.wait_done(limit, sample)
+    wall = max(r["t_end"] for r in results) - min(r["t_start"] for r in results)
+    m1 = bench_server.machine_cpu()
+    scpu1 = target.procs.cpu() if target.procs else None
+    rss1 = target.procs.rss() if target.procs else None
+
+    acked = [m for r in results for m in r["acked"]]
+    unknown = [m for r in results for m in r["unknown"]]
+    rc, problems = None, []
+    if target.server:
+        # Quiesce before reading the Maildir: every session has ended.
+        time.sleep(0.2)
+    delivery = verify_delivery(target.maildir, cfg["run_id"], acked, unknown)
+    rc, problems = target.stop()
+    busy = m1[0] - m0[0]
+    total = max(1, m1[2] - m0[2])
+    ncpu = os.cpu_count() or 1
+    client_pcts = [100 * r["cpu"] / max(wall, 1e-9) for r in results]
+    server_cpu = None if scpu0 is None else scpu1 - scpu0
+    handshakes = [h for r in results for h in r["handshakes"]]
+    out = {
+        "kind": "load", "mode": args.mode, "sessions": args.sessions,
+        "open_sessions": sum(x["open"] for x in ready),
+        "reconnect": args.reconnect, "resume": args.resume,
+        "pipelining": args.pipelining, "size": args.size,
+        "duration": args.duration, "count": args.count, "procs": len(results),
+        "wall_s": wall, "run_id": cfg["run_id"],
+        "acked": len(acked), "unknown": len(unknown),
+        "refused": merge_counts(r["refused"] for r in results),
+        "errors": merge_counts(r["errors"] for r in results),
+        "messages_per_s": len(acked) / wall if wall > 0 else 0.0,
+        "latency": latency_figures([x for r in results for x in r["latencies"]]),
+        "handshakes": len(handshakes),
+        "handshakes_per_s": len(handshakes) / wall if wall > 0 else 0.0,
+        "handshake_latency": latency_figures(handshakes),
+        "setup_latency": latency_figures([x for r in results for x in r["setups"]]),
+        "setup_handshake_latency": latency_figures(
+            [x for r in results for x in r["setup_handshakes"]]),
+        "client_cpu_s": [r["cpu"] for r in results],
+        "client_cpu_pct": client_pcts,
+        "server_cpu_s": server_cpu,
+        "server_cpu_pct": None if server_cpu is None else 100 * server_cpu / wall,
+        "machine_busy_pct": 100 * busy / total,
+        "machine_iowait_pct": 100 * (m1[1] - m0[1]) / total,
+        # CPU the rest of the machine used meanwhile (other users' work),
+        # in % of one core like the client and server figures.
+        "others_cpu_pct": max(0.0, 100 * ncpu * busy / total - sum(client_pcts)
+                              - (100 * server_cpu / wall if server_cpu else 0.0)),
+        "cpus": ncpu,
+        "server_rss_kib": {"before": rss0, "peak": rss_peak, "after": rss1},
+        "delivery": delivery,
+        "server_exit": rc, "server_problems": problems[:20],
+        "workers": None if args.connect else args.workers,
+    }
+    out["verdict"] = verdict(client_pcts, out["server_cpu_pct"], out["workers"],
+                             out["machine_busy_pct"], out["machine_iowait_pct"],
+                             out["others_cpu_pct"])
+    return out
+
+
+# ---- idle memory ------------------------------------------------------------------
+
+def open_and_close(cfg, n, procs, timeout):
+    clients = Clients(cfg, n, procs)
+    ready = clients.wait_ready(timeout)
+    clients.go()
+    return ready, clients.wait_done(timeout)
+
+
+def run_idle_one(args, target, n):
+    target.start()
+    cfg = target.client_cfg(idle=True)
+    # Warm up: the first sessions of a worker page in library code and make
+    # one-off allocations; that is not memory per connection.
+    open_and_close(cfg, IDLE_WARMUP_PER_WORKER * (args.workers or 1), 1,
+                   args.timeout + 30)
+    time.sleep(args.settle)
+    rss0 = target.procs.rss()
+    rounds, errors = [], {}
+    for _ in range(args.idle_rounds):
+        cpu0 = target.procs.cpu()
+        clients = Clients(cfg, n, args.procs)
+        ready = clients.wait_ready(args.timeout + n / 10 + 60)
+        server_cpu = target.procs.cpu() - cpu0
+        opened = sum(x["open"] for x in ready)
+        setup_s = max(x["seconds"] for x in ready)
+        time.sleep(args.settle)
+        rss_n = target.procs.rss()
+        clients.go()
+        results = clients.wait_done(args.timeout + 60)
+        time.sleep(args.settle)
+        rss_after = target.procs.rss()
+        errors = merge_counts([errors] + [r["errors"] for r in results])
+        client_cpu = sum(r["cpu"] for r in results)
+        rounds.append({
+            "open": opened, "setup_s": setup_s,
+            "handshakes_per_s": opened / setup_s if setup_s else 0.0,
+            "server_cpu_ms_per_conn": 1000 * server_cpu / opened if opened else None,
+            "client_cpu_ms_per_conn": 1000 * client_cpu / opened if opened else None,
+            "rss_open_kib": rss_n, "rss_after_close_kib": rss_after,
+            "per_conn_kib": (rss_n["VmRSS"] - rss0["VmRSS"]) / opened if opened else None,
+            "per_conn_anon_kib": (rss_n["RssAnon"] - rss0["RssAnon"]) / opened
+            if opened else None})
+    rc, problems = target.stop()
+    first = rounds[0]
+    return {"n": n, "open": min(r["open"] for r in rounds),
+            "rss_before_kib": rss0, "rounds": rounds,
+            "per_conn_kib": first["per_conn_kib"],
+            "per_conn_anon_kib": first["per_conn_anon_kib"],
+            "goal_kib": IDLE_GOAL_KIB,
+            "meets_goal": first["per_conn_kib"] is not None and
+            first["per_conn_kib"] < IDLE_GOAL_KIB,
+            "errors": errors, "server_exit": rc, "server_problems": problems[:20]}
+
+
+def run_idle(args, target):
+    ns = [int(x) for x in args.idle.split(",") if x.strip()]
+    return {"kind": "idle", "mode": args.mode, "procs": args.procs,
+            "workers": None if args.connect else args.workers,
+            "runs": [run_idle_one(args, target, n) for n in ns]}
+
+
+# ---- report ------------------------------------------------------------------------
+
+def fmt_lat(lat):
+    if not lat:
+        return "-"
+    return (f"p50 {lat['p50_ms']:.2f} ms   p99 {lat['p99_ms']:.2f} ms   "
+            f"max {lat['max_ms']:.2f} ms")
+
+
+def mib(kib):
+    return f"{kib / 1024:.1f} MiB"
+
+
+def print_load(r, args):
+    how = ("a new connection per message" if r["reconnect"] else
+           "sessions reused") + (", TLS resumption" if r["resume"] else "")
+    print(f"sealpost SMTP load: {r['mode']}, {r['sessions']} sessions ({how}), "
+          f"{r['size']}-byte messages, "
+          + ("pipelined" if r["pipelining"] else "lock-step")
+          + f", {r['procs']} client process(es)")
+    print(f"  run        {r['wall_s']:.2f} s, {r['acked']} messages acknowledged "
+          f"with 250" + (f", {r['unknown']} fate unknown" if r["unknown"] else ""))
+    if r["refused"]:
+        print(f"  refused    {r['refused']}")
+    if r["errors"]:
+        print(f"  ERRORS     {r['errors']}")
+    print(f"  rate       {r['messages_per_s']:.1f} messages/s")
+    print(f"  latency    {fmt_lat(r['latency'])}   (MAIL to the 250 after DATA)")
+    if r["reconnect"]:
+        print(f"  handshakes {r['handshakes_per_s']:.1f}/s   "
+              f"{fmt_lat(r['handshake_latency'])}")
+        print(f"  setup      {fmt_lat(r['setup_latency'])}   "
+              "(connect to ready for MAIL)")
+    elif r["setup_handshake_latency"]:
+        print(f"  handshakes {r['setup_handshake_latency']['n']} before the run "
+              f"({fmt_lat(r['setup_handshake_latency'])}); --reconnect measures "
+              "handshakes/s")
+    cl = " + ".join(f"{p:.0f}%" for p in r["client_cpu_pct"])
+    sv = "-" if r["server_cpu_pct"] is None else f"{r['server_cpu_pct']:.0f}%"
+    print(f"  cpu        client {cl}, server {sv} (of one core; "
+          f"{r['cpus']} cores), others {r['others_cpu_pct']:.0f}%; machine "
+          f"busy {r['machine_busy_pct']:.0f}%, iowait {r['machine_iowait_pct']:.0f}%")
+    print(f"  verdict    {r['verdict']}")
+    rss = r["server_rss_kib"]
+    if rss["before"]:
+        print(f"  server rss {mib(rss['before']['VmRSS'])} with the sessions open "
+              f"before the run, peak {mib(rss['peak']['VmRSS'])}, "
+              f"{mib(rss['after']['VmRSS'])} after "
+              f"({rss['before']['processes']} processes)")
+    d = r["delivery"]
+    if not d["checked"]:
+        print("  maildir    NOT CHECKED (give --maildir)")
+    elif d["ok"]:
+        print(f"  maildir    ok: {d['delivered']} messages delivered = "
+              f"{d['acked']} acknowledged; none lost, none duplicated"
+              + (f" ({d['unknown_delivered']} of unknown fate arrived)"
+                 if r["unknown"] else ""))
+    else:
+        print(f"  maildir    MAIL LOST OR DUPLICATED: delivered {d['delivered']}, "
+              f"acknowledged {d['acked']}, lost {d['lost']}, duplicated "
+              f"{d['duplicated']}, unexpected {d['unexpected']}; e.g. {d['examples']}")
+    print_server_end(r)
+
+
+def print_server_end(r):
+    if r.get("server_exit") not in (None, 0):
+        print(f"  SERVER     exit status {r['server_exit']} at SIGTERM")
+    for line in r.get("server_problems", [])[:10]:
+        print(f"  server log {line}")
+
+
+def print_idle(r, args):
+    print(f"sealpost idle TLS connections ({r['mode']}, after EHLO), "
+          f"{r['workers']} workers")
+    for x in r["runs"]:
+        print(f"  N={x['n']:<6} server rss {mib(x['rss_before_kib']['VmRSS'])} "
+              "with none (after a warm-up)")
+        for i, rd in enumerate(x["rounds"]):
+            print(f"    round {i + 1}  {rd['open']} open in {rd['setup_s']:.1f} s "
+                  f"({rd['handshakes_per_s']:.0f} handshakes/s; cpu per "
+                  f"connection: server {rd['server_cpu_ms_per_conn']:.2f} ms, "
+                  f"client {rd['client_cpu_ms_per_conn']:.2f} ms)")
+            print(f"             rss {mib(rd['rss_open_kib']['VmRSS'])} open ("
+                  + " ".join(mib(k) for k in rd["rss_open_kib"]["VmRSS_each"])
+                  + " master, workers), "
+                  f"{mib(rd['rss_after_close_kib']['VmRSS'])} after closing")
+        per = x["per_conn_kib"]
+        if per is not None:
+            mark = "meets" if x["meets_goal"] else "MISSES"
+            print(f"    per connection {per:.1f} KiB (anonymous "
+                  f"{x['per_conn_anon_kib']:.1f} KiB): {mark} the goal of "
+                  f"< {IDLE_GOAL_KIB} KiB")
+        if x["errors"]:
+            print(f"    ERRORS {x['errors']}")
+        print_server_end(x)
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    raise_fd_limit()
+    target = Target(args)
+    try:
+        result = run_idle(args, target) if args.idle else run_load(args, target)
+    finally:
+        target.stop()
+    result["commit"] = git_commit()
+    result["date"] = time.strftime("%Y-%m-%d %H:%M:%S %z")
+    if args.json:
+        print(json.dumps(result, indent=1, sort_keys=True))
+    elif args.idle:
+        print_idle(result, args)
+    else:
+        print_load(result, args)
+    bad = False
+    if result["kind"] == "load":
+        bad = (result["delivery"]["checked"] and not result["delivery"]["ok"]) \
+            or bool(result["errors"]) or result["acked"] == 0
+        bad = bad or result.get("server_exit") not in (None, 0)
+    else:
+        bad = any(x["open"] < x["n"] or x["errors"] or
+                  x.get("server_exit") not in (None, 0) for x in result["runs"])
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
