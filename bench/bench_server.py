@@ -71,13 +71,36 @@ def proc_cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+PF_KTHREAD = 0x00200000
+
+
 def machine_cpu():
-    """(busy, iowait, total) jiffies of the whole machine from /proc/stat."""
+    """Jiffies of the whole machine from /proc/stat (busy, iowait, irq:
+    hard and soft interrupts, total), plus CPU seconds of kernel threads
+    (which do network and disk work partly on our behalf)."""
     with open("/proc/stat") as f:
         vals = [int(v) for v in f.readline().split()[1:]]
     idle, iowait = vals[3], vals[4]
     total = sum(vals[:8])        # guest time is already in user
-    return total - idle - iowait, iowait, total
+    return {"busy": total - idle - iowait, "iowait": iowait,
+            "irq": vals[5] + vals[6], "total": total,
+            "kthreads_s": kthreads_cpu_seconds()}
+
+
+def kthreads_cpu_seconds():
+    total = 0
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[6]) & PF_KTHREAD:
+            total += int(fields[11]) + int(fields[12])
+    return total / CLK_TCK
 
 
 class ServerProcs:
@@ -107,6 +130,25 @@ class ServerProcs:
 
     def cpu(self):
         return sum(proc_cpu_seconds(p) for p in self.pids())
+
+    def thread_cpu(self):
+        """CPU seconds per thread: {(pid, tid): seconds}. A worker's event
+        loop is its main thread (tid == pid); the others are its pool."""
+        out = {}
+        for pid in self.pids():
+            try:
+                tids = os.listdir(f"/proc/{pid}/task")
+            except OSError:
+                continue
+            for tid in tids:
+                try:
+                    with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                        stat = f.read()
+                except OSError:
+                    continue
+                fields = stat[stat.rindex(")") + 2:].split()
+                out[(pid, int(tid))] = (int(fields[11]) + int(fields[12])) / CLK_TCK
+        return out
 
 
 class BenchServer(ServerProcs):

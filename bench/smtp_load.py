@@ -106,6 +106,15 @@ def parse_args(argv):
                    help="the recipient's Maildir, to check delivery")
     g.add_argument("--server-pid", type=int,
                    help="the server's master pid, for memory and CPU figures")
+    g = p.add_argument_group("the standard suite")
+    g.add_argument("--suite", action="store_true",
+                   help="run the table of bench/RESULTS.md: STARTTLS and "
+                        "implicit TLS with N = 1, 10, 100 (sessions reused) "
+                        "and N = 10 (new connection per message), then idle "
+                        "memory with 1000 and 5000 sessions; prints Markdown")
+    g.add_argument("--repeat", type=int, default=1,
+                   help="--suite: run each load row this many times and "
+                        "report the median by rate")
     g = p.add_argument_group("output")
     g.add_argument("--json", action="store_true",
                    help="print one JSON object instead of the text report")
@@ -115,6 +124,8 @@ def parse_args(argv):
                 "--size at least 256")
     if args.resume and not args.reconnect:
         p.error("--resume only makes sense with --reconnect")
+    if args.suite and args.connect:
+        p.error("--suite starts its own servers: no --connect")
     if args.connect and args.idle and not args.server_pid:
         p.error("--idle with --connect needs --server-pid")
     return args
@@ -150,6 +161,7 @@ class Target:
         self.args = args
         self.server = None
         self.root = None
+        self.roots = []
         self.procs = None
         self.maildir = args.maildir
         self.password = None
@@ -171,6 +183,7 @@ class Target:
         if not os.access(a.binary, os.X_OK):
             sys.exit(f"smtp_load: {a.binary} not found: run make first")
         self.root = tempfile.mkdtemp(prefix="sealpost-bench-")
+        self.roots.append(self.root)
         self.server = bench_server.BenchServer(a.binary, self.root, a.workers,
                                                a.key, a.log_level)
         self.server.start()
@@ -187,12 +200,19 @@ class Target:
             return None, []
         rc = self.server.stop()
         problems = self.server.problems()
-        if self.args.keep:
-            print(f"kept {self.root}", file=sys.stderr)
-        else:
-            shutil.rmtree(self.root, ignore_errors=True)
         self.server = None
         return rc, problems
+
+    def cleanup(self):
+        """Remove the folders of our servers (after the report: removing
+        tens of thousands of messages takes a while)."""
+        self.stop()
+        for root in self.roots:
+            if self.args.keep:
+                print(f"kept {root}", file=sys.stderr)
+            else:
+                shutil.rmtree(root, ignore_errors=True)
+        self.roots = []
 
     def client_cfg(self, idle):
         a = self.args
@@ -333,13 +353,16 @@ def verify_delivery(maildir, run_id, acked, unknown):
             "ok": not lost and not dups and not unexpected}
 
 
-def verdict(client_pcts, server_pct, workers, machine_busy_pct, iowait_pct,
-            others_pct):
+def verdict(client_pcts, server_pct, workers, loop_pct, machine_busy_pct,
+            iowait_pct, others_pct):
     if client_pcts and max(client_pcts) >= SATURATED * 100:
         return ("client-bound: a client process used "
                 f"{max(client_pcts):.0f}% of a core (try --procs)")
     if workers and server_pct is not None and server_pct >= SATURATED * 100 * workers:
         return "server-bound: the server's workers used every core they had"
+    if loop_pct is not None and loop_pct >= SATURATED * 100:
+        return (f"server-bound: a worker's event loop used {loop_pct:.0f}% of "
+                "a core")
     if machine_busy_pct >= SATURATED * 100:
         return ("CPU-bound: the machine's cores were busy (client and server "
                 "share them" + (f"; other processes took {others_pct:.0f}% of a "
@@ -357,6 +380,7 @@ def run_load(args, target):
     ready = clients.wait_ready(args.timeout + 30)
     rss0 = target.procs.rss() if target.procs else None
     scpu0 = target.procs.cpu() if target.procs else None
+    threads0 = target.procs.thread_cpu() if target.procs else {}
     m0 = bench_server.machine_cpu()
     rss_peak = dict(rss0) if rss0 else None
 
@@ -366,13 +390,13 @@ def run_load(args, target):
             r = target.procs.rss()
             if r["VmRSS"] > rss_peak["VmRSS"]:
                 rss_peak = r
-    t0 = time.time()
     clients.go()
     limit = (args.duration if not args.count else 3600) + args.timeout * 3 + 60
     results = clients.wait_done(limit, sample)
     wall = max(r["t_end"] for r in results) - min(r["t_start"] for r in results)
     m1 = bench_server.machine_cpu()
     scpu1 = target.procs.cpu() if target.procs else None
+    threads1 = target.procs.thread_cpu() if target.procs else {}
     rss1 = target.procs.rss() if target.procs else None
 
     acked = [m for r in results for m in r["acked"]]
@@ -383,12 +407,19 @@ def run_load(args, target):
         time.sleep(0.2)
     delivery = verify_delivery(target.maildir, cfg["run_id"], acked, unknown)
     rc, problems = target.stop()
-    busy = m1[0] - m0[0]
-    total = max(1, m1[2] - m0[2])
+    busy = m1["busy"] - m0["busy"]
+    total = max(1, m1["total"] - m0["total"])
     ncpu = os.cpu_count() or 1
+    kernel_pct = (100 * (m1["kthreads_s"] - m0["kthreads_s"]) / wall
+                  + 100 * ncpu * (m1["irq"] - m0["irq"]) / total)
     client_pcts = [100 * r["cpu"] / max(wall, 1e-9) for r in results]
     server_cpu = None if scpu0 is None else scpu1 - scpu0
     handshakes = [h for r in results for h in r["handshakes"]]
+    # The busiest event loop (a process's main thread) and pool thread.
+    loops = [100 * (v - threads0.get(k, 0.0)) / wall for k, v in threads1.items()
+             if k[0] == k[1]]
+    pools = [100 * (v - threads0.get(k, 0.0)) / wall for k, v in threads1.items()
+             if k[0] != k[1]]
     out = {
         "kind": "load", "mode": args.mode, "sessions": args.sessions,
         "open_sessions": sum(x["open"] for x in ready),
@@ -411,12 +442,17 @@ def run_load(args, target):
         "client_cpu_pct": client_pcts,
         "server_cpu_s": server_cpu,
         "server_cpu_pct": None if server_cpu is None else 100 * server_cpu / wall,
+        "server_loop_max_pct": max(loops) if loops else None,
+        "server_pool_thread_max_pct": max(pools) if pools else None,
         "machine_busy_pct": 100 * busy / total,
-        "machine_iowait_pct": 100 * (m1[1] - m0[1]) / total,
+        "machine_iowait_pct": 100 * (m1["iowait"] - m0["iowait"]) / total,
+        # Kernel threads and interrupts: network and disk work, partly ours.
+        "kernel_cpu_pct": kernel_pct,
         # CPU the rest of the machine used meanwhile (other users' work),
         # in % of one core like the client and server figures.
         "others_cpu_pct": max(0.0, 100 * ncpu * busy / total - sum(client_pcts)
-                              - (100 * server_cpu / wall if server_cpu else 0.0)),
+                              - (100 * server_cpu / wall if server_cpu else 0.0)
+                              - kernel_pct),
         "cpus": ncpu,
         "server_rss_kib": {"before": rss0, "peak": rss_peak, "after": rss1},
         "delivery": delivery,
@@ -424,8 +460,8 @@ def run_load(args, target):
         "workers": None if args.connect else args.workers,
     }
     out["verdict"] = verdict(client_pcts, out["server_cpu_pct"], out["workers"],
-                             out["machine_busy_pct"], out["machine_iowait_pct"],
-                             out["others_cpu_pct"])
+                             out["server_loop_max_pct"], out["machine_busy_pct"],
+                             out["machine_iowait_pct"], out["others_cpu_pct"])
     return out
 
 
@@ -531,8 +567,12 @@ def print_load(r, args):
     cl = " + ".join(f"{p:.0f}%" for p in r["client_cpu_pct"])
     sv = "-" if r["server_cpu_pct"] is None else f"{r['server_cpu_pct']:.0f}%"
     print(f"  cpu        client {cl}, server {sv} (of one core; "
-          f"{r['cpus']} cores), others {r['others_cpu_pct']:.0f}%; machine "
+          f"{r['cpus']} cores), kernel threads + irq {r['kernel_cpu_pct']:.0f}%, "
+          f"others {r['others_cpu_pct']:.0f}%; machine "
           f"busy {r['machine_busy_pct']:.0f}%, iowait {r['machine_iowait_pct']:.0f}%")
+    if r["server_loop_max_pct"] is not None:
+        print(f"  server     busiest event loop {r['server_loop_max_pct']:.0f}%, "
+              f"busiest pool thread {r['server_pool_thread_max_pct']:.0f}% of a core")
     print(f"  verdict    {r['verdict']}")
     rss = r["server_rss_kib"]
     if rss["before"]:
@@ -588,31 +628,162 @@ def print_idle(r, args):
         print_server_end(x)
 
 
+# ---- the standard suite (bench/RESULTS.md) -------------------------------------------
+
+SUITE_LOAD = ([(m, n, False) for m in ("starttls", "implicit") for n in (1, 10, 100)]
+              + [(m, 10, True) for m in ("starttls", "implicit")])
+SUITE_IDLE = "1000,5000"
+
+
+def machine_info():
+    info = {"cores": os.cpu_count(), "kernel": os.uname().release,
+            "python": sys.version.split()[0]}
+    import ssl
+    info["openssl"] = ssl.OPENSSL_VERSION
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as f:
+        info["mem_mib"] = int(f.readline().split()[1]) // 1024
+    tmp = os.path.realpath(tempfile.gettempdir())
+    best = ("", "?", "?")
+    with open("/proc/mounts") as f:
+        for line in f:
+            dev, mnt, fstype = line.split()[:3]
+            if (tmp == mnt or tmp.startswith(mnt.rstrip("/") + "/")) and \
+                    len(mnt) >= len(best[0]):
+                best = (mnt, fstype, dev)
+    info["tmp_fs"] = f"{best[1]} on {best[2]} ({tmp})"
+    return info
+
+
+def suite_args(args, **kw):
+    d = dict(vars(args))
+    d.update(kw)
+    return argparse.Namespace(**d)
+
+
+def run_suite(args):
+    runs, idle = [], []
+    for mode, n, reconnect in SUITE_LOAD:
+        tries = []
+        for _ in range(args.repeat):
+            a = suite_args(args, mode=mode, sessions=n, reconnect=reconnect)
+            t = Target(a)
+            try:
+                r = run_load(a, t)
+            finally:
+                t.cleanup()
+            print(f"  {mode} N={n}{' reconnect' if reconnect else ''}: "
+                  f"{r['messages_per_s']:.0f} msg/s, others {r['others_cpu_pct']:.0f}%",
+                  file=sys.stderr, flush=True)
+            tries.append(r)
+        tries.sort(key=lambda r: r["messages_per_s"])
+        best = dict(tries[len(tries) // 2])
+        best["rate_range"] = [tries[0]["messages_per_s"], tries[-1]["messages_per_s"]]
+        best["all_ok"] = all(r["delivery"].get("ok") and not r["errors"] for r in tries)
+        runs.append(best)
+    for mode in ("starttls", "implicit"):
+        a = suite_args(args, mode=mode, idle=SUITE_IDLE)
+        t = Target(a)
+        try:
+            idle.append(run_idle(a, t))
+        finally:
+            t.cleanup()
+        print(f"  idle {mode}: " + ", ".join(f"N={x['n']} {x['per_conn_kib']:.1f} KiB"
+                                            for x in idle[-1]["runs"]),
+              file=sys.stderr, flush=True)
+    return {"kind": "suite", "machine": machine_info(), "load": runs, "idle": idle,
+            "repeat": args.repeat, "duration": args.duration}
+
+
+def print_suite(r):
+    m = r["machine"]
+    print(f"machine: {m['cores']} cores ({m.get('cpu', '?')}), {m['mem_mib']} MiB, "
+          f"Linux {m['kernel']}, {m['tmp_fs']}; Python {m['python']}, {m['openssl']}")
+    print(f"commit {r['commit']}, {r['date']}; each load row: {r['duration']:g} s, "
+          f"median of {r['repeat']} run(s) by rate\n")
+    print("| TLS | N | connection | msg/s (range) | p50 ms | p99 ms | max ms "
+          "| handshakes/s | client CPU | server CPU | kernel CPU | others CPU "
+          "| Maildir |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for x in r["load"]:
+        lat = x["latency"] or {"p50_ms": 0, "p99_ms": 0, "max_ms": 0}
+        lo, hi = x["rate_range"]
+        d = x["delivery"]
+        print(f"| {x['mode']} | {x['sessions']} | "
+              f"{'new per message' if x['reconnect'] else 'reused'} | "
+              f"{x['messages_per_s']:.0f} ({lo:.0f}-{hi:.0f}) | {lat['p50_ms']:.1f} | "
+              f"{lat['p99_ms']:.1f} | {lat['max_ms']:.1f} | "
+              + (f"{x['handshakes_per_s']:.0f}" if x["reconnect"] else "-")
+              + f" | {' + '.join(f'{c:.0f}%' for c in x['client_cpu_pct'])} | "
+              f"{x['server_cpu_pct']:.0f}% | {x['kernel_cpu_pct']:.0f}% | "
+              f"{x['others_cpu_pct']:.0f}% | "
+              + (f"{d['delivered']} = {d['acked']} acked" if d.get("ok") and x["all_ok"]
+                 else f"PROBLEM: {d} {x['errors']}") + " |")
+    print("\n| TLS | idle sessions | RSS none | RSS open | per connection "
+          "| anonymous | goal < 64 KiB | handshakes/s | server CPU/handshake |")
+    print("|---|---:|---:|---:|---:|---:|---|---:|---:|")
+    for i in r["idle"]:
+        for x in i["runs"]:
+            rd = x["rounds"][0]
+            print(f"| {i['mode']} | {x['open']} | {mib(x['rss_before_kib']['VmRSS'])} | "
+                  f"{mib(rd['rss_open_kib']['VmRSS'])} | {x['per_conn_kib']:.1f} KiB | "
+                  f"{x['per_conn_anon_kib']:.1f} KiB | "
+                  f"{'met' if x['meets_goal'] else 'MISSED'} | "
+                  f"{rd['handshakes_per_s']:.0f} | {rd['server_cpu_ms_per_conn']:.2f} ms |")
+
+
+def suite_ok(r):
+    return all(x["all_ok"] and x["server_exit"] == 0 for x in r["load"]) and \
+        all(x["open"] == x["n"] and not x["errors"] and x["server_exit"] == 0
+            for i in r["idle"] for x in i["runs"])
+
+
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     raise_fd_limit()
     target = Target(args)
     try:
-        result = run_idle(args, target) if args.idle else run_load(args, target)
+        return report(args, target)
     finally:
-        target.stop()
+        target.cleanup()
+
+
+def report(args, target):
+    if args.suite:
+        result = run_suite(args)
+    elif args.idle:
+        result = run_idle(args, target)
+    else:
+        result = run_load(args, target)
     result["commit"] = git_commit()
     result["date"] = time.strftime("%Y-%m-%d %H:%M:%S %z")
     if args.json:
         print(json.dumps(result, indent=1, sort_keys=True))
+    elif args.suite:
+        print_suite(result)
     elif args.idle:
         print_idle(result, args)
     else:
         print_load(result, args)
-    bad = False
+    sys.stdout.flush()
+    return 0 if result_ok(result) else 1
+
+
+def result_ok(result):
+    """Exit status 0 only for a clean run: no mail lost, no errors, the
+    server exited cleanly."""
+    if result["kind"] == "suite":
+        return suite_ok(result)
     if result["kind"] == "load":
-        bad = (result["delivery"]["checked"] and not result["delivery"]["ok"]) \
-            or bool(result["errors"]) or result["acked"] == 0
-        bad = bad or result.get("server_exit") not in (None, 0)
-    else:
-        bad = any(x["open"] < x["n"] or x["errors"] or
-                  x.get("server_exit") not in (None, 0) for x in result["runs"])
-    return 1 if bad else 0
+        return (not result["delivery"]["checked"] or result["delivery"]["ok"]) \
+            and not result["errors"] and result["acked"] > 0 \
+            and result.get("server_exit") in (None, 0)
+    return all(x["open"] == x["n"] and not x["errors"] and
+               x.get("server_exit") in (None, 0) for x in result["runs"])
 
 
 if __name__ == "__main__":
