@@ -568,7 +568,8 @@ def print_load(r, args):
     sv = "-" if r["server_cpu_pct"] is None else f"{r['server_cpu_pct']:.0f}%"
     print(f"  cpu        client {cl}, server {sv} (of one core; "
           f"{r['cpus']} cores), kernel threads + irq {r['kernel_cpu_pct']:.0f}%, "
-          f"others {r['others_cpu_pct']:.0f}%; machine "
+          f"others{' (with the server)' if r['server_cpu_pct'] is None else ''} "
+          f"{r['others_cpu_pct']:.0f}%; machine "
           f"busy {r['machine_busy_pct']:.0f}%, iowait {r['machine_iowait_pct']:.0f}%")
     if r["server_loop_max_pct"] is not None:
         print(f"  server     busiest event loop {r['server_loop_max_pct']:.0f}%, "
