@@ -267,3 +267,62 @@ class BenchServer(ServerProcs):
             rc = None
         self.proc = None
         return rc
+
+
+def _probe_loop(spool, new, tag, data, deadline, lat):
+    n = 0
+    while time.perf_counter() < deadline:
+        t1 = time.perf_counter()
+        name = f"{tag}.{n}"
+        path = os.path.join(spool, name)
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.link(path, os.path.join(new, name))
+        dfd = os.open(new, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+        os.unlink(path)
+        lat.append(time.perf_counter() - t1)
+        n += 1
+
+
+def fsync_probe(parent, seconds=2.0, threads=1, size=4096):
+    """The disk's cost of durable deliveries without any server: in a
+    temporary folder under parent, each of `threads` threads repeats what a
+    commit does (create, write, fsync the file, link it into new/, fsync
+    new/, unlink the spool name). Returns commits/s, p50 and p99 latency
+    (ms) and the CPU time per commit (ms; nearly all of it in the kernel)."""
+    import shutil
+    import tempfile
+    import threading
+    root = tempfile.mkdtemp(prefix="sealpost-fsync-probe-", dir=parent)
+    spool, new = os.path.join(root, "spool"), os.path.join(root, "new")
+    os.mkdir(spool)
+    os.mkdir(new)
+    data = b"x" * size
+    lat = []
+    try:
+        t_cpu, t0 = time.process_time(), time.perf_counter()
+        deadline = t0 + seconds
+        workers = [threading.Thread(target=_probe_loop,
+                                    args=(spool, new, i, data, deadline, lat))
+                   for i in range(threads)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        wall = time.perf_counter() - t0
+        cpu = time.process_time() - t_cpu
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    lat.sort()
+    return {"threads": threads, "commits_per_s": len(lat) / wall,
+            "p50_ms": 1000 * lat[len(lat) // 2],
+            "p99_ms": 1000 * lat[min(len(lat) - 1, int(len(lat) * 0.99))],
+            "cpu_ms_per_commit": 1000 * cpu / len(lat)}

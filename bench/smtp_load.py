@@ -115,6 +115,10 @@ def parse_args(argv):
     g.add_argument("--repeat", type=int, default=1,
                    help="--suite: run each load row this many times and "
                         "report the median by rate")
+    g.add_argument("--fsync-probe", action="store_true",
+                   help="only measure the disk for --duration: durable "
+                        "commits/s of 1 and 8 threads doing what a delivery "
+                        "does, without a server")
     g = p.add_argument_group("output")
     g.add_argument("--json", action="store_true",
                    help="print one JSON object instead of the text report")
@@ -634,6 +638,9 @@ def print_idle(r, args):
 SUITE_LOAD = ([(m, n, False) for m in ("starttls", "implicit") for n in (1, 10, 100)]
               + [(m, 10, True) for m in ("starttls", "implicit")])
 SUITE_IDLE = "1000,5000"
+# The fsync probe runs with one thread, then with as many as the server's
+# pools have (2 workers x JOBS_THREADS 4).
+FSYNC_PROBE_THREADS = (1, 8)
 
 
 def machine_info():
@@ -697,7 +704,17 @@ def run_suite(args):
                                             for x in idle[-1]["runs"]),
               file=sys.stderr, flush=True)
     return {"kind": "suite", "machine": machine_info(), "load": runs, "idle": idle,
+            "fsync_probe": [bench_server.fsync_probe(tempfile.gettempdir(), 3, t)
+                            for t in FSYNC_PROBE_THREADS],
             "repeat": args.repeat, "duration": args.duration}
+
+
+def print_probe(f):
+    print(f"disk: {f['commits_per_s']:.0f} durable commits/s from "
+          f"{f['threads']} thread(s) without a server (create+write+fsync, "
+          "link, fsync dir; p50 "
+          f"{f['p50_ms']:.2f} ms, p99 {f['p99_ms']:.2f} ms, "
+          f"{f['cpu_ms_per_commit']:.2f} ms CPU each)")
 
 
 def print_suite(r):
@@ -705,7 +722,10 @@ def print_suite(r):
     print(f"machine: {m['cores']} cores ({m.get('cpu', '?')}), {m['mem_mib']} MiB, "
           f"Linux {m['kernel']}, {m['tmp_fs']}; Python {m['python']}, {m['openssl']}")
     print(f"commit {r['commit']}, {r['date']}; each load row: {r['duration']:g} s, "
-          f"median of {r['repeat']} run(s) by rate\n")
+          f"median of {r['repeat']} run(s) by rate")
+    for f in r["fsync_probe"]:
+        print_probe(f)
+    print()
     print("| TLS | N | connection | msg/s (range) | p50 ms | p99 ms | max ms "
           "| handshakes/s | client CPU | server CPU | kernel CPU | others CPU "
           "| Maildir |")
@@ -754,6 +774,14 @@ def main(argv=None):
 
 
 def report(args, target):
+    if args.fsync_probe:
+        probes = [bench_server.fsync_probe(tempfile.gettempdir(), args.duration, t)
+                  for t in FSYNC_PROBE_THREADS]
+        if args.json:
+            print(json.dumps(probes, indent=1, sort_keys=True))
+        for f in probes if not args.json else []:
+            print_probe(f)
+        return 0
     if args.suite:
         result = run_suite(args)
     elif args.idle:

@@ -93,6 +93,16 @@ def test_connect_to_a_running_server(smtp_server, tmp_path):
     assert len(msgs) >= 5 and b"From: <bob@example.test>" in msgs[-1]
 
 
+def test_fsync_probe():
+    r = subprocess.run([sys.executable, SCRIPT, "--fsync-probe", "-d", "0.3",
+                        "--json"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    one, eight = json.loads(r.stdout)
+    assert (one["threads"], eight["threads"]) == (1, 8)
+    for f in (one, eight):
+        assert f["commits_per_s"] > 0 and 0 < f["p50_ms"] <= f["p99_ms"]
+
+
 def test_delivery_check_catches_lost_and_duplicated_mail(tmp_path):
     new = tmp_path / "new"
     new.mkdir()
