@@ -32,7 +32,7 @@ IDLE_GOAL_KIB = 64
 # first, after the server's Return-Path and Received lines).
 HEAD_READ = 4096
 # Sessions opened and closed per worker before the idle baseline is taken.
-IDLE_WARMUP_PER_WORKER = 32
+IDLE_WARMUP_PER_WORKER = 8
 # Interval of the server RSS samples taken during a load run.
 RSS_SAMPLE_SECS = 0.5
 # A CPU share above this means the process (or machine) is saturated.
@@ -380,6 +380,7 @@ def verdict(client_pcts, server_pct, workers, loop_pct, machine_busy_pct,
 def run_load(args, target):
     target.start()
     cfg = target.client_cfg(idle=False)
+    rss_none = target.procs.rss() if target.procs else None
     clients = Clients(cfg, args.sessions, args.procs)
     ready = clients.wait_ready(args.timeout + 30)
     rss0 = target.procs.rss() if target.procs else None
@@ -458,7 +459,8 @@ def run_load(args, target):
                               - (100 * server_cpu / wall if server_cpu else 0.0)
                               - kernel_pct),
         "cpus": ncpu,
-        "server_rss_kib": {"before": rss0, "peak": rss_peak, "after": rss1},
+        "server_rss_kib": {"none": rss_none, "before": rss0, "peak": rss_peak,
+                           "after": rss1},
         "delivery": delivery,
         "server_exit": rc, "server_problems": problems[:20],
         "workers": None if args.connect else args.workers,
@@ -581,10 +583,14 @@ def print_load(r, args):
     print(f"  verdict    {r['verdict']}")
     rss = r["server_rss_kib"]
     if rss["before"]:
-        print(f"  server rss {mib(rss['before']['VmRSS'])} with the sessions open "
-              f"before the run, peak {mib(rss['peak']['VmRSS'])}, "
-              f"{mib(rss['after']['VmRSS'])} after "
-              f"({rss['before']['processes']} processes)")
+        print(f"  server rss {mib(rss['none']['VmRSS'])} with no session, "
+              f"{mib(rss['before']['VmRSS'])} with the sessions open before the "
+              f"run, peak {mib(rss['peak']['VmRSS'])}, {mib(rss['after']['VmRSS'])} "
+              f"after ({rss['before']['processes']} processes)")
+        if not r["reconnect"] and r["open_sessions"]:
+            per = (rss["before"]["VmRSS"] - rss["none"]["VmRSS"]) / r["open_sessions"]
+            print(f"             {per:.1f} KiB per open session (includes one-off "
+                  "costs of the first sessions: use --idle with a large N)")
     d = r["delivery"]
     if not d["checked"]:
         print("  maildir    NOT CHECKED (give --maildir)")
