@@ -213,6 +213,7 @@ class ClientRun:
         self.errors = {}         # error text -> count
         self.resume_sessions = {}
         self.setup_handshakes = []   # before the measured run (session reuse)
+        self.resumed = 0             # handshakes that resumed a session
 
     # ---- bookkeeping --------------------------------------------------------
     def _count(self, table, key):
@@ -238,6 +239,7 @@ class ClientRun:
             session = self.resume_sessions.get(slot) if cfg["resume"] else None
             if cfg["mode"] == "implicit":
                 self.handshakes.append(await st.start_tls(self.ctx, cfg["tls_name"], session))
+                self.resumed += st.tls.session_reused
                 await st.expect("greeting", 220)
                 await self._ehlo(st)
                 if cfg["idle"]:             # idle sessions stop after EHLO
@@ -252,6 +254,7 @@ class ClientRun:
                 await st.send(b"STARTTLS\r\n")
                 await st.expect("STARTTLS", 220)
                 self.handshakes.append(await st.start_tls(self.ctx, cfg["tls_name"], session))
+                self.resumed += st.tls.session_reused
                 await self._ehlo(st)
             if cfg["resume"]:
                 self.resume_sessions[slot] = st.session()
@@ -370,7 +373,8 @@ class ClientRun:
         return {"acked": self.acked, "unknown": self.unknown,
                 "latencies": self.latencies, "handshakes": self.handshakes,
                 "setups": self.setups,
-                "setup_handshakes": self.setup_handshakes, "refused": self.refused,
+                "setup_handshakes": self.setup_handshakes,
+                "resumed": self.resumed, "refused": self.refused,
                 "errors": self.errors, "cpu": cpu, "t_start": t_start,
                 "t_end": t_end}
 
@@ -390,6 +394,7 @@ async def load_main(run, pipe):
     pipe.recv()                                    # "go"
     run.setup_handshakes = run.handshakes
     run.handshakes = []
+    run.resumed = 0
     run.setups.clear()
     cpu0, t_start = cpu_now(), time.time()
     run.deadline = time.monotonic() + cfg["duration"]

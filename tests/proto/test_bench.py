@@ -52,11 +52,14 @@ def test_starttls_sessions_reused_two_seconds():
 
 
 def test_implicit_tls_reconnect_exact_count():
-    out = run_bench("-n", "2", "--mode", "implicit", "--reconnect", "-c", "6")
+    out = run_bench("-n", "2", "--mode", "implicit", "--reconnect", "--resume",
+                    "-c", "6")
     assert_clean_load(out)
     assert out["acked"] == 6
-    # One TLS handshake (and one AUTH) per message.
+    # One TLS handshake (and one AUTH) per message; each session's first
+    # handshake is a full one, the others resume it.
     assert out["handshakes"] == 6 and out["handshakes_per_s"] > 0
+    assert out["resumed"] == 4
     assert out["setup_latency"]["n"] == 6
     assert out["server_exit"] == 0 and out["server_problems"] == []
 
