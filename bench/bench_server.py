@@ -59,16 +59,21 @@ def proc_status_kib(pid, keys=("VmRSS", "RssAnon", "RssFile")):
     return got
 
 
-def proc_cpu_seconds(pid):
-    """User + system CPU time of every thread of pid, in seconds."""
+def proc_cpu_split(pid):
+    """(user, system) CPU seconds of every thread of pid."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             stat = f.read()
     except OSError:
-        return 0.0
+        return 0.0, 0.0
     fields = stat[stat.rindex(")") + 2:].split()
     # fields[0] is field 3 (state); utime and stime are fields 14 and 15.
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
+
+
+def proc_cpu_seconds(pid):
+    """User + system CPU time of every thread of pid, in seconds."""
+    return sum(proc_cpu_split(pid))
 
 
 PF_KTHREAD = 0x00200000
@@ -130,6 +135,10 @@ class ServerProcs:
 
     def cpu(self):
         return sum(proc_cpu_seconds(p) for p in self.pids())
+
+    def cpu_system(self):
+        """The part of cpu() spent in the kernel."""
+        return sum(proc_cpu_split(p)[1] for p in self.pids())
 
     def thread_cpu(self):
         """CPU seconds per thread: {(pid, tid): seconds}. A worker's event

@@ -33,6 +33,8 @@ IDLE_GOAL_KIB = 64
 HEAD_READ = 4096
 # Sessions opened and closed per worker before the idle baseline is taken.
 IDLE_WARMUP_PER_WORKER = 8
+# File descriptors a process needs besides its sessions.
+FD_SPARE = 200
 # Interval of the server RSS samples taken during a load run.
 RSS_SAMPLE_SECS = 0.5
 # A CPU share above this means the process (or machine) is saturated.
@@ -139,13 +141,19 @@ def parse_args(argv):
     return args
 
 
-def raise_fd_limit():
+def raise_fd_limit(args):
     """Soft fd limit up to the hard limit (inherited by the server we
-    start); returns it."""
+    start); warn when the sessions cannot fit."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return hard
+    most = max([args.sessions] + [int(x) for x in (args.idle or "").split(",")
+                                  if x.strip()] + [5000 if args.suite else 0])
+    # One fd per session in the client, one in the server, plus spares.
+    if most + FD_SPARE > hard:
+        print(f"smtp_load: warning: open-files limit {hard} is too low for "
+              f"{most} sessions; raise it (ulimit -Hn, or as root ulimit -n "
+              f"{most + FD_SPARE})", file=sys.stderr)
 
 
 def git_commit():
@@ -389,6 +397,7 @@ def run_load(args, target):
     ready = clients.wait_ready(args.timeout + 30)
     rss0 = target.procs.rss() if target.procs else None
     scpu0 = target.procs.cpu() if target.procs else None
+    ssys0 = target.procs.cpu_system() if target.procs else None
     threads0 = target.procs.thread_cpu() if target.procs else {}
     m0 = bench_server.machine_cpu()
     rss_peak = dict(rss0) if rss0 else None
@@ -405,6 +414,7 @@ def run_load(args, target):
     wall = max(r["t_end"] for r in results) - min(r["t_start"] for r in results)
     m1 = bench_server.machine_cpu()
     scpu1 = target.procs.cpu() if target.procs else None
+    ssys1 = target.procs.cpu_system() if target.procs else None
     threads1 = target.procs.thread_cpu() if target.procs else {}
     rss1 = target.procs.rss() if target.procs else None
 
@@ -452,6 +462,7 @@ def run_load(args, target):
         "client_cpu_pct": client_pcts,
         "server_cpu_s": server_cpu,
         "server_cpu_pct": None if server_cpu is None else 100 * server_cpu / wall,
+        "server_system_pct": None if ssys0 is None else 100 * (ssys1 - ssys0) / wall,
         "server_loop_max_pct": max(loops) if loops else None,
         "server_pool_thread_max_pct": max(pools) if pools else None,
         "machine_busy_pct": 100 * busy / total,
@@ -578,7 +589,8 @@ def print_load(r, args):
               f"({fmt_lat(r['setup_handshake_latency'])}); --reconnect measures "
               "handshakes/s")
     cl = " + ".join(f"{p:.0f}%" for p in r["client_cpu_pct"])
-    sv = "-" if r["server_cpu_pct"] is None else f"{r['server_cpu_pct']:.0f}%"
+    sv = "-" if r["server_cpu_pct"] is None else \
+        f"{r['server_cpu_pct']:.0f}% ({r['server_system_pct']:.0f}% in the kernel)"
     print(f"  cpu        client {cl}, server {sv} (of one core; "
           f"{r['cpus']} cores), kernel threads + irq {r['kernel_cpu_pct']:.0f}%, "
           f"others{' (with the server)' if r['server_cpu_pct'] is None else ''} "
@@ -766,7 +778,8 @@ def print_suite(r):
         print_probe(f)
     print()
     print("| TLS | N | connection | msg/s (range; median) | p50 ms | p99 ms | max ms "
-          "| handshakes/s | client CPU | server CPU | kernel CPU | others CPU "
+          "| handshakes/s | client CPU | server CPU (in kernel) | kernel threads + irq "
+          "| others CPU "
           "| Maildir |")
     print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for x in r["load"]:
@@ -780,7 +793,8 @@ def print_suite(r):
               f"{lat['p99_ms']:.1f} | {lat['max_ms']:.1f} | "
               + (f"{x['handshakes_per_s']:.0f}" if x["reconnect"] else "-")
               + f" | {' + '.join(f'{c:.0f}%' for c in x['client_cpu_pct'])} | "
-              f"{x['server_cpu_pct']:.0f}% | {x['kernel_cpu_pct']:.0f}% | "
+              f"{x['server_cpu_pct']:.0f}% ({x['server_system_pct']:.0f}%) | "
+              f"{x['kernel_cpu_pct']:.0f}% | "
               f"{x['others_cpu_pct']:.0f}% | "
               + (f"{d['delivered']} = {d['acked']} acked" if d.get("ok") and x["all_ok"]
                  else f"PROBLEM: {d} {x['errors']}") + " |")
@@ -805,7 +819,7 @@ def suite_ok(r):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    raise_fd_limit()
+    raise_fd_limit(args)
     target = Target(args)
     try:
         return report(args, target)
