@@ -59,6 +59,15 @@ def proc_status_kib(pid, keys=("VmRSS", "RssAnon", "RssFile")):
     return got
 
 
+def count_fds(pid):
+    """Open file descriptors of pid (a worker has one per connection plus
+    a fixed few)."""
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return 0
+
+
 def proc_cpu_split(pid):
     """(user, system) CPU seconds of every thread of pid."""
     try:
@@ -131,6 +140,7 @@ class ServerProcs:
                 total[k] += v
         total["processes"] = len(pids)
         total["VmRSS_each"] = each        # master first, then the workers
+        total["fds_each"] = [count_fds(pid) for pid in pids]
         return total
 
     def cpu(self):

@@ -643,9 +643,11 @@ def print_idle(r, args):
                   f"({rd['handshakes_per_s']:.0f} handshakes/s; cpu per "
                   f"connection: server {rd['server_cpu_ms_per_conn']:.2f} ms, "
                   f"client {rd['client_cpu_ms_per_conn']:.2f} ms)")
-            print(f"             rss {mib(rd['rss_open_kib']['VmRSS'])} open ("
-                  + " ".join(mib(k) for k in rd["rss_open_kib"]["VmRSS_each"])
-                  + " master, workers), "
+            ro = rd["rss_open_kib"]
+            print(f"             rss {mib(ro['VmRSS'])} open ("
+                  + " ".join(f"{mib(k)} {n} fds" for k, n in
+                             zip(ro["VmRSS_each"], ro["fds_each"]))
+                  + ": master, workers), "
                   f"{mib(rd['rss_after_close_kib']['VmRSS'])} after closing")
         per = x["per_conn_kib"]
         if per is not None:
