@@ -859,13 +859,14 @@ def report(args, target):
 
 
 def result_ok(result):
-    """Exit status 0 only for a clean run: no mail lost, no errors, the
-    server exited cleanly."""
+    """Exit status 0 only for a clean run: no mail lost, no errors, no
+    refusals, the server exited cleanly."""
     if result["kind"] == "suite":
         return suite_ok(result)
     if result["kind"] == "load":
         return (not result["delivery"]["checked"] or result["delivery"]["ok"]) \
-            and not result["errors"] and result["acked"] > 0 \
+            and not result["errors"] and not result["refused"] \
+            and result["acked"] > 0 \
             and result.get("server_exit") in (None, 0)
     return all(x["open"] == x["n"] and not x["errors"] and
                x.get("server_exit") in (None, 0) for x in result["runs"])
