@@ -5,6 +5,7 @@
 #                   against the sanitized binary), short fuzz runs; the last
 #                   line is "N passed, M failed"
 #   make run        demo server under demo/
+#   make bench      SMTP load benchmark (bench/README.md)
 
 CC      ?= gcc
 PYTHON  ?= /usr/bin/python3
@@ -118,8 +119,12 @@ run: deps
 	@$(MAKE) --no-print-directory build/sealpost
 	@scripts/demo.sh
 
+# The SMTP benchmark (a measurement, not part of make test). Options go in
+# BENCH_ARGS, e.g. make bench BENCH_ARGS="-n 100 --mode implicit" or
+# BENCH_ARGS=--suite; see bench/README.md.
+BENCH_ARGS ?=
 bench: build/sealpost
-	@$(PYTHON) bench/smtp_load.py
+	@$(PYTHON) bench/smtp_load.py $(BENCH_ARGS)
 
 clean:
 	rm -rf build
