@@ -76,13 +76,15 @@ static void finish(struct auth_request *ar)
 
 	if (ar->ok) {
 		iptable_success(&s->peer_ss, ar->user);
-		session_log(s, LOG_LEVEL_INFO, "auth ok user=%s mechanism=%s",
-			    ar->user, ar->mech);
+		session_log(s, LOG_LEVEL_INFO, "auth ok user=\"%s\" mechanism=%s",
+			    log_value(ar->user), ar->mech);
 	} else {
 		iptable_fail(&s->peer_ss, ar->user);
-		session_log(s, LOG_LEVEL_INFO, "auth failed user=%s mechanism=%s "
-			    "address=%s recent_failures=%u", ar->user, ar->mech,
-			    s->peer, ar->failures_before + 1);
+		/* The name is the client's: quoted, so it cannot forge
+		 * fields (fail2ban reads address=). */
+		session_log(s, LOG_LEVEL_INFO, "auth failed user=\"%s\" mechanism=%s "
+			    "address=%s recent_failures=%u", log_value(ar->user),
+			    ar->mech, s->peer, ar->failures_before + 1);
 	}
 	if (!s->closing)
 		ar->done(s, ar->ok, ar->user);

@@ -272,6 +272,10 @@ static void append_job_done(struct job *job)
 		} else if (!is->s.closing) {
 			flush(ap);
 			imap_literal_resume(is);
+		} else if (ap->commit_wanted) {
+			/* The whole command came before the client left: the
+			 * commit runs and resumes the suspended session. */
+			flush(ap);
 		}
 		session_unref(&aj->is->s);
 		break;

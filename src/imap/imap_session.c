@@ -1,6 +1,8 @@
 /* imap_session.c — IMAP sessions on the session core: the parser and its
  * literals, the command table, replies and jobs. */
 #include "imap/imap.h"
+#include "imap/imap_mailbox.h"
+#include "imap/imap_util.h"
 #include "lib/util.h"
 
 #include <event2/buffer.h>
@@ -91,7 +93,9 @@ void imap_untagged(struct imap_session *is, const char *fmt, ...)
 static void send_tagged(struct imap_session *is)
 {
 	session_printf(&is->s, "%s %s\r\n", is->tag[0] ? is->tag : "*", is->reply);
-	if (strncmp(is->reply, "OK", 2) != 0)
+	if (strncmp(is->reply, "OK", 2) == 0)
+		session_good_command(&is->s);
+	else
 		session_log(&is->s, LOG_LEVEL_INFO, "reject tag=%s command=%s text=\"%s\" "
 			    "state=%s", is->tag, is->cmd ? is->cmd->name : "-",
 			    is->reply, imap_state_name(is->state));
@@ -117,6 +121,12 @@ static void format_reply(struct imap_session *is, const char *status,
 	/* A reply cut at IMAP_REPLY_MAX is still a reply. */
 	str_sanitize(is->reply, sizeof(is->reply), b.data, b.len);
 	buf_free(&b);
+}
+
+static void format_reply_text(struct imap_session *is, const char *status,
+			      const char *text)
+{
+	snprintf(is->reply, sizeof(is->reply), "%.8s %s", status, text);
 }
 
 void imap_command_done(struct imap_session *is, const char *status,
@@ -400,7 +410,22 @@ static void imap_greet(struct session *s)
 		      imap_capabilities(is), config->hostname);
 }
 
-static void imap_bad_input(struct session *s, enum session_bad_input what)
+/* The tag a refused line started with, if it looks like one. */
+static bool line_tag(const char *start, size_t len, char *tag, size_t size)
+{
+	size_t n = 0;
+	while (n < len && start[n] != ' ' && n + 1 < size) {
+		unsigned char c = (unsigned char)start[n];
+		if (!imap_is_astring_char(c) || c == '+')
+			return false;
+		tag[n++] = (char)c;
+	}
+	tag[n] = '\0';
+	return n > 0 && n < len;       /* a tag, then a space */
+}
+
+static void imap_bad_input(struct session *s, enum session_bad_input what,
+			   const char *start, size_t len)
 {
 	struct imap_session *is = IMAP(s);
 	static const char *const text[] = {
@@ -408,16 +433,27 @@ static void imap_bad_input(struct session *s, enum session_bad_input what)
 		[SESSION_BAD_BARE_LF] = "Bare LF received; lines end with CRLF",
 		[SESSION_BAD_NUL] = "NUL character in command",
 	};
-	/* Whatever was being parsed cannot be trusted any more. */
+	const char *parsing = imap_parser_tag(is->parser);
+
+	/* RFC 3501 7.1: the client waits for its tag, so answer it when we
+	 * can tell it: the command being parsed, or the line's first word. */
+	if (parsing != NULL)
+		strlcpy_sp(is->tag, parsing, sizeof(is->tag));
+	else if (is->line_handler == NULL && !line_tag(start, len, is->tag, sizeof(is->tag)))
+		is->tag[0] = '\0';
+	/* Whatever was being parsed cannot be trusted any more; an IDLE or
+	 * AUTHENTICATE exchange under way ends with this answer. */
 	imap_parser_reset(is->parser);
 	is->refused = false;
 	imap_append_cancel(is);
 	if (is->line_handler != NULL) {
 		is->line_handler = NULL;
-		imap_command_bad(is, "%s", text[what]);
-		return;
+		sasl_clear(&is->sasl);
+		if (is->sel != NULL)
+			imap_idle_stop(is->sel);
 	}
-	imap_untagged(is, "BAD %s", text[what]);
+	format_reply_text(is, "BAD", text[what]);
+	send_tagged(is);
 }
 
 /* RFC 3501 6.2.1: after STARTTLS the client asks for CAPABILITY again; no

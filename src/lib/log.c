@@ -78,6 +78,21 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	(void)ignored;
 }
 
+const char *log_value(const char *s)
+{
+	char out[LOG_VALUE_MAX * 2 + 1];
+	size_t j = 0;
+
+	for (size_t i = 0; s[i] != '\0' && i < LOG_VALUE_MAX; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '"' || c == '\\')
+			out[j++] = '\\';
+		out[j++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+	}
+	out[j] = '\0';
+	return errfmt("%s", out);
+}
+
 void log_new_session_id(char id_r[LOG_SESSION_ID_LEN + 1])
 {
 	unsigned char r[LOG_SESSION_ID_LEN / 2];

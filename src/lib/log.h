@@ -29,6 +29,12 @@ void log_msg(enum log_level level, const char *fmt, ...)
 #define log_debug(...) do { if (log_get_level() >= LOG_LEVEL_DEBUG) \
 	log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__); } while (0)
 
+/* Peer-supplied text made safe for a quoted log value: control bytes
+ * become '?', '"' and '\\' are escaped, at most LOG_VALUE_MAX bytes are
+ * kept. Returned in errfmt()'s per-thread ring (see util.h). */
+#define LOG_VALUE_MAX 256
+const char *log_value(const char *s);
+
 /* 8 hex digits identifying a session in every line it logs. */
 #define LOG_SESSION_ID_LEN 8
 void log_new_session_id(char id_r[LOG_SESSION_ID_LEN + 1]);

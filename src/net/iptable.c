@@ -5,38 +5,56 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
 
 #define KEY_LEN 16
+/* The bucket hash is keyed with this many random bytes made at start-up,
+ * so nobody can compute names or addresses that crowd one bucket (which
+ * would push a victim's counters out). */
+#define SECRET_LEN 16
 
 struct slot {
 	unsigned char kind;              /* 0: free */
 	unsigned char key[KEY_LEN];
-	unsigned conns;
 	unsigned fails;
 	time_t last_fail;
 	time_t last_used;
+	uint16_t conns[];                /* per worker process */
 };
 
 struct table {
 	pthread_mutex_t lock;
 	unsigned long max_total, max_per_ip;
-	unsigned long total;
-	struct slot slots[IPTABLE_BUCKETS][IPTABLE_SLOTS];
+	unsigned n_workers;
+	size_t slot_size;
+	unsigned char secret[SECRET_LEN];
+	/* Failures that found no slot: counted together, so a full bucket
+	 * fails closed (slower answers), never open. */
+	unsigned overflow_fails;
+	time_t overflow_last;
+	unsigned long total[IPTABLE_WORKERS_MAX];
+	unsigned char slots[];           /* BUCKETS x SLOTS x slot_size */
 };
 
 static struct table *table;
+static unsigned my_worker;
 
 int iptable_init(unsigned long max_total, unsigned long max_per_ip,
-		 const char **error_r)
+		 unsigned n_workers, const char **error_r)
 {
 	pthread_mutexattr_t attr;
-	void *p = mmap(NULL, sizeof(struct table), PROT_READ | PROT_WRITE,
-		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	size_t slot_size = (sizeof(struct slot) + n_workers * sizeof(uint16_t) + 7) & ~(size_t)7;
+	size_t size = sizeof(struct table) + (size_t)IPTABLE_BUCKETS * IPTABLE_SLOTS * slot_size;
 
+	if (n_workers == 0 || n_workers > IPTABLE_WORKERS_MAX) {
+		*error_r = "shared counters: bad worker count";
+		return -1;
+	}
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED) {
 		*error_r = errfmt("shared memory: %s", strerror(errno));
 		return -1;
@@ -49,7 +67,18 @@ int iptable_init(unsigned long max_total, unsigned long max_per_ip,
 	pthread_mutexattr_destroy(&attr);
 	table->max_total = max_total;
 	table->max_per_ip = max_per_ip;
+	table->n_workers = n_workers;
+	table->slot_size = slot_size;
+	if (RAND_bytes(table->secret, sizeof(table->secret)) != 1) {
+		*error_r = "shared counters: no random bytes";
+		return -1;
+	}
 	return 0;
+}
+
+void iptable_set_worker(unsigned index)
+{
+	my_worker = index;
 }
 
 static void lock(void)
@@ -62,6 +91,20 @@ static void lock(void)
 static void unlock(void)
 {
 	pthread_mutex_unlock(&table->lock);
+}
+
+static struct slot *slot_at(size_t bucket, size_t i)
+{
+	return (struct slot *)(table->slots +
+			       (bucket * IPTABLE_SLOTS + i) * table->slot_size);
+}
+
+static unsigned long slot_conns(const struct slot *sl)
+{
+	unsigned long n = 0;
+	for (unsigned w = 0; w < table->n_workers; w++)
+		n += sl->conns[w];
+	return n;
 }
 
 /* IPv4 as v4-mapped IPv6, so one client is one key either way. */
@@ -88,26 +131,37 @@ static void account_key(const char *account, unsigned char key[KEY_LEN])
 	memcpy(key, md, KEY_LEN);
 }
 
+static size_t bucket_of(unsigned char kind, const unsigned char key[KEY_LEN])
+{
+	unsigned char in[SECRET_LEN + 1 + KEY_LEN], md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+
+	memcpy(in, table->secret, SECRET_LEN);
+	in[SECRET_LEN] = kind;
+	memcpy(in + SECRET_LEN + 1, key, KEY_LEN);
+	EVP_Digest(in, sizeof(in), md, &len, EVP_sha256(), NULL);
+	uint32_t h = (uint32_t)md[0] << 24 | (uint32_t)md[1] << 16 |
+		     (uint32_t)md[2] << 8 | md[3];
+	return h % IPTABLE_BUCKETS;
+}
+
 static bool slot_idle(const struct slot *sl, time_t now)
 {
-	return sl->conns == 0 &&
+	return slot_conns(sl) == 0 &&
 	       (sl->fails == 0 || now - sl->last_fail > IPTABLE_FAIL_WINDOW_SECS);
 }
 
-/* The slot of (kind, key), created if create; NULL when none. Locked. */
+/* The slot of (kind, key), created if create; NULL when none (and then
+ * *full_r tells whether the bucket had no room). Locked. */
 static struct slot *find(unsigned char kind, const unsigned char key[KEY_LEN],
-			 bool create)
+			 bool create, bool *full_r)
 {
-	uint32_t h = 2166136261u;             /* FNV-1a */
+	size_t bucket = bucket_of(kind, key);
 	time_t now = time(NULL);
 	struct slot *victim = NULL;
 
-	h = (h ^ kind) * 16777619u;
-	for (int i = 0; i < KEY_LEN; i++)
-		h = (h ^ key[i]) * 16777619u;
-	struct slot *bucket = table->slots[h % IPTABLE_BUCKETS];
-	for (int i = 0; i < IPTABLE_SLOTS; i++) {
-		struct slot *sl = &bucket[i];
+	for (size_t i = 0; i < IPTABLE_SLOTS; i++) {
+		struct slot *sl = slot_at(bucket, i);
 		if (sl->kind == kind && memcmp(sl->key, key, KEY_LEN) == 0) {
 			sl->last_used = now;
 			return sl;
@@ -118,13 +172,23 @@ static struct slot *find(unsigned char kind, const unsigned char key[KEY_LEN],
 				victim = sl;
 		}
 	}
+	if (full_r != NULL)
+		*full_r = victim == NULL;
 	if (!create || victim == NULL)
 		return NULL;
-	memset(victim, 0, sizeof(*victim));
+	memset(victim, 0, table->slot_size);
 	victim->kind = kind;
 	memcpy(victim->key, key, KEY_LEN);
 	victim->last_used = now;
 	return victim;
+}
+
+static unsigned long total_conns(void)
+{
+	unsigned long n = 0;
+	for (unsigned w = 0; w < table->n_workers; w++)
+		n += table->total[w];
+	return n;
 }
 
 bool iptable_conn_acquire(const struct sockaddr_storage *peer,
@@ -137,17 +201,17 @@ bool iptable_conn_acquire(const struct sockaddr_storage *peer,
 		return true;
 	addr_key(peer, key);
 	lock();
-	struct slot *sl = find(IPTABLE_ADDR, key, true);
-	if (table->total >= table->max_total) {
+	struct slot *sl = find(IPTABLE_ADDR, key, true, NULL);
+	if (total_conns() >= table->max_total) {
 		*reason_r = "too many connections";
 		ok = false;
-	} else if (sl != NULL && sl->conns >= table->max_per_ip) {
+	} else if (sl != NULL && slot_conns(sl) >= table->max_per_ip) {
 		*reason_r = "too many connections from this address";
 		ok = false;
 	} else {
-		table->total++;
+		table->total[my_worker]++;
 		if (sl != NULL)
-			sl->conns++;
+			sl->conns[my_worker]++;
 	}
 	unlock();
 	return ok;
@@ -161,11 +225,24 @@ void iptable_conn_release(const struct sockaddr_storage *peer)
 		return;
 	addr_key(peer, key);
 	lock();
-	struct slot *sl = find(IPTABLE_ADDR, key, false);
-	if (sl != NULL && sl->conns > 0)
-		sl->conns--;
-	if (table->total > 0)
-		table->total--;
+	struct slot *sl = find(IPTABLE_ADDR, key, false, NULL);
+	if (sl != NULL && sl->conns[my_worker] > 0)
+		sl->conns[my_worker]--;
+	if (table->total[my_worker] > 0)
+		table->total[my_worker]--;
+	unlock();
+}
+
+void iptable_worker_gone(unsigned index)
+{
+	if (table == NULL || index >= table->n_workers)
+		return;
+	lock();
+	for (size_t b = 0; b < IPTABLE_BUCKETS; b++) {
+		for (size_t i = 0; i < IPTABLE_SLOTS; i++)
+			slot_at(b, i)->conns[index] = 0;
+	}
+	table->total[index] = 0;
 	unlock();
 }
 
@@ -175,16 +252,26 @@ unsigned long iptable_conn_total(void)
 	if (table == NULL)
 		return 0;
 	lock();
-	n = table->total;
+	n = total_conns();
 	unlock();
 	return n;
 }
 
-static unsigned recent_fails(const struct slot *sl, time_t now)
+static unsigned recent(unsigned fails, time_t last, time_t now)
 {
-	if (sl == NULL || now - sl->last_fail > IPTABLE_FAIL_WINDOW_SECS)
-		return 0;
-	return sl->fails;
+	return now - last > IPTABLE_FAIL_WINDOW_SECS ? 0 : fails;
+}
+
+/* Recent failures of one key; a key without a slot in a full bucket gets
+ * the overflow count. Locked. */
+static unsigned key_failures(unsigned char kind, const unsigned char key[KEY_LEN],
+			     time_t now)
+{
+	bool full = false;
+	struct slot *sl = find(kind, key, false, &full);
+	if (sl != NULL)
+		return recent(sl->fails, sl->last_fail, now);
+	return full ? recent(table->overflow_fails, table->overflow_last, now) : 0;
 }
 
 unsigned iptable_failures(const struct sockaddr_storage *peer,
@@ -192,7 +279,7 @@ unsigned iptable_failures(const struct sockaddr_storage *peer,
 {
 	unsigned char akey[KEY_LEN], ukey[KEY_LEN];
 	time_t now = time(NULL);
-	unsigned n = 0, m = 0;
+	unsigned n, m = 0;
 
 	if (table == NULL)
 		return 0;
@@ -200,21 +287,23 @@ unsigned iptable_failures(const struct sockaddr_storage *peer,
 	if (account != NULL)
 		account_key(account, ukey);
 	lock();
-	n = recent_fails(find(IPTABLE_ADDR, akey, false), now);
+	n = key_failures(IPTABLE_ADDR, akey, now);
 	if (account != NULL)
-		m = recent_fails(find(IPTABLE_ACCOUNT, ukey, false), now);
+		m = key_failures(IPTABLE_ACCOUNT, ukey, now);
 	unlock();
 	return n > m ? n : m;
 }
 
-static void bump(struct slot *sl, time_t now)
+static void bump(unsigned char kind, const unsigned char key[KEY_LEN], time_t now)
 {
-	if (sl == NULL)
-		return;
-	if (now - sl->last_fail > IPTABLE_FAIL_WINDOW_SECS)
-		sl->fails = 0;
-	sl->fails++;
-	sl->last_fail = now;
+	struct slot *sl = find(kind, key, true, NULL);
+	unsigned *fails = sl ? &sl->fails : &table->overflow_fails;
+	time_t *last = sl ? &sl->last_fail : &table->overflow_last;
+
+	if (now - *last > IPTABLE_FAIL_WINDOW_SECS)
+		*fails = 0;
+	(*fails)++;
+	*last = now;
 }
 
 void iptable_fail(const struct sockaddr_storage *peer, const char *account)
@@ -228,9 +317,9 @@ void iptable_fail(const struct sockaddr_storage *peer, const char *account)
 	if (account != NULL)
 		account_key(account, ukey);
 	lock();
-	bump(find(IPTABLE_ADDR, akey, true), now);
+	bump(IPTABLE_ADDR, akey, now);
 	if (account != NULL)
-		bump(find(IPTABLE_ACCOUNT, ukey, true), now);
+		bump(IPTABLE_ACCOUNT, ukey, now);
 	unlock();
 }
 
@@ -241,7 +330,7 @@ void iptable_success(const struct sockaddr_storage *peer, const char *account)
 		return;
 	addr_key(peer, akey);
 	lock();
-	struct slot *sl = find(IPTABLE_ADDR, akey, false);
+	struct slot *sl = find(IPTABLE_ADDR, akey, false, NULL);
 	if (sl != NULL)
 		sl->fails = 0;
 	unlock();

@@ -3,9 +3,13 @@
  * account (for the growing delay after failed logins).
  *
  * A fixed table in shared memory made before the workers fork, under one
- * process-shared robust mutex. When the table is full, the oldest idle
- * entries are reused; a key that finds no slot is not limited (fail open
- * on bookkeeping, never on authentication itself). Without iptable_init()
+ * process-shared robust mutex. Buckets are chosen by a hash keyed with a
+ * secret made at start-up, so no client can aim at a victim's bucket. When
+ * a bucket is full, its oldest idle entries are reused; a connection that
+ * finds no slot is limited only by the total, and a login failure that
+ * finds none counts in a shared overflow counter (failing closed: slower
+ * answers, never fewer delays). Connections are counted per worker, so
+ * the count of a worker that dies is given back. Without iptable_init()
  * (unit tests, CLI) every call is a no-op that allows. */
 #ifndef SEALPOST_IPTABLE_H
 #define SEALPOST_IPTABLE_H
@@ -18,8 +22,15 @@
 #define IPTABLE_BUCKETS 4096
 #define IPTABLE_SLOTS 8
 
+/* Most worker processes the table keeps counts for. */
+#define IPTABLE_WORKERS_MAX 64
+
 int iptable_init(unsigned long max_total, unsigned long max_per_ip,
-		 const char **error_r);
+		 unsigned n_workers, const char **error_r);
+/* In a worker, right after fork: whose connections this process counts. */
+void iptable_set_worker(unsigned index);
+/* In the master, when worker index died: forget its connections. */
+void iptable_worker_gone(unsigned index);
 
 /* Count a new connection from peer; false (and why) when over a limit. */
 bool iptable_conn_acquire(const struct sockaddr_storage *peer,

@@ -233,10 +233,11 @@ static int worker_main(struct server *srv)
 
 /* ---- master ------------------------------------------------------------ */
 
-static pid_t spawn_worker(struct server *srv)
+static pid_t spawn_worker(struct server *srv, unsigned index)
 {
 	pid_t pid = fork();
 	if (pid == 0) {
+		iptable_set_worker(index);
 		int rc = worker_main(srv);
 		config_free((struct config **)&config);
 		_exit(rc);
@@ -278,7 +279,8 @@ static bool reap(struct server *srv, bool stopping, time_t *restarts, int *n_res
 				log_error("workers keep dying: stopping");
 				return false;
 			}
-			srv->workers[i] = spawn_worker(srv);
+			iptable_worker_gone(i);
+			srv->workers[i] = spawn_worker(srv, i);
 		}
 	}
 	return true;
@@ -374,7 +376,9 @@ static int start(struct config *cfg, struct server *srv)
 		return 1;
 	if (check_writable(cfg) != 0)
 		return 1;
-	if (iptable_init(cfg->max_connections, cfg->max_connections_per_ip, &error) < 0)
+	srv->n_workers = worker_count(cfg);
+	if (iptable_init(cfg->max_connections, cfg->max_connections_per_ip,
+			 srv->n_workers, &error) < 0)
 		return sp_print_error("%s", error);
 	return 0;
 }
@@ -398,9 +402,8 @@ int server_run(struct config *cfg)
 		sigaddset(&set, SIGCHLD);
 		sigaddset(&set, SIGHUP);
 		sigprocmask(SIG_BLOCK, &set, NULL);
-		srv.n_workers = worker_count(cfg);
 		for (unsigned i = 0; i < srv.n_workers; i++)
-			srv.workers[i] = spawn_worker(&srv);
+			srv.workers[i] = spawn_worker(&srv, i);
 		log_info("ready hostname=%s workers=%u", cfg->hostname, srv.n_workers);
 		rc = master_loop(&srv, &set);
 	}

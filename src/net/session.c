@@ -172,6 +172,11 @@ void session_bad_command(struct session *s)
 
 /* The idle timeout keeps running while suspended: jobs take milliseconds,
  * and a client that stops reading a long answer must still be let go. */
+void session_good_command(struct session *s)
+{
+	s->bad_commands = 0;
+}
+
 void session_suspend(struct session *s)
 {
 	session_ref(s);
@@ -192,6 +197,8 @@ static bool take_line(struct session *s, struct evbuffer *in)
 {
 	size_t avail = evbuffer_get_length(in);
 	struct evbuffer_ptr lf = evbuffer_search(in, "\n", 1, NULL);
+	char prefix[SESSION_BAD_PREFIX];
+	ssize_t plen;
 
 	if (s->skipping_line) {
 		evbuffer_drain(in, lf.pos < 0 ? avail : (size_t)lf.pos + 1);
@@ -202,9 +209,10 @@ static bool take_line(struct session *s, struct evbuffer *in)
 		/* The limit holds for partial lines too: +1 for a CR that
 		 * may still be followed by its LF. */
 		if (avail > s->line_max + 1) {
+			plen = evbuffer_copyout(in, prefix, sizeof(prefix));
 			evbuffer_drain(in, avail);
 			s->skipping_line = true;
-			s->v->bad_input(s, SESSION_BAD_TOO_LONG);
+			s->v->bad_input(s, SESSION_BAD_TOO_LONG, prefix, (size_t)plen);
 			session_bad_command(s);
 		}
 		return false;
@@ -217,8 +225,10 @@ static bool take_line(struct session *s, struct evbuffer *in)
 		evbuffer_copyout_from(in, &p, &cr, 1);
 	}
 	if (cr != '\r' || pos - 1 > s->line_max) {
+		plen = evbuffer_copyout(in, prefix, pos < sizeof(prefix) ? pos : sizeof(prefix));
 		evbuffer_drain(in, pos + 1);
-		s->v->bad_input(s, cr != '\r' ? SESSION_BAD_BARE_LF : SESSION_BAD_TOO_LONG);
+		s->v->bad_input(s, cr != '\r' ? SESSION_BAD_BARE_LF : SESSION_BAD_TOO_LONG,
+				prefix, plen > 0 ? (size_t)plen : 0);
 		session_bad_command(s);
 		return true;
 	}
@@ -227,7 +237,8 @@ static bool take_line(struct session *s, struct evbuffer *in)
 	evbuffer_drain(in, 2);
 	line_buf[len] = '\0';
 	if (memchr(line_buf, '\0', len) != NULL) {
-		s->v->bad_input(s, SESSION_BAD_NUL);
+		s->v->bad_input(s, SESSION_BAD_NUL, line_buf,
+				len < SESSION_BAD_PREFIX ? len : SESSION_BAD_PREFIX);
 		session_bad_command(s);
 		return true;
 	}
@@ -238,7 +249,8 @@ static bool take_line(struct session *s, struct evbuffer *in)
 static bool can_process(const struct session *s)
 {
 	return !s->closing && !s->suspended && !s->starttls_pending &&
-	       !(conn_is_tls(s->conn) && !conn_tls_ready(s->conn));
+	       !(conn_is_tls(s->conn) && !conn_tls_ready(s->conn)) &&
+	       conn_output_len(s->conn) < SESSION_OUTPUT_HIGH;
 }
 
 static void process_input(struct session *s)
@@ -287,6 +299,10 @@ static void cb_drained(void *ctx)
 		fstream_drained(s);
 	else if (s->v->drained != NULL && !s->closing)
 		s->v->drained(s);
+	/* Commands held back while the output was full may run now. */
+	if (!s->closing && !s->suspended &&
+	    evbuffer_get_length(conn_input(s->conn)) > 0)
+		session_kick(s);
 }
 
 static void cb_handshake(void *ctx)

@@ -31,10 +31,17 @@ struct tls_ctx;
 /* Largest line_max any protocol may ask for (IMAP: RFC 7162 3.2.1 asks
  * for at least 8192; 64 KiB like Dovecot's imap_max_line_length). */
 #define SESSION_LINE_MAX_LIMIT (64 * 1024)
+/* Commands are not read while this much output waits for the client: a
+ * client that sends commands but never reads the answers cannot make us
+ * queue without bound (Dovecot's CLIENT_OUTPUT_OPTIMAL_SIZE rule). */
+#define SESSION_OUTPUT_HIGH (128 * 1024)
 /* A TLS handshake must finish within this many seconds. */
 #define SESSION_HANDSHAKE_SECS 30
 /* After SIGTERM, busy sessions get this long to finish their transaction. */
 #define SESSION_SHUTDOWN_GRACE_SECS 10
+
+/* Bytes of a refused line shown to the protocol's bad_input(). */
+#define SESSION_BAD_PREFIX 64
 
 enum session_bad_input {
 	SESSION_BAD_TOO_LONG,   /* no CRLF within line_max */
@@ -64,7 +71,10 @@ struct session_vfuncs {
 	void (*command)(struct session *s, char *line, size_t len);
 	/* Raw mode (message data, literals): consume what is yours of in. */
 	void (*raw_input)(struct session *s, struct evbuffer *in);
-	void (*bad_input)(struct session *s, enum session_bad_input what);
+	/* start/len: the first bytes (at most SESSION_BAD_PREFIX) of the
+	 * refused line, so a reply can name its tag. */
+	void (*bad_input)(struct session *s, enum session_bad_input what,
+			  const char *start, size_t len);
 	/* STARTTLS handshake done: reset to just after the greeting. */
 	void (*tls_started)(struct session *s);
 	/* Output queue empty (optional; for streaming). Also called once when
@@ -124,6 +134,9 @@ void session_set_timeout(struct session *s, unsigned secs);
 
 /* A bad command was answered; too many end the session. */
 void session_bad_command(struct session *s);
+/* A command succeeded: the bad-command count starts over (so a long
+ * session is not ended by errors spread over hours). */
+void session_good_command(struct session *s);
 
 /* Keep the session alive across an asynchronous operation that does not
  * stop command processing (e.g. spooling message data). */

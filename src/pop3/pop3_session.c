@@ -81,7 +81,8 @@ static void pop3_command(struct session *s, char *line, size_t len)
 		pop3_dispatch(ps, line, len);
 }
 
-static void pop3_bad_input(struct session *s, enum session_bad_input what)
+static void pop3_bad_input(struct session *s, enum session_bad_input what,
+			    const char *start, size_t len)
 {
 	static const char *const text[] = {
 		[SESSION_BAD_TOO_LONG] = "Line too long",

@@ -152,6 +152,9 @@ static void rcpt_done(struct job *job)
 	} else if (!rj->exists) {
 		smtp_reply(ss, 550, "5.1.1", "<%s>: Recipient address rejected: "
 			   "User unknown in local recipient table", rj->address);
+		/* Counted like Postfix's hard errors: no endless guessing of
+		 * addresses on one connection. */
+		session_bad_command(&ss->s);
 	} else {
 		bool dup = false;
 		for (size_t i = 0; i < ss->n_rcpts && !dup; i++)
@@ -180,6 +183,7 @@ static void rcpt_local(struct smtp_session *ss, const struct smtp_path *path)
 		/* Not a name an account can have here (quoted, odd bytes). */
 		smtp_reply(ss, 550, "5.1.1", "<%s>: Recipient address rejected: "
 			   "User unknown in local recipient table", path->address);
+		session_bad_command(&ss->s);
 		return;
 	}
 	struct rcpt_job *rj = xcalloc(1, sizeof(*rj));
@@ -227,6 +231,7 @@ static void cmd_rcpt(struct smtp_session *ss, const char *args)
 		return;
 	}
 	smtp_reply(ss, 554, "5.7.1", "<%s>: Relay access denied", path.address);
+	session_bad_command(&ss->s);
 }
 
 /* ---- AUTH (RFC 4954), inside TLS only ---------------------------------- */

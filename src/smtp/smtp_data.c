@@ -337,7 +337,11 @@ static void spool_job_done(struct job *job)
 		strlcpy_sp(data->error, sj->error, sizeof(data->error));
 	}
 	if (ss->s.closing) {
-		/* Client gone: nobody gets an answer; drop the spool. */
+		/* Client gone: nobody gets an answer; drop the spool. A
+		 * commit that waited for this write will never run: give back
+		 * the suspension taken at the end of the data. */
+		if (sj->op == SPOOL_WRITE && data->ended)
+			session_resume(&ss->s);
 		if (sj->op != SPOOL_COMMIT)
 			smtp_data_free(ss);
 	} else if (sj->op == SPOOL_OPEN) {

@@ -88,7 +88,8 @@ static void smtp_raw_input(struct session *s, struct evbuffer *in)
 	smtp_data_input(SMTP(s), in);
 }
 
-static void smtp_bad_input(struct session *s, enum session_bad_input what)
+static void smtp_bad_input(struct session *s, enum session_bad_input what,
+			    const char *start, size_t len)
 {
 	switch (what) {
 	case SESSION_BAD_TOO_LONG:

@@ -248,7 +248,7 @@ def test_complete_literal_then_bad_command_leaves_nothing(srv):
         (b"f3 APPEND INBOX {3+}\r\nabc )\r\n", b"f3 BAD Unexpected ')'"),
         (b"f4 APPEND INBOX {3+}\r\nabc \"open\r\n", b"f4 BAD"),
         # a bare LF ends the command line
-        (b"f5 APPEND INBOX {3+}\r\nabc\n", b"* BAD Bare LF"),
+        (b"f5 APPEND INBOX {3+}\r\nabc\n", b"f5 BAD Bare LF"),
     ]
     for data, want in cases:
         c.send(data)

@@ -111,8 +111,10 @@ def test_bad_input(srv, tls):
             tls_ctx=srv.client_context() if tls else None)
     c.line()
     for junk, reply in [
-            (b"a1 NOOP " + b"x" * 70000 + b"\r\n", b"* BAD Line too long"),
-            (b"a2 NOOP\n", b"* BAD Bare LF received; lines end with CRLF"),
+            (b"a1 NOOP " + b"x" * 70000 + b"\r\n", b"a1 BAD Line too long"),
+            (b"a2 NOOP\n", b"a2 BAD Bare LF received; lines end with CRLF"),
+            (b"a2b NO\0OP\r\n", b"a2b BAD NUL character in command"),
+            (b"+bad\n", b"* BAD Bare LF"),
             (b"a3 BOGUS\r\n", b"a3 BAD Unknown command"),
             (b"a4 NAMESPACE\r\n", b"a4 BAD NAMESPACE is not allowed before login"),
             (b'a5 LOGIN "unterminated\r\n', b"a5 BAD"),

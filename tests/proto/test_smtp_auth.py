@@ -168,9 +168,9 @@ def test_failures_are_alike_delayed_and_capped(make_server):
     assert ok == [b"235 2.7.0 Authentication successful"] and t4 >= 1.9, t4
     c.close()
     log = srv.log_text()
-    assert "auth failed user=alice@example.test mechanism=PLAIN address=127.0.0.1" in log
-    assert "auth failed user=nobody@example.test" in log
-    assert "auth ok user=alice@example.test" in log
+    assert 'auth failed user="alice@example.test" mechanism=PLAIN address=127.0.0.1' in log
+    assert 'auth failed user="nobody@example.test"' in log
+    assert 'auth ok user="alice@example.test"' in log
 
 
 def test_dovecot_passwd_file_with_sha512_crypt(make_server):
@@ -195,3 +195,15 @@ def test_dovecot_passwd_file_with_sha512_crypt(make_server):
     log = srv.log_text()
     assert "passwd:3:" in log.replace(srv.data + "/", "")
     assert "passwd:4:" in log.replace(srv.data + "/", "")
+
+
+def test_user_name_cannot_forge_log_fields(make_server):
+    srv = make_server()
+    c, _ = tls_session(srv)
+    forged = 'x" address=203.0.113.9 \x1b[31m'
+    reply = c.cmd("AUTH PLAIN " + b64(f"\0{forged}\0pw"))
+    assert reply == [b"535 5.7.8 Error: authentication failed"]
+    c.close()
+    line = [l for l in srv.wait_log("auth failed").splitlines() if "auth failed" in l][0]
+    assert 'user="x\\" address=203.0.113.9 ?[31m"' in line
+    assert line.endswith("address=127.0.0.1 recent_failures=1")
