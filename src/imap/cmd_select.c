@@ -30,7 +30,8 @@ static void select_work(struct job *job)
 
 	memset(&sj->kw, 0, sizeof(sj->kw));
 	if (maildir_folder_open(sj->root, sj->name, &sj->folder, &error) < 0 ||
-	    maildir_sync(sj->folder, &sj->snap, &error) < 0 ||
+	    imap_mailbox_folder_sync(sj->folder, sj->read_only, &sj->snap,
+				     &error) < 0 ||
 	    maildir_keywords_read(sj->folder, &sj->kw, &error) < 0) {
 		sj->err = errno;
 		strlcpy_sp(sj->error, error, sizeof(sj->error));

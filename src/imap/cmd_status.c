@@ -1,8 +1,9 @@
 /* cmd_status.c — STATUS (RFC 3501 6.3.10).
  *
- * The counts come from maildir_status(), which syncs cur/ but only counts
- * new/: a STATUS never takes \Recent from the session that selects the
- * mailbox next, and RECENT is what that session will see. STATUS of the
+ * The counts come from maildir_status(), which syncs as a read-only view
+ * does, leaving new/ where it is: a STATUS never takes \Recent from the
+ * session that selects the mailbox next, and RECENT is what that session
+ * will see. STATUS of the
  * selected mailbox works the same way (RFC 3501 advises against it). */
 #include "imap/imap.h"
 #include "imap/imap_folder.h"

@@ -325,6 +325,13 @@ static void view_apply(struct imap_session *is, struct maildir_snapshot *snap,
 
 /* ---- the sync job ------------------------------------------------------ */
 
+int imap_mailbox_folder_sync(struct maildir_folder *folder, bool read_only,
+			     struct maildir_snapshot **snap_r, const char **error_r)
+{
+	return read_only ? maildir_sync_readonly(folder, snap_r, error_r) :
+		maildir_sync(folder, snap_r, error_r);
+}
+
 struct sync_job {
 	struct job job;
 	struct imap_session *is;
@@ -353,7 +360,8 @@ static void sync_work(struct job *job)
 	}
 	if (mb == NULL || (!mb->force_sync && !maildir_folder_changed(mb->folder)))
 		return;
-	if (maildir_sync(mb->folder, &sj->snap, &error) < 0 ||
+	if (imap_mailbox_folder_sync(mb->folder, mb->read_only, &sj->snap,
+				     &error) < 0 ||
 	    maildir_keywords_read(mb->folder, &sj->kw, &error) < 0) {
 		sj->sync_err = errno;
 		strlcpy_sp(sj->sync_error, error, sizeof(sj->sync_error));

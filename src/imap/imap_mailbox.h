@@ -16,6 +16,9 @@
  * the last sync (maildir_folder_changed(), or forced after our own
  * changes), syncs the folder into a new snapshot; back on the loop the
  * snapshot is compared with the view and the untagged updates are sent.
+ * A read-only view (EXAMINE) syncs with maildir_sync_readonly(): it shows
+ * the messages of new/ (\Recent) without moving them, so they stay \Recent
+ * for the next SELECT.
  *
  * Threads. The view, its snapshot, the folder handle and the MIME cache
  * are touched by one thread at a time: the loop, or the one job the
@@ -120,6 +123,11 @@ typedef int imap_sync_action(struct imap_session *is, void *ctx,
  * are the action's (0 without one). */
 typedef void imap_sync_done(struct imap_session *is, void *ctx, int result,
 			    int err, const char *error);
+
+/* Pool thread: sync folder for a view, read-only (EXAMINE: new/ stays
+ * where it is, RFC 3501 6.3.2) or taking \Recent (SELECT). */
+int imap_mailbox_folder_sync(struct maildir_folder *folder, bool read_only,
+			     struct maildir_snapshot **snap_r, const char **error_r);
 
 /* Run action (optional) then a sync in a job; send the updates (EXPUNGE
  * only when allow_expunge), then call done. The session is suspended

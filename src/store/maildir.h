@@ -151,7 +151,8 @@ enum maildir_flag {
 struct maildir_msg {
 	uint32_t uid;
 	char *basename;        /* the file name up to ':' */
-	char *filename;        /* the current name in cur/, with ":2,<flags>" */
+	char *filename;        /* the current name in cur/, with ":2,<flags>"
+				  (in new/ when in_new: as delivered) */
 	unsigned flags;        /* enum maildir_flag, from the file name */
 	uint32_t keywords;     /* bit i: keyword letter 'a' + i (named by
 				  maildir_keywords_read()) */
@@ -159,7 +160,11 @@ struct maildir_msg {
 	uint64_t vsize;        /* bytes with every bare LF sent as CRLF: the
 				  RFC822.SIZE / POP3 size */
 	time_t internal_date;  /* the file's mtime when it got its UID */
-	bool recent;           /* this sync moved it from new/ (\Recent) */
+	bool recent;           /* this sync moved it from new/, or a read-only
+				  sync found it still there (\Recent) */
+	bool in_new;           /* still in new/ (maildir_sync_readonly()); the
+				  calls below find it in cur/ once another
+				  sync has moved it */
 };
 
 struct maildir_snapshot {
@@ -177,6 +182,16 @@ struct maildir_snapshot {
  * older than MAILDIR_TMP_STALE_SECS on the first sync of a handle. */
 int maildir_sync(struct maildir_folder *folder,
 		 struct maildir_snapshot **snap_r, const char **error_r);
+/* maildir_sync() for a read-only view (IMAP EXAMINE, RFC 3501 6.3.2: no
+ * message loses \Recent): new/ is scanned where it is, never moved, so the
+ * next maildir_sync() of any handle still reports its messages recent.
+ * Files in new/ get UIDs like those in cur/ (kept when a later sync moves
+ * them, the uidlist being keyed by basename); their entries have in_new
+ * and recent set. Only the uidlist is written (our index, not mail state);
+ * tmp/ is not cleaned. Counts as a sync of this handle for
+ * maildir_folder_changed(). */
+int maildir_sync_readonly(struct maildir_folder *folder,
+			  struct maildir_snapshot **snap_r, const char **error_r);
 void maildir_snapshot_free(struct maildir_snapshot **snap);
 /* The message with uid, or NULL (binary search). */
 struct maildir_msg *maildir_snapshot_find(const struct maildir_snapshot *snap,
@@ -187,15 +202,16 @@ struct maildir_status {
 	uint32_t messages;     /* in cur/ and new/ */
 	uint32_t recent;       /* in new/: \Recent to the next sync */
 	uint32_t unseen;       /* without \Seen */
-	uint32_t uidnext;      /* counting the UIDs new/ will take */
+	uint32_t uidnext;      /* after the UIDs given to new/ */
 	uint32_t uidvalidity;
 };
 
-/* Describe the folder without taking \Recent away: like maildir_sync()
- * (UIDs given to unknown cur/ files, the uidlist persisted) but new/ is only
- * counted, never moved, so the next maildir_sync() of any handle still
- * reports those messages recent. Does not count as a sync of this handle
- * for maildir_folder_changed(). */
+/* Describe the folder without taking \Recent away: the sync of
+ * maildir_sync_readonly() (UIDs given to unknown files of cur/ and new/,
+ * the uidlist persisted, new/ never moved), so the next maildir_sync() of
+ * any handle still reports the new/ messages recent, with the UIDs counted
+ * here. Does not count as a sync of this handle for
+ * maildir_folder_changed(). */
 int maildir_status(struct maildir_folder *folder, struct maildir_status *st_r,
 		   const char **error_r);
 
@@ -221,7 +237,8 @@ uint32_t maildir_keywords_from_filename(const char *filename);
 /* Change the flags of msg by renaming its file in cur/ (unknown letters,
  * e.g. keywords, are kept). If the file was renamed meanwhile, it is found
  * again by basename and the change applied to its current flags. Updates
- * msg->filename and msg->flags. ENOENT if the message is gone. */
+ * msg->filename and msg->flags. ENOENT if the message is gone. A message
+ * still in new/ (in_new) is moved into cur/ with the new flags. */
 int maildir_msg_set_flags(struct maildir_folder *folder, struct maildir_msg *msg,
 			  enum maildir_flags_op op, unsigned flags,
 			  const char **error_r);

@@ -70,7 +70,7 @@ static int link_msg(struct maildir_folder *src, struct maildir_msg *msg,
 		    const char *tmp_path, const char **error_r)
 {
 	for (int attempt = 0; attempt < MAILDIR_COPY_ATTEMPTS; attempt++) {
-		char *path = xasprintf("%s/cur/%s", src->path, msg->filename);
+		char *path = maildir_msg_path(src, msg);
 		int r = link(path, tmp_path), err = errno;
 		if (r < 0 && (err == EXDEV || err == EPERM || err == EMLINK ||
 			      err == ENOTSUP || err == EOPNOTSUPP)) {
@@ -84,11 +84,8 @@ static int link_msg(struct maildir_folder *src, struct maildir_msg *msg,
 			errno = err;
 			return r;
 		}
-		char *found = maildir_find_basename(src->path, msg->basename);
-		if (found == NULL)
+		if (!maildir_msg_refind(src, msg))
 			break;
-		free(msg->filename);
-		msg->filename = found;
 	}
 	*error_r = errfmt("message %" PRIu32 " was expunged", msg->uid);
 	errno = ENOENT;
@@ -189,27 +186,40 @@ out:
 	return ret;
 }
 
-/* Unlink msg's file in cur/ (cur_fd), found by basename when renamed. */
-static int unlink_msg(struct maildir_folder *folder, int cur_fd,
-		      struct maildir_msg *msg, const char **error_r)
+/* Unlink msg's file, found by basename when renamed or moved from new/ to
+ * cur/. *in_new_r is set when a file in new/ was unlinked. */
+static int unlink_msg(struct maildir_folder *folder, struct maildir_msg *msg,
+		      bool *in_new_r, const char **error_r)
 {
 	for (int attempt = 0; attempt < MAILDIR_COPY_ATTEMPTS; attempt++) {
-		if (unlinkat(cur_fd, msg->filename, 0) == 0)
-			return 0;
-		if (errno != ENOENT) {
-			*error_r = errfmt("%s/cur/%s: unlink: %s", folder->path,
-					  msg->filename, strerror(errno));
-			return -1;
+		char *path = maildir_msg_path(folder, msg);
+		int r = unlink(path), err = errno;
+		if (r == 0 || err != ENOENT) {
+			if (r < 0)
+				*error_r = errfmt("%s: unlink: %s", path, strerror(err));
+			else if (msg->in_new)
+				*in_new_r = true;
+			free(path);
+			errno = err;
+			return r;
 		}
-		char *found = maildir_find_basename(folder->path, msg->basename);
-		if (found == NULL)
+		free(path);
+		if (!maildir_msg_refind(folder, msg))
 			return 0;  /* already expunged by someone else */
-		free(msg->filename);
-		msg->filename = found;
 	}
 	*error_r = errfmt("message %" PRIu32 ": renamed too often", msg->uid);
 	errno = EBUSY;
 	return -1;
+}
+
+/* fsync the folder's sub directory (cur or new). */
+static int fsync_sub(const struct maildir_folder *folder, const char *sub,
+		     const char **error_r)
+{
+	char *path = fs_join(folder->path, sub);
+	int r = fs_fsync_dir(path, error_r);
+	free(path);
+	return r;
 }
 
 int maildir_expunge(struct maildir_folder *folder,
@@ -217,30 +227,24 @@ int maildir_expunge(struct maildir_folder *folder,
 		    const char **error_r)
 {
 	struct uidlist ul;
-	char *cur = fs_join(folder->path, "cur");
 	uint32_t *uids = xcalloc(count + 1, sizeof(*uids));
-	int lock_fd = -1, cur_fd = -1, ret = -1, err;
+	bool from_new = false;
+	int lock_fd = -1, ret = -1, err;
 
 	memset(&ul, 0, sizeof(ul));
 	if (maildir_lock(folder->path, MAILDIR_UIDLIST_LOCK_NAME, false, &lock_fd,
 			 error_r) < 0)
 		goto out;
-	cur_fd = open(cur, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (cur_fd < 0) {
-		*error_r = errfmt("%s: %s", cur, strerror(errno));
-		goto out;
-	}
 	/* Files first: a crash before the uidlist is rewritten only leaves
 	 * entries the next sync drops. The other order could resurrect. */
 	for (size_t i = 0; i < count; i++) {
-		if (unlink_msg(folder, cur_fd, msgs[i], error_r) < 0)
+		if (unlink_msg(folder, msgs[i], &from_new, error_r) < 0)
 			goto out;
 		uids[i] = msgs[i]->uid;
 	}
-	if (fsync(cur_fd) < 0) {
-		*error_r = errfmt("%s: fsync: %s", cur, strerror(errno));
+	if (fsync_sub(folder, "cur", error_r) < 0 ||
+	    (from_new && fsync_sub(folder, "new", error_r) < 0))
 		goto out;
-	}
 	if (uidlist_read(folder, &ul, error_r) < 0)
 		goto out;
 	if (uidlist_remove_uids(&ul, uids, count) > 0 &&
@@ -249,12 +253,9 @@ int maildir_expunge(struct maildir_folder *folder,
 	ret = 0;
 out:
 	err = errno;
-	if (cur_fd >= 0)
-		close(cur_fd);
 	maildir_unlock(&lock_fd);
 	uidlist_free(&ul);
 	free(uids);
-	free(cur);
 	errno = err;
 	return ret;
 }

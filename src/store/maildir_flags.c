@@ -166,39 +166,46 @@ static char *changed_name(const char *name, const struct flag_change *ch)
 	return maildir_filename_with(name, flags, keywords);
 }
 
-/* Rename the file of msg (currently *name in cur/) as ch asks; follows it
- * by basename when renamed under us. Caller holds the folder lock. */
+/* Rename the file of msg (currently *name, in new/ when *in_new, else in
+ * cur/) as ch asks, into cur/; follows it by basename when renamed or
+ * moved under us. Caller holds the folder lock. */
 static int rename_flags(struct maildir_folder *folder, struct maildir_msg *msg,
-			char **name, const struct flag_change *ch,
+			char **name, bool *in_new, const struct flag_change *ch,
 			const char **error_r)
 {
 	char *cur = fs_join(folder->path, "cur");
+	char *new_dir = fs_join(folder->path, "new");
 	int ret = -1, err = 0;
 
 	for (int attempt = 0; attempt < MAILDIR_RENAME_ATTEMPTS; attempt++) {
 		char *target = changed_name(*name, ch);
-		char *from = fs_join(cur, *name), *to = fs_join(cur, target);
+		char *from = fs_join(*in_new ? new_dir : cur, *name);
+		char *to = fs_join(cur, target);
 		/* Nothing to change still needs the file to be there under
 		 * this name: else the change applies to its current one. */
 		struct stat st;
-		int r = strcmp(*name, target) == 0 ? lstat(from, &st) :
+		int r = !*in_new && strcmp(*name, target) == 0 ? lstat(from, &st) :
 			rename(from, to);
 		err = errno;
-		free(from);
 		free(to);
 		if (r == 0) {
 			free(*name);
 			*name = target;
+			*in_new = false;
 			ret = 0;
+			free(from);
 			break;
 		}
 		free(target);
 		if (err != ENOENT) {
-			*error_r = errfmt("%s/%s: rename: %s", cur, *name, strerror(err));
+			*error_r = errfmt("%s: rename: %s", from, strerror(err));
+			free(from);
 			break;
 		}
+		free(from);
 		free(*name);
 		*name = maildir_find_basename(folder->path, msg->basename);
+		*in_new = false;
 		if (*name == NULL) {
 			*error_r = errfmt("message %" PRIu32 " was expunged", msg->uid);
 			break;
@@ -209,6 +216,7 @@ static int rename_flags(struct maildir_folder *folder, struct maildir_msg *msg,
 		err = EBUSY;
 	}
 	free(cur);
+	free(new_dir);
 	errno = err;
 	return ret;
 }
@@ -217,6 +225,7 @@ static int change_flags(struct maildir_folder *folder, struct maildir_msg *msg,
 			const struct flag_change *ch, const char **error_r)
 {
 	char *name = xstrdup(msg->filename);
+	bool in_new = msg->in_new;
 	int lock_fd = -1, ret, err;
 
 	/* Under the folder lock so that a concurrent sync of ours never sees
@@ -226,12 +235,13 @@ static int change_flags(struct maildir_folder *folder, struct maildir_msg *msg,
 		free(name);
 		return -1;
 	}
-	ret = rename_flags(folder, msg, &name, ch, error_r);
+	ret = rename_flags(folder, msg, &name, &in_new, ch, error_r);
 	err = errno;
 	maildir_unlock(&lock_fd);
 	if (ret == 0) {
 		free(msg->filename);
 		msg->filename = name;
+		msg->in_new = false;
 		msg->flags = maildir_flags_from_filename(name);
 		msg->keywords = maildir_keywords_from_filename(name);
 	} else {

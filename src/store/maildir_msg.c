@@ -85,19 +85,34 @@ char *maildir_new_basename_sw(uint64_t size, uint64_t vsize)
 	return xasprintf("%s,W=%" PRIu64, name, vsize);
 }
 
-static char *cur_path(const struct maildir_folder *folder, const char *filename)
+char *maildir_msg_path(const struct maildir_folder *folder,
+		       const struct maildir_msg *msg)
 {
-	return xasprintf("%s/cur/%s", folder->path, filename);
+	return xasprintf("%s/%s/%s", folder->path, msg->in_new ? "new" : "cur",
+			 msg->filename);
 }
 
-/* Run op on cur/<msg->filename>, following the file by basename when it
- * was renamed. op returns 0, or -1 with errno. */
+bool maildir_msg_refind(const struct maildir_folder *folder,
+			struct maildir_msg *msg)
+{
+	char *found = maildir_find_basename(folder->path, msg->basename);
+
+	if (found == NULL)
+		return false;
+	free(msg->filename);
+	msg->filename = found;
+	msg->in_new = false;
+	return true;
+}
+
+/* Run op on msg's file, following it by basename when it was renamed or
+ * moved from new/ to cur/. op returns 0, or -1 with errno. */
 static int with_msg_file(struct maildir_folder *folder, struct maildir_msg *msg,
 			 int (*op)(const char *path, void *ctx), void *ctx,
 			 const char **error_r)
 {
 	for (int attempt = 0; attempt < MAILDIR_FIND_ATTEMPTS; attempt++) {
-		char *path = cur_path(folder, msg->filename);
+		char *path = maildir_msg_path(folder, msg);
 		int r = op(path, ctx), err = errno;
 		if (r == 0 || err != ENOENT) {
 			if (r < 0)
@@ -107,11 +122,8 @@ static int with_msg_file(struct maildir_folder *folder, struct maildir_msg *msg,
 			return r;
 		}
 		free(path);
-		char *found = maildir_find_basename(folder->path, msg->basename);
-		if (found == NULL)
+		if (!maildir_msg_refind(folder, msg))
 			break;
-		free(msg->filename);
-		msg->filename = found;
 	}
 	*error_r = errfmt("message %" PRIu32 " was expunged", msg->uid);
 	errno = ENOENT;

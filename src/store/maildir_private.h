@@ -97,17 +97,24 @@ int uidlist_new_uidvalidity(const char *root, uint32_t *uidvalidity_r,
  * with the current uidlist (the caller frees it). */
 int maildir_sync_locked(struct maildir_folder *folder, struct uidlist *ul,
 			struct maildir_snapshot **snap_r, const char **error_r);
-/* maildir_sync_locked() that leaves new/ alone and this handle's change
- * stamps untouched (STATUS). */
-int maildir_sync_locked_keep_new(struct maildir_folder *folder,
-				 struct uidlist *ul,
-				 struct maildir_snapshot **snap_r,
-				 const char **error_r);
+/* maildir_sync_readonly() that leaves this handle's change stamps
+ * untouched (STATUS). */
+int maildir_sync_status(struct maildir_folder *folder,
+			struct maildir_snapshot **snap_r, const char **error_r);
 /* A directory entry that may be a message (no dot file, no directory, a
  * name that fits the uidlist). */
 bool maildir_message_name(const char *name, unsigned char d_type);
 /* Find the current name of basename in dir/cur; new string or NULL. */
 char *maildir_find_basename(const char *dir, const char *basename);
+/* The path of msg's file as last seen: new/ when msg->in_new, else cur/.
+ * New string. */
+char *maildir_msg_path(const struct maildir_folder *folder,
+		       const struct maildir_msg *msg);
+/* msg's file is not where msg says: find it again in cur/ by basename
+ * (renamed by a flag change, or moved there from new/ by another sync) and
+ * update msg->filename and msg->in_new. false: it is gone. */
+bool maildir_msg_refind(const struct maildir_folder *folder,
+			struct maildir_msg *msg);
 /* Size with every LF not preceded by CR counted twice. */
 int maildir_count_vsize(int fd, uint64_t *vsize_r);
 

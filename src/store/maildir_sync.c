@@ -5,7 +5,14 @@
  * next UIDs (oldest first), forget entries whose files are gone, persist,
  * and hand out a snapshot. readdir() may miss a file that another program
  * renames during the scan, so an entry is only forgotten when a second scan
- * misses it too. Our own renames (flag changes) take the same lock. */
+ * misses it too. Our own renames (flag changes) take the same lock.
+ *
+ * Whoever moves a message out of new/ is the one session that sees it
+ * \Recent. A read-only view (EXAMINE) and STATUS must not be that session
+ * (RFC 3501 6.3.2, 6.3.10), so their syncs scan new/ where it is: its files
+ * get UIDs by basename like those of cur/ and keep them when a later full
+ * sync moves them. new/ is scanned before cur/, so a file another program
+ * moves from one to the other meanwhile is seen in at least one. */
 #include "store/maildir_private.h"
 #include "lib/fsutil.h"
 #include "lib/log.h"
@@ -29,6 +36,7 @@
 struct scan_file {
 	char *basename;
 	char *filename;
+	bool in_new;        /* found in new/, not cur/ */
 	bool used;
 };
 
@@ -53,6 +61,14 @@ static int cmp_scan_file(const void *a, const void *b)
 	return strcmp(x->basename, y->basename);
 }
 
+/* By basename, and for one basename the name in cur/ first. */
+static int cmp_scan_sort(const void *a, const void *b)
+{
+	const struct scan_file *x = a, *y = b;
+	int r = strcmp(x->basename, y->basename);
+	return r != 0 ? r : (int)x->in_new - (int)y->in_new;
+}
+
 /* A directory entry that may be a message: no dot files, no names that
  * cannot be written to the uidlist. */
 bool maildir_message_name(const char *name, unsigned char d_type)
@@ -66,15 +82,18 @@ static bool message_name(const struct dirent *d)
 	return maildir_message_name(d->d_name, d->d_type);
 }
 
-/* List cur/ sorted by basename, one file per basename. */
-static int scan_cur(const char *cur, struct scan *sc, const char **error_r)
+/* Add the messages of dir (new/ when in_new) to sc, unsorted. A folder
+ * without new/ has none there. */
+static int scan_dir(const char *path, bool in_new, struct scan *sc,
+		    const char **error_r)
 {
-	DIR *dir = opendir(cur);
+	DIR *dir = opendir(path);
 	struct dirent *d;
 
-	memset(sc, 0, sizeof(*sc));
 	if (dir == NULL) {
-		*error_r = errfmt("%s: %s", cur, strerror(errno));
+		if (in_new && errno == ENOENT)
+			return 0;
+		*error_r = errfmt("%s: %s", path, strerror(errno));
 		return -1;
 	}
 	while ((d = readdir(dir)) != NULL) {
@@ -87,14 +106,40 @@ static int scan_cur(const char *cur, struct scan *sc, const char **error_r)
 		struct scan_file *f = &sc->files[sc->count++];
 		f->basename = xstrndup(d->d_name, maildir_basename_len(d->d_name));
 		f->filename = xstrdup(d->d_name);
+		f->in_new = in_new;
 		f->used = false;
 	}
 	closedir(dir);
+	return 0;
+}
+
+/* List cur/ (after new/ when with_new) sorted by basename, one file per
+ * basename. */
+static int scan_folder(const char *folder_path, bool with_new, struct scan *sc,
+		       const char **error_r)
+{
+	char *new_dir = fs_join(folder_path, "new");
+	char *cur = fs_join(folder_path, "cur");
+	int r = 0;
+
+	memset(sc, 0, sizeof(*sc));
+	if (with_new)
+		r = scan_dir(new_dir, true, sc, error_r);
+	if (r == 0)
+		r = scan_dir(cur, false, sc, error_r);
+	free(new_dir);
+	free(cur);
+	if (r < 0) {
+		scan_free(sc);
+		return -1;
+	}
 	if (sc->count == 0)
 		return 0;
-	qsort(sc->files, sc->count, sizeof(*sc->files), cmp_scan_file);
+	qsort(sc->files, sc->count, sizeof(*sc->files), cmp_scan_sort);
 	/* Two names for one basename: a reader mid-way through a link+unlink
-	 * flag change. Either name reaches the same message. */
+	 * flag change (either name reaches the same message), or a file
+	 * moved from new/ to cur/ during the scan (cur/'s, sorted first, is
+	 * kept). */
 	size_t out = 0;
 	for (size_t i = 0; i < sc->count; i++) {
 		if (out > 0 && strcmp(sc->files[out - 1].basename,
@@ -129,6 +174,7 @@ static void scan_merge(struct scan *sc, struct scan *extra)
 		if (f != NULL) {
 			free(f->filename);
 			f->filename = extra->files[i].filename;
+			f->in_new = extra->files[i].in_new;
 			free(extra->files[i].basename);
 			continue;
 		}
@@ -260,21 +306,23 @@ int maildir_count_vsize(int fd, uint64_t *vsize_r)
 	return 0;
 }
 
-/* Size, virtual size and date of cur/<filename>. 0 = ok, 1 = gone or not a
- * regular file, -1 = error. A plausible ",W=" in the name (Dovecot's, or
- * ours) spares reading the file. */
-static int measure(int cur_fd, const char *filename, uint64_t *size_r,
-		   uint64_t *vsize_r, int64_t *date_r, const char **error_r)
+/* Size, virtual size and date of <sub>/<filename> (sub: cur or new, open
+ * as dir_fd; -1: gone). 0 = ok, 1 = gone or not a regular file, -1 =
+ * error. A plausible ",W=" in the name (Dovecot's, or ours) spares reading
+ * the file. */
+static int measure(int dir_fd, const char *sub, const char *filename,
+		   uint64_t *size_r, uint64_t *vsize_r, int64_t *date_r,
+		   const char **error_r)
 {
 	struct stat st;
 	uint64_t w;
-	int fd = openat(cur_fd, filename,
-			O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	int fd = dir_fd < 0 ? -1 : openat(dir_fd, filename, O_RDONLY | O_CLOEXEC |
+					  O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
 
-	if (fd < 0 && (errno == ENOENT || errno == ELOOP))
+	if (dir_fd < 0 || (fd < 0 && (errno == ENOENT || errno == ELOOP)))
 		return 1;
 	if (fd < 0 || fstat(fd, &st) < 0) {
-		*error_r = errfmt("cur/%s: %s", filename, strerror(errno));
+		*error_r = errfmt("%s/%s: %s", sub, filename, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -292,7 +340,7 @@ static int measure(int cur_fd, const char *filename, uint64_t *size_r,
 	if (have_w) {
 		*vsize_r = w;
 	} else if (maildir_count_vsize(fd, vsize_r) < 0) {
-		*error_r = errfmt("cur/%s: read: %s", filename, strerror(errno));
+		*error_r = errfmt("%s/%s: read: %s", sub, filename, strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -304,12 +352,22 @@ static int measure(int cur_fd, const char *filename, uint64_t *size_r,
 struct sync_ctx {
 	struct maildir_folder *folder;
 	struct uidlist *ul;
-	int cur_fd;
+	int cur_fd, new_fd;         /* new_fd: -1 unless new/ is scanned */
 	struct scan sc;
 	struct scan_file **match;   /* file of ul->entries[i], or NULL */
 	char **moved;               /* basenames moved from new/, sorted */
 	size_t n_moved;
 };
+
+/* measure() the file f of the scan where it was found. */
+static int measure_file(const struct sync_ctx *ctx, const struct scan_file *f,
+			uint64_t *size_r, uint64_t *vsize_r, int64_t *date_r,
+			const char **error_r)
+{
+	return measure(f->in_new ? ctx->new_fd : ctx->cur_fd,
+		       f->in_new ? "new" : "cur", f->filename, size_r, vsize_r,
+		       date_r, error_r);
+}
 
 static size_t match_entries(struct sync_ctx *ctx)
 {
@@ -341,8 +399,8 @@ static int drop_and_fill(struct sync_ctx *ctx, const char **error_r)
 		}
 		f->used = true;
 		if (!e->has_size || !e->has_vsize || !e->has_date) {
-			int r = measure(ctx->cur_fd, f->filename, &e->size, &e->vsize,
-					&e->date, error_r);
+			int r = measure_file(ctx, f, &e->size, &e->vsize, &e->date,
+					     error_r);
 			if (r < 0)
 				return -1;
 			e->has_size = e->has_vsize = e->has_date = r == 0;
@@ -382,8 +440,8 @@ static int assign_new(struct sync_ctx *ctx, const char **error_r)
 		struct scan_file *f = &ctx->sc.files[i];
 		if (f->used)
 			continue;
-		int r = measure(ctx->cur_fd, f->filename, &nf[n].size, &nf[n].vsize,
-				&nf[n].date, error_r);
+		int r = measure_file(ctx, f, &nf[n].size, &nf[n].vsize,
+				     &nf[n].date, error_r);
 		if (r < 0)
 			goto out;
 		if (r == 0)
@@ -425,9 +483,10 @@ static struct maildir_snapshot *build_snapshot(struct sync_ctx *ctx)
 		m->size = e->size;
 		m->vsize = e->vsize;
 		m->internal_date = (time_t)e->date;
-		m->recent = ctx->n_moved > 0 &&
+		m->in_new = ctx->match[i]->in_new;
+		m->recent = m->in_new || (ctx->n_moved > 0 &&
 			bsearch(&e->basename, ctx->moved, ctx->n_moved,
-				sizeof(*ctx->moved), cmp_str) != NULL;
+				sizeof(*ctx->moved), cmp_str) != NULL);
 		if (m->recent)
 			snap->recent_count++;
 	}
@@ -457,18 +516,19 @@ static bool stamp_fresh(const struct timespec *ts, time_t now)
 	return ts->tv_sec + MAILDIR_STAMP_TRUST_SECS >= now;
 }
 
-/* Scan cur/ and match; a second scan when entries seem gone (readdir() may
- * have missed a file renamed under it). */
-static int scan_and_match(struct sync_ctx *ctx, const char *cur,
+/* Scan cur/ (and new/ when with_new) and match; a second scan when entries
+ * seem gone (readdir() may have missed a file renamed under it). */
+static int scan_and_match(struct sync_ctx *ctx, bool with_new,
 			  const char **error_r)
 {
+	const char *path = ctx->folder->path;
 	struct scan extra;
 
-	if (scan_cur(cur, &ctx->sc, error_r) < 0)
+	if (scan_folder(path, with_new, &ctx->sc, error_r) < 0)
 		return -1;
 	if (match_entries(ctx) == 0)
 		return 0;
-	if (scan_cur(cur, &extra, error_r) < 0)
+	if (scan_folder(path, with_new, &extra, error_r) < 0)
 		return -1;
 	scan_merge(&ctx->sc, &extra);
 	match_entries(ctx);
@@ -495,14 +555,37 @@ static void remember_stamps(struct maildir_folder *folder,
 	folder->synced = true;
 }
 
-/* The sync under the folder lock; take_new false: leave new/ alone and
- * the handle's stamps as they were. */
+/* What a sync does with new/. */
+enum sync_mode {
+	SYNC_TAKE_NEW,      /* maildir_sync(): move it into cur/ */
+	SYNC_READ_ONLY,     /* maildir_sync_readonly(): scan it in place */
+	SYNC_STATUS,        /* the same, this handle's stamps untouched */
+};
+
+/* Open the directory sub of folder; a missing new/ gives -1 quietly. */
+static int open_sub(const struct maildir_folder *folder, const char *sub,
+		    int *fd_r, const char **error_r)
+{
+	char *path = fs_join(folder->path, sub);
+
+	*fd_r = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*fd_r < 0 && (strcmp(sub, "new") != 0 || errno != ENOENT)) {
+		*error_r = errfmt("%s: %s", path, strerror(errno));
+		free(path);
+		return -1;
+	}
+	free(path);
+	return 0;
+}
+
+/* The sync under the folder lock. */
 static int sync_locked(struct maildir_folder *folder, struct uidlist *ul,
-		       bool take_new, struct maildir_snapshot **snap_r,
+		       enum sync_mode mode, struct maildir_snapshot **snap_r,
 		       const char **error_r)
 {
-	struct sync_ctx ctx = { .folder = folder, .ul = ul, .cur_fd = -1 };
-	char *cur = fs_join(folder->path, "cur");
+	struct sync_ctx ctx = { .folder = folder, .ul = ul, .cur_fd = -1,
+				.new_fd = -1 };
+	bool take_new = mode == SYNC_TAKE_NEW;
 	struct timespec new_mtime, cur_mtime;
 	int ret = -1;
 
@@ -514,44 +597,64 @@ static int sync_locked(struct maildir_folder *folder, struct uidlist *ul,
 		goto out;
 	stamp(folder->path, "cur", &cur_mtime, NULL);
 	if (uidlist_read(folder, ul, error_r) < 0 ||
-	    scan_and_match(&ctx, cur, error_r) < 0)
+	    scan_and_match(&ctx, !take_new, error_r) < 0 ||
+	    open_sub(folder, "cur", &ctx.cur_fd, error_r) < 0 ||
+	    (!take_new && open_sub(folder, "new", &ctx.new_fd, error_r) < 0))
 		goto out;
-	ctx.cur_fd = open(cur, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (ctx.cur_fd < 0) {
-		*error_r = errfmt("%s: %s", cur, strerror(errno));
-		goto out;
-	}
 	if (drop_and_fill(&ctx, error_r) < 0 || assign_new(&ctx, error_r) < 0)
 		goto out;
 	if ((!ul->exists || ul->rewrite || ul->persisted < ul->count) &&
 	    uidlist_write(folder, ul, error_r) < 0)
 		goto out;
 	*snap_r = build_snapshot(&ctx);
-	if (take_new)
+	if (mode != SYNC_STATUS)
 		remember_stamps(folder, &new_mtime, &cur_mtime);
 	ret = 0;
 out:
 	if (ctx.cur_fd >= 0)
 		close(ctx.cur_fd);
+	if (ctx.new_fd >= 0)
+		close(ctx.new_fd);
 	scan_free(&ctx.sc);
 	free(ctx.match);
 	strv_free(&ctx.moved);
-	free(cur);
 	return ret;
 }
 
 int maildir_sync_locked(struct maildir_folder *folder, struct uidlist *ul,
 			struct maildir_snapshot **snap_r, const char **error_r)
 {
-	return sync_locked(folder, ul, true, snap_r, error_r);
+	return sync_locked(folder, ul, SYNC_TAKE_NEW, snap_r, error_r);
 }
 
-int maildir_sync_locked_keep_new(struct maildir_folder *folder,
-				 struct uidlist *ul,
-				 struct maildir_snapshot **snap_r,
-				 const char **error_r)
+/* sync_locked() under the folder lock. */
+static int sync_with_lock(struct maildir_folder *folder, enum sync_mode mode,
+			  struct maildir_snapshot **snap_r, const char **error_r)
 {
-	return sync_locked(folder, ul, false, snap_r, error_r);
+	struct uidlist ul;
+	int lock_fd = -1;
+
+	if (maildir_lock(folder->path, MAILDIR_UIDLIST_LOCK_NAME, false, &lock_fd,
+			 error_r) < 0)
+		return -1;
+	int ret = sync_locked(folder, &ul, mode, snap_r, error_r);
+	int err = errno;
+	maildir_unlock(&lock_fd);
+	uidlist_free(&ul);
+	errno = err;
+	return ret;
+}
+
+int maildir_sync_readonly(struct maildir_folder *folder,
+			  struct maildir_snapshot **snap_r, const char **error_r)
+{
+	return sync_with_lock(folder, SYNC_READ_ONLY, snap_r, error_r);
+}
+
+int maildir_sync_status(struct maildir_folder *folder,
+			struct maildir_snapshot **snap_r, const char **error_r)
+{
+	return sync_with_lock(folder, SYNC_STATUS, snap_r, error_r);
 }
 
 /* Remove tmp/ files neither read nor written for MAILDIR_TMP_STALE_SECS
@@ -588,22 +691,13 @@ static void clean_tmp(const char *path)
 int maildir_sync(struct maildir_folder *folder,
 		 struct maildir_snapshot **snap_r, const char **error_r)
 {
-	struct uidlist ul;
-	int lock_fd = -1;
-
-	if (maildir_lock(folder->path, MAILDIR_UIDLIST_LOCK_NAME, false, &lock_fd,
-			 error_r) < 0)
+	if (sync_with_lock(folder, SYNC_TAKE_NEW, snap_r, error_r) < 0)
 		return -1;
-	int ret = maildir_sync_locked(folder, &ul, snap_r, error_r);
-	int err = errno;
-	maildir_unlock(&lock_fd);
-	uidlist_free(&ul);
-	if (ret == 0 && !folder->tmp_cleaned) {
+	if (!folder->tmp_cleaned) {
 		clean_tmp(folder->path);
 		folder->tmp_cleaned = true;
 	}
-	errno = err;
-	return ret;
+	return 0;
 }
 
 void maildir_snapshot_free(struct maildir_snapshot **snap)
