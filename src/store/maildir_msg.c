@@ -70,7 +70,9 @@ int maildir_new_basename(char *buf, size_t size, size_t msg_size)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	pthread_once(&cached_host_once, cache_host);
 	unsigned long q = atomic_fetch_add(&name_counter, 1) + 1;
-	int n = snprintf(buf, size, "%lld.M%ldP%ldQ%lu.%s,S=%zu",
+	/* M<usec> zero-padded: names of one second sort in arrival order,
+	 * and UIDs of files of the same mtime follow the name order. */
+	int n = snprintf(buf, size, "%lld.M%06ldP%ldQ%lu.%s,S=%zu",
 			 (long long)ts.tv_sec, (long)(ts.tv_nsec / 1000),
 			 (long)getpid(), q, host, msg_size);
 	return n < 0 || (size_t)n >= size ? -1 : 0;
