@@ -5,28 +5,6 @@
 #include <dirent.h>
 #include <errno.h>
 
-struct fixture {
-	char *data_dir;
-	char *root;
-};
-
-static int setup(void **state)
-{
-	struct fixture *fx = xcalloc(1, sizeof(*fx));
-	fx->root = test_mailbox(&fx->data_dir);
-	*state = fx;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *fx = *state;
-	test_rm_rf(&fx->data_dir);
-	free(fx->root);
-	free(fx);
-	return 0;
-}
-
 /* The listing as "name:flags:special" lines, e.g. "Sent:n:\Sent". */
 static char *list_text(const char *root)
 {

@@ -4,28 +4,6 @@
 
 #include <errno.h>
 
-struct fixture {
-	char *data_dir;
-	char *root;
-};
-
-static int setup(void **state)
-{
-	struct fixture *fx = xcalloc(1, sizeof(*fx));
-	fx->root = test_mailbox(&fx->data_dir);
-	*state = fx;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *fx = *state;
-	test_rm_rf(&fx->data_dir);
-	free(fx->root);
-	free(fx);
-	return 0;
-}
-
 static unsigned index_of(struct maildir_folder *f, const char *name, bool create)
 {
 	unsigned i = 99;

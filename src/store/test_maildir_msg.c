@@ -9,42 +9,6 @@
 #include <sys/wait.h>
 #include <time.h>
 
-struct fixture {
-	char *data_dir;
-	char *root;
-};
-
-static int setup(void **state)
-{
-	struct fixture *fx = xcalloc(1, sizeof(*fx));
-	fx->root = test_mailbox(&fx->data_dir);
-	*state = fx;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *fx = *state;
-	test_rm_rf(&fx->data_dir);
-	free(fx->root);
-	free(fx);
-	return 0;
-}
-
-static size_t count_files(const char *dir, const char *sub)
-{
-	char *path = xasprintf("%s/%s", dir, sub);
-	DIR *d = opendir(path);
-	struct dirent *e;
-	size_t n = 0;
-	assert_non_null(d);
-	while ((e = readdir(d)) != NULL)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	free(path);
-	return n;
-}
-
 static char *read_msg(struct maildir_folder *f, struct maildir_msg *m)
 {
 	int fd;

@@ -7,28 +7,6 @@
 #include <sys/time.h>
 #include <time.h>
 
-struct fixture {
-	char *data_dir;
-	char *root;
-};
-
-static int setup(void **state)
-{
-	struct fixture *fx = xcalloc(1, sizeof(*fx));
-	fx->root = test_mailbox(&fx->data_dir);
-	*state = fx;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *fx = *state;
-	test_rm_rf(&fx->data_dir);
-	free(fx->root);
-	free(fx);
-	return 0;
-}
-
 /* Set atime and mtime of dir/sub/name (or dir/sub when name is NULL). */
 static void set_time(const char *dir, const char *sub, const char *name,
 		     time_t when)

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -111,6 +112,45 @@ static inline uint32_t test_append(struct maildir_folder *f, const char *text,
 	if (maildir_append(f, text, strlen(text), flags, 0, &uid, &error) < 0)
 		fail_msg("append: %s", error);
 	return uid;
+}
+
+/* The fixture most store tests run in: a fresh mailbox per test. */
+struct fixture {
+	char *data_dir;
+	char *root;
+};
+
+static inline int setup(void **state)
+{
+	struct fixture *fx = xcalloc(1, sizeof(*fx));
+	fx->root = test_mailbox(&fx->data_dir);
+	*state = fx;
+	return 0;
+}
+
+static inline int teardown(void **state)
+{
+	struct fixture *fx = *state;
+	test_rm_rf(&fx->data_dir);
+	free(fx->root);
+	free(fx);
+	return 0;
+}
+
+/* Files (no dot files) in dir/sub. */
+static inline size_t count_files(const char *dir, const char *sub)
+{
+	char *path = xasprintf("%s/%s", dir, sub);
+	DIR *d = opendir(path);
+	struct dirent *e;
+	size_t n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	free(path);
+	return n;
 }
 
 #endif
