@@ -31,6 +31,9 @@
 
 struct event_base *ev_base;
 
+_Static_assert(SERVER_MAX_WORKERS <= IPTABLE_WORKERS_MAX,
+	       "the shared counters keep a column per worker");
+
 /* How often a stopping worker looks whether its sessions are gone. */
 #define WORKER_STOP_POLL_MS 50
 

@@ -218,13 +218,6 @@ struct conc {
 	char why[256];
 };
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void conc_fail(struct conc *c, const char *why)
 {
 	pthread_mutex_lock(&c->mutex);

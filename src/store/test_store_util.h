@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/fsutil.h"
@@ -151,6 +152,14 @@ static inline size_t count_files(const char *dir, const char *sub)
 	closedir(d);
 	free(path);
 	return n;
+}
+
+/* Seconds on the monotonic clock, for tests that run for a while. */
+static inline double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 #endif
