@@ -1,11 +1,27 @@
 #!/bin/sh
 # Install the Debian 12 packages sealpost builds and tests with, when missing.
 # Runs apt-get as root (or through sudo); prints what it installs.
+#
+# Installed with --no-install-recommends, so every package a command or a
+# test needs is named here, including what a client only *recommends* but
+# needs for what we ask of it:
+#   swaks       -> libnet-ssleay-perl (swaks --tls / --tlsc; without it:
+#                  "TLS not available: requires Net::SSLeay")
+#   curl        -> TLS is built in (libcurl4 with OpenSSL); ca-certificates
+#   fetchmail   -> SSL is built in; ca-certificates
+#   python3     -> ssl, smtplib, imaplib, poplib are in libpython3.11-stdlib
+#   tests       -> procps (pgrep, pkill), openssl (the command)
+# tests/preflight.py checks each of these before the test suite starts and
+# names the package that is missing.
 set -eu
 
-PKGS="gcc make pkg-config libssl-dev openssl libevent-dev libinih-dev libcrypt-dev
-libcmocka-dev clang libclang-rt-14-dev python3 python3-pytest curl swaks fetchmail
-ca-certificates"
+# Build: compiler, libraries and their headers.
+BUILD_PKGS="gcc make pkg-config libc6-dev libssl-dev openssl libevent-dev
+libinih-dev libcrypt-dev libcmocka-dev clang libclang-rt-14-dev"
+# Tests and the demo's printed commands: the clients and what they need.
+TEST_PKGS="python3 python3-pytest procps curl swaks libnet-ssleay-perl
+fetchmail ca-certificates"
+PKGS="$BUILD_PKGS $TEST_PKGS"
 
 # The unprivileged account `sealpost serve` drops to (config key `user`).
 ensure_user() {
@@ -39,5 +55,8 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086
-$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+if ! $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null; then
+    echo "sealpost: apt-get install failed for:$missing" >&2
+    exit 1
+fi
 ensure_user

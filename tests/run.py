@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Run every sealpost test and end with one line: "N passed, M failed".
 
+0. preflight: every external client the tests call can speak TLS
+   (tests/preflight.py); a shortfall names its package and stops the run
 1. unit tests: each build/unit/**/test_* binary (cmocka, ASan+UBSan), TAP output
 2. protocol tests: pytest on tests/proto against build/san/sealpost
 3. fuzz: each build/fuzz/fuzz_* for a few seconds on its seed corpus
@@ -11,6 +13,9 @@ import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import preflight  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FUZZ_SECONDS = int(os.environ.get("SEALPOST_FUZZ_SECONDS", "5"))
@@ -90,6 +95,13 @@ def run_fuzz():
 
 
 def main():
+    missing = preflight.problems()
+    if missing:
+        for line in missing:
+            print(line)
+            record(False, "preflight: " + line.split(": ", 2)[2])
+        print(f"{passed} passed, {failed} failed")
+        return 1
     run_unit()
     run_pytest()
     run_fuzz()

@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""Before the suite starts: can every external client the tests call speak
+what the tests ask of it?
+
+A client that is installed but lacks TLS (swaks without Net::SSLeay, which
+Debian's swaks only recommends) would otherwise fail one test in the middle
+of the run. Each check runs the client's own self-report and, when it falls
+short, prints one line naming the Debian package to install:
+
+    sealpost: preflight: swaks cannot speak TLS: install libnet-ssleay-perl (scripts/install-deps.sh)
+
+Run alone: python3 tests/preflight.py (exit 0 when everything is there).
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+
+CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+
+
+def _run(argv):
+    """stdout+stderr of argv, or None when the program is missing."""
+    if shutil.which(argv[0]) is None:
+        return None
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=30,
+                              stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return proc.stdout + proc.stderr
+
+
+def _python_ssl():
+    try:
+        import ssl
+    except ImportError:
+        return False
+    return ssl.HAS_TLSv1_3 and ssl.OPENSSL_VERSION_INFO[0] >= 3
+
+
+def _python_module(name):
+    try:
+        __import__(name)
+    except ImportError:
+        return False
+    return True
+
+
+def _curl_ok(out):
+    features = re.search(r"^Features:(.*)$", out, re.M)
+    protocols = re.search(r"^Protocols:(.*)$", out, re.M)
+    return (features is not None and " SSL" in features.group(1)
+            and protocols is not None
+            and {"smtps", "pop3s", "imaps"} <= set(protocols.group(1).split()))
+
+
+# The Debian package that ships each program the tests run.
+PROGRAM_PACKAGE = {"swaks": "swaks", "curl": "curl", "fetchmail": "fetchmail",
+                   "openssl": "openssl", "pgrep": "procps", "pkill": "procps"}
+
+# (what the tests need, the program's self-report, is it enough?, the package
+# that supplies it when the program is there but falls short)
+CHECKS = [
+    ("swaks can speak TLS", ["swaks", "--support", "TLS"],
+     lambda o: "TLS supported" in o, "libnet-ssleay-perl"),
+    ("swaks can AUTH", ["swaks", "--support", "AUTH"],
+     lambda o: "Basic AUTH supported" in o, "swaks"),
+    ("curl speaks TLS for SMTP, POP3 and IMAP", ["curl", "-V"], _curl_ok, "curl"),
+    ("fetchmail speaks TLS", ["fetchmail", "--version"],
+     lambda o: "+SSL" in o, "fetchmail"),
+    ("openssl 3 with s_client -starttls", ["openssl", "s_client", "-help"],
+     lambda o: "-starttls" in o, "openssl"),
+    ("pgrep", ["pgrep", "--version"], lambda o: "procps" in o, "procps"),
+    ("pkill", ["pkill", "--version"], lambda o: "procps" in o, "procps"),
+]
+# (what the tests need, a check in this process, the package)
+PYTHON_CHECKS = [
+    ("Python's ssl module with TLS 1.3 on OpenSSL 3", _python_ssl, "python3"),
+    ("pytest for Python 3", lambda: _python_module("pytest"), "python3-pytest"),
+    ("the system's CA bundle",
+     lambda: os.path.getsize(CA_BUNDLE) > 0 if os.path.exists(CA_BUNDLE) else False,
+     "ca-certificates"),
+]
+
+
+def _line(what, why, package):
+    return (f"sealpost: preflight: {what}: {why}: install {package} "
+            "(scripts/install-deps.sh)")
+
+
+def problems():
+    """One line per missing capability, naming its package."""
+    out = []
+    for what, argv, enough, package in CHECKS:
+        report = _run(argv)
+        if report is None:
+            out.append(_line(what, f"`{argv[0]}` not found",
+                             PROGRAM_PACKAGE[argv[0]]))
+        elif not enough(report):
+            out.append(_line(what, f"not in `{' '.join(argv)}`", package))
+    for what, check, package in PYTHON_CHECKS:
+        if not check():
+            out.append(_line(what, "missing", package))
+    return out
+
+
+def main():
+    lines = problems()
+    for line in lines:
+        print(line, file=sys.stderr)
+    return 1 if lines else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
