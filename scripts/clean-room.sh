@@ -47,7 +47,8 @@ chroot "$ROOTFS" sh -c 'export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq && apt-get install -y -qq --no-install-recommends make >/dev/null'
 
 # make run: start it, run its printed STARTTLS swaks command, stop it.
-chroot "$ROOTFS" sh -c 'cd /root/sealpost && (make run > /tmp/run.out 2>&1 &)
+chroot "$ROOTFS" sh -c 'cd /root/sealpost
+    setsid make run > /tmp/run.out 2>&1 & group=$!
     for i in $(seq 1 600); do
         grep -q "Ctrl-C stops the server" /tmp/run.out 2>/dev/null && break
         sleep 1
@@ -58,7 +59,7 @@ chroot "$ROOTFS" sh -c 'cd /root/sealpost && (make run > /tmp/run.out 2>&1 &)
     sh -c "$cmd" > /tmp/swaks.out 2>&1; rc=$?
     tail -3 /tmp/swaks.out
     echo "clean-room: make run swaks exit status $rc"
-    pkill -TERM -f "sealpost serve" || true
+    kill -TERM -- -$group || true
     sleep 2' >&2
 
 chroot "$ROOTFS" sh -c 'cd /root/sealpost && make test' > "$ROOTFS.test.log" 2>&1 || true
