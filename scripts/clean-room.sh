@@ -25,7 +25,14 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+# One run at a time; never remove a tree that still has something mounted.
+exec 9> "$ROOTFS.lock"
+flock -n 9 || { echo "sealpost: clean-room.sh: another run holds $ROOTFS.lock" >&2; exit 1; }
 cleanup
+if grep -q " $ROOTFS/" /proc/mounts; then
+    echo "sealpost: clean-room.sh: still mounted under $ROOTFS; not removing it" >&2
+    exit 1
+fi
 if [ ! -f "$ROOTFS.tar" ]; then
     rm -rf "$ROOTFS"
     debootstrap --variant=minbase bookworm "$ROOTFS" "$MIRROR" >&2
@@ -59,7 +66,7 @@ chroot "$ROOTFS" sh -c 'cd /root/sealpost
     sh -c "$cmd" > /tmp/swaks.out 2>&1; rc=$?
     tail -3 /tmp/swaks.out
     echo "clean-room: make run swaks exit status $rc"
-    kill -TERM -- -$group || true
+    kill -TERM -$group || true
     sleep 2' >&2
 
 chroot "$ROOTFS" sh -c 'cd /root/sealpost && make test' > "$ROOTFS.test.log" 2>&1 || true
