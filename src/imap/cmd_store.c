@@ -4,7 +4,12 @@
  * Flags live in the Maildir file names (maildir_msg_store renames the
  * file); keywords are letters a-z named by the folder's dovecot-keywords
  * file, so a folder holds at most MAILDIR_KEYWORDS_MAX of them: a new one
- * beyond that is refused with NO [LIMIT] (RFC 5530). */
+ * beyond that is refused with NO [LIMIT] (RFC 5530).
+ *
+ * A message another session expunged meanwhile is skipped and the command
+ * still answers OK (RFC 2180 4.2 allows NO or OK; Dovecot, and the clients
+ * tested against it, say OK): the EXPUNGE reaches the client with the next
+ * command that may announce it. */
 #include "imap/imap_mailbox.h"
 #include "imap/imap_util.h"
 #include "lib/util.h"
@@ -21,7 +26,7 @@ struct store_job {
 	enum maildir_flags_op op;
 	unsigned mflags;
 	char **keywords;
-	bool some_expunged, limit, bad_keyword;
+	bool limit, bad_keyword;
 	int result;
 	char error[256];
 };
@@ -76,21 +81,15 @@ static void store_work(struct job *job)
 		struct imap_view_msg *m = &mb->msgs[i];
 		if (!imap_mailbox_in_set(mb, &sj->set, sj->uid_cmd, i))
 			continue;
-		if (m->msg == NULL) {
-			/* UID STORE: that UID no longer exists */
-			sj->some_expunged |= !sj->uid_cmd;
-			continue;
-		}
+		if (m->msg == NULL)
+			continue;  /* expunged since the client last looked */
 		/* 'P' (passed) has no IMAP name: FLAGS keeps it. */
 		unsigned mflags = sj->mflags;
 		if (sj->op == MAILDIR_FLAGS_REPLACE)
 			mflags |= m->msg->flags & MAILDIR_FLAG_PASSED;
 		if (maildir_msg_store(mb->folder, m->msg, sj->op, mflags, mask, &error) < 0) {
-			if (errno == ENOENT) {
-				/* Gone since the last sync: the next one says so. */
-				sj->some_expunged |= !sj->uid_cmd;
-				continue;
-			}
+			if (errno == ENOENT)
+				continue;  /* gone since the last sync: the next says so */
 			sj->result = -1;
 			strlcpy_sp(sj->error, error, sizeof(sj->error));
 			return;
@@ -143,9 +142,6 @@ static void store_done(struct job *job)
 			session_log(&is->s, LOG_LEVEL_ERROR, "store error=\"%s\"", sj->error);
 			imap_command_done(is, "NO", "SERVERBUG", "Internal error occurred. "
 					  "Refer to server log for more information.");
-		} else if (sj->some_expunged) {
-			imap_command_done(is, "NO", "EXPUNGEISSUED",
-					  "Some of the messages no longer exist");
 		} else {
 			imap_command_done(is, "OK", NULL, "Store completed");
 		}

@@ -22,7 +22,7 @@ int spool_open(const char *data_dir, struct spool *sp, const char **error_r)
 {
 	char name[MAILDIR_BASENAME_SIZE];
 
-	if (maildir_new_basename(name, sizeof(name), 0) < 0) {
+	if (maildir_unique_name(name, sizeof(name)) < 0) {
 		*error_r = "spool: cannot make a file name";
 		return -1;
 	}

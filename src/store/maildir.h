@@ -339,6 +339,9 @@ int maildir_move(struct maildir_folder *src, struct maildir_msg *const *msgs,
  * the host name written as \057 and \072. buf should hold
  * MAILDIR_BASENAME_SIZE bytes; -1 if it is too small. Thread-safe. */
 int maildir_new_basename(char *buf, size_t size, size_t msg_size);
+/* The unique part alone, "<sec>.M<usec>P<pid>Q<n>.<host>": the name of a
+ * file whose size is not known yet (tmp/, the spool). Thread-safe. */
+int maildir_unique_name(char *buf, size_t size);
 
 /* ---- POP3 session lock ------------------------------------------------ */
 

@@ -230,7 +230,7 @@ void maildir_folder_list_free(struct maildir_folder_info **list, size_t count)
 static char *hidden_path(const char *root, const char *what)
 {
 	char unique[MAILDIR_BASENAME_SIZE];
-	if (maildir_new_basename(unique, sizeof(unique), 0) < 0)
+	if (maildir_unique_name(unique, sizeof(unique)) < 0)
 		abort();  /* our buffer, our bug */
 	return xasprintf("%s/" MAILDIR_HIDDEN_PREFIX "%s.%s", root, what, unique);
 }

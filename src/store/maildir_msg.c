@@ -62,7 +62,7 @@ static void cache_host(void)
 	escaped_host(cached_host, sizeof(cached_host));
 }
 
-int maildir_new_basename(char *buf, size_t size, size_t msg_size)
+int maildir_unique_name(char *buf, size_t size)
 {
 	const char *host = cached_host;
 	struct timespec ts;
@@ -72,19 +72,32 @@ int maildir_new_basename(char *buf, size_t size, size_t msg_size)
 	unsigned long q = atomic_fetch_add(&name_counter, 1) + 1;
 	/* M<usec> zero-padded: names of one second sort in arrival order,
 	 * and UIDs of files of the same mtime follow the name order. */
-	int n = snprintf(buf, size, "%lld.M%06ldP%ldQ%lu.%s,S=%zu",
+	int n = snprintf(buf, size, "%lld.M%06ldP%ldQ%lu.%s",
 			 (long long)ts.tv_sec, (long)(ts.tv_nsec / 1000),
-			 (long)getpid(), q, host, msg_size);
+			 (long)getpid(), q, host);
 	return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
-/* A new basename with ",S=<size>,W=<vsize>" (new string). */
+int maildir_new_basename(char *buf, size_t size, size_t msg_size)
+{
+	if (maildir_unique_name(buf, size) < 0)
+		return -1;
+	size_t len = strlen(buf);
+	int n = snprintf(buf + len, size - len, ",S=%zu", msg_size);
+	return n < 0 || (size_t)n >= size - len ? -1 : 0;
+}
+
+char *maildir_basename_sw(const char *unique, uint64_t size, uint64_t vsize)
+{
+	return xasprintf("%s,S=%" PRIu64 ",W=%" PRIu64, unique, size, vsize);
+}
+
 char *maildir_new_basename_sw(uint64_t size, uint64_t vsize)
 {
-	char name[MAILDIR_BASENAME_SIZE];
-	if (maildir_new_basename(name, sizeof(name) - 24, (size_t)size) < 0)
+	char unique[MAILDIR_BASENAME_SIZE];
+	if (maildir_unique_name(unique, sizeof(unique)) < 0)
 		abort();  /* our buffer, our bug */
-	return xasprintf("%s,W=%" PRIu64, name, vsize);
+	return maildir_basename_sw(unique, size, vsize);
 }
 
 char *maildir_msg_path(const struct maildir_folder *folder,
@@ -149,7 +162,8 @@ int maildir_msg_open(struct maildir_folder *folder, struct maildir_msg *msg,
 
 struct maildir_append {
 	struct maildir_folder *folder;
-	char *tmp_path;
+	char *tmp_path;   /* tmp/<unique>: the size is not known yet */
+	char *unique;     /* the name it keeps, with ",S=,W=" added in cur/ */
 	int fd;
 };
 
@@ -160,15 +174,17 @@ int maildir_append_begin(struct maildir_folder *folder,
 	char name[MAILDIR_BASENAME_SIZE];
 	struct maildir_append *ctx = xcalloc(1, sizeof(*ctx));
 
-	if (maildir_new_basename(name, sizeof(name), 0) < 0)
+	if (maildir_unique_name(name, sizeof(name)) < 0)
 		abort();  /* our buffer, our bug */
 	ctx->folder = folder;
+	ctx->unique = xstrdup(name);
 	ctx->tmp_path = xasprintf("%s/tmp/%s", folder->path, name);
 	ctx->fd = open(ctx->tmp_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (ctx->fd < 0) {
 		int err = errno;
 		*error_r = errfmt("%s: %s", ctx->tmp_path, strerror(err));
 		free(ctx->tmp_path);
+		free(ctx->unique);
 		free(ctx);
 		errno = err;
 		return -1;
@@ -187,6 +203,7 @@ static void append_free(struct maildir_append **ctx, bool remove_tmp)
 	if (remove_tmp)
 		unlink((*ctx)->tmp_path);
 	free((*ctx)->tmp_path);
+	free((*ctx)->unique);
 	x_free(ctx);
 }
 
@@ -287,7 +304,7 @@ int maildir_append_commit_kw(struct maildir_append **ctx, unsigned flags,
 		errno = err;
 		return -1;
 	}
-	char *base = maildir_new_basename_sw(in.size, in.vsize);
+	char *base = maildir_basename_sw(c->unique, in.size, in.vsize);
 	in.filename = maildir_filename_with(base, flags & MAILDIR_FLAGS_ALL,
 					    keywords & MAILDIR_KEYWORDS_ALL);
 	free(base);

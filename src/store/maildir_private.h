@@ -145,6 +145,13 @@ int maildir_enter_cur(struct maildir_folder *folder, struct maildir_entering *in
 		      const char **error_r);
 /* A new basename with ",S=<size>,W=<vsize>" (new string). */
 char *maildir_new_basename_sw(uint64_t size, uint64_t vsize);
+/* Remove the files of path/tmp/ that were stale (atime, mtime and ctime all
+ * MAILDIR_TMP_STALE_SECS before now): what maildir_sync() does on the
+ * first sync of a handle. */
+void maildir_tmp_clean(const char *path, time_t now);
+/* unique (from maildir_unique_name()) with ",S=<size>,W=<vsize>" (new
+ * string): the name a file written under tmp/<unique> keeps in cur/. */
+char *maildir_basename_sw(const char *unique, uint64_t size, uint64_t vsize);
 
 /* ---- folder tree (maildir_folder.c) ---- */
 /* Create the Maildir++ folder name (normalised, not INBOX), atomically;

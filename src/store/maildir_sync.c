@@ -658,13 +658,18 @@ int maildir_sync_status(struct maildir_folder *folder,
 }
 
 /* Remove tmp/ files neither read nor written for MAILDIR_TMP_STALE_SECS
- * (the Maildir specification's rule for a writer's crash leftovers). */
-static void clean_tmp(const char *path)
+ * (the Maildir specification's rule for a writer's crash leftovers). The
+ * inode's change time counts too: a writer gives its tmp/ file the
+ * message's date (futimens(), an APPEND of an old message, a copy keeping
+ * its internal date) before renaming it into cur/, so atime and mtime alone
+ * would call a file stale that is being written this very second. ctime
+ * cannot be set back: it is the last moment anyone touched the inode. */
+void maildir_tmp_clean(const char *path, time_t now)
 {
 	char *tmp = fs_join(path, "tmp");
 	int fd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *dir = fd < 0 ? NULL : fdopendir(fd);
-	time_t limit = time(NULL) - MAILDIR_TMP_STALE_SECS;
+	time_t limit = now - MAILDIR_TMP_STALE_SECS;
 	struct dirent *d;
 	struct stat st;
 
@@ -680,7 +685,7 @@ static void clean_tmp(const char *path)
 		    S_ISDIR(st.st_mode))
 			continue;
 		if (st.st_atime < limit && st.st_mtime < limit &&
-		    unlinkat(fd, d->d_name, 0) == 0)
+		    st.st_ctime < limit && unlinkat(fd, d->d_name, 0) == 0)
 			log_info("maildir stale-tmp-removed file=%s/%s", tmp,
 				 d->d_name);
 	}
@@ -694,7 +699,7 @@ int maildir_sync(struct maildir_folder *folder,
 	if (sync_with_lock(folder, SYNC_TAKE_NEW, snap_r, error_r) < 0)
 		return -1;
 	if (!folder->tmp_cleaned) {
-		clean_tmp(folder->path);
+		maildir_tmp_clean(folder->path, time(NULL));
 		folder->tmp_cleaned = true;
 	}
 	return 0;

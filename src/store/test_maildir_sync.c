@@ -1,5 +1,6 @@
 /* test_maildir_sync.c — UIDs, sync, change checks, flags, and Maildirs
  * written by other programs. */
+#include "store/maildir_private.h"
 #include "store/test_store_util.h"
 
 #include <errno.h>
@@ -424,19 +425,28 @@ static void test_tmp_cleanup(void **state)
 	struct fixture *fx = *state;
 	time_t old = time(NULL) - MAILDIR_TMP_STALE_SECS - 60;
 
-	test_put(fx->root, "tmp", "stale", "left by a crash");
+	/* An APPEND of an old message dates its tmp/ file (atime and mtime)
+	 * before the rename into cur/: its ctime says it is being written, so
+	 * a sync in another session at that moment must leave it alone. */
+	test_put(fx->root, "tmp", "dated", "APPEND with a date of 2001");
 	test_put(fx->root, "tmp", "fresh", "being written");
-	test_put(fx->root, "tmp", "young", "written yesterday");
-	set_time(fx->root, "tmp", "stale", old);
-	set_time(fx->root, "tmp", "young", time(NULL) - 24 * 60 * 60);
+	set_time(fx->root, "tmp", "dated", old);
 	struct maildir_folder *f = test_open(fx->root, "INBOX");
 	struct maildir_snapshot *s = test_sync(f);
 	assert_int_equal(s->count, 0);  /* tmp/ is never seen */
-	assert_false(test_exists(fx->root, "tmp", "stale"));
+	assert_true(test_exists(fx->root, "tmp", "dated"));
 	assert_true(test_exists(fx->root, "tmp", "fresh"));
-	assert_true(test_exists(fx->root, "tmp", "young"));
 	maildir_snapshot_free(&s);
 	maildir_folder_close(&f);
+
+	/* A day later nothing is stale yet; 36 hours after its last change a
+	 * crash leftover goes (ctime cannot be set back, so the clock is). */
+	maildir_tmp_clean(fx->root, time(NULL) + 24 * 60 * 60);
+	assert_true(test_exists(fx->root, "tmp", "dated"));
+	assert_true(test_exists(fx->root, "tmp", "fresh"));
+	maildir_tmp_clean(fx->root, time(NULL) + MAILDIR_TMP_STALE_SECS + 60);
+	assert_false(test_exists(fx->root, "tmp", "dated"));
+	assert_false(test_exists(fx->root, "tmp", "fresh"));
 }
 
 static void test_damaged_uidlist(void **state)
