@@ -1,4 +1,5 @@
-/* cli_server.c — check-config (and, with the server, serve). */
+/* cli_check_config.c — sealpost check-config: the config, the served pair and
+ * the passwd file, each problem on one line. */
 #include "cli/cli.h"
 #include "lib/util.h"
 #include "auth/passwd.h"
