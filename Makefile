@@ -100,6 +100,9 @@ build/fuzz/%: tests/fuzz/%.c $(FUZZLIBOBJS)
 	clang $(FUZZCFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZLIBOBJS) $(PKG_LIBS)
 
 -include $(FUZZLIBOBJS:.o=.d)
+# Only pattern rules name them: without this make deletes them as
+# intermediates after every link, and the next run rebuilds them all.
+.SECONDARY: $(FUZZLIBOBJS) $(SANLIBOBJS)
 
 fuzz: $(FUZZBINS)
 
