@@ -102,7 +102,7 @@ void cmd_starttls(struct imap_session *is, const struct imap_arg *args, size_t n
 /* ---- login: verify off the loop, then make sure the mailbox exists ------ */
 
 struct login_job {
-	struct job job;
+	struct session_job job;
 	struct imap_session *is;
 	char user[ADDRESS_MAX + 1];
 	char *root;
@@ -110,7 +110,7 @@ struct login_job {
 	char error[200];
 };
 
-static void login_work(struct job *job)
+static void login_work(struct session_job *job)
 {
 	struct login_job *lj = (struct login_job *)job;
 	const char *error = NULL;
@@ -123,12 +123,12 @@ static void login_work(struct job *job)
 		strlcpy_sp(lj->error, error, sizeof(lj->error));
 }
 
-static void login_done(struct job *job)
+static void login_done(struct session_job *job, bool live)
 {
 	struct login_job *lj = (struct login_job *)job;
 	struct imap_session *is = lj->is;
 
-	if (is->s.closing) {
+	if (!live) {
 		free(lj->root);
 	} else if (lj->result < 0) {
 		session_log(&is->s, LOG_LEVEL_ERROR, "mailbox error=\"%s\"", lj->error);
@@ -144,7 +144,6 @@ static void login_done(struct job *job)
 				  imap_capabilities(is));
 	}
 	free(lj);
-	imap_job_end(is);
 }
 
 static void auth_done(struct session *s, bool ok, const char *user)
@@ -156,10 +155,6 @@ static void auth_done(struct session *s, bool ok, const char *user)
 	if (!ok) {
 		imap_command_done(is, "NO", "AUTHENTICATIONFAILED",
 				  "Authentication failed");
-		if (++is->auth_failures >= config->auth_max_failures) {
-			imap_untagged(is, "BYE Too many authentication failures");
-			session_close(s);
-		}
 		return;
 	}
 	struct login_job *lj = xcalloc(1, sizeof(*lj));

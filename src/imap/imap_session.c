@@ -156,15 +156,9 @@ void imap_command_bad(struct imap_session *is, const char *fmt, ...)
 
 /* ---- jobs --------------------------------------------------------------- */
 
-void imap_job_start(struct imap_session *is, struct job *job)
+void imap_job_start(struct imap_session *is, struct session_job *job)
 {
-	session_suspend(&is->s);
-	jobs_submit(job);
-}
-
-void imap_job_end(struct imap_session *is)
-{
-	session_resume(&is->s);
+	session_job_start(&is->s, job, SESSION_JOB_EXCLUSIVE);
 }
 
 /* ---- dispatch ---------------------------------------------------------- */
@@ -477,6 +471,9 @@ static void imap_bye(struct session *s, enum session_bye why)
 		break;
 	case SESSION_BYE_TOO_MANY_ERRORS:
 		imap_untagged(is, "BYE Too many invalid commands");
+		break;
+	case SESSION_BYE_AUTH_FAILURES:
+		imap_untagged(is, "BYE Too many authentication failures");
 		break;
 	}
 }

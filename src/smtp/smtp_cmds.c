@@ -130,24 +130,24 @@ static void cmd_mail(struct smtp_session *ss, const char *args)
 /* ---- RCPT: the account lookup reads the disk, so it is a job ---------- */
 
 struct rcpt_job {
-	struct job job;
+	struct session_job job;
 	struct smtp_session *ss;
 	char address[ADDRESS_MAX + 1];
 	bool exists;
 };
 
-static void rcpt_work(struct job *job)
+static void rcpt_work(struct session_job *job)
 {
 	struct rcpt_job *rj = (struct rcpt_job *)job;
 	rj->exists = auth_user_exists(rj->address);
 }
 
-static void rcpt_done(struct job *job)
+static void rcpt_done(struct session_job *job, bool live)
 {
 	struct rcpt_job *rj = (struct rcpt_job *)job;
 	struct smtp_session *ss = rj->ss;
 
-	if (ss->s.closing) {
+	if (!live) {
 		/* nothing to say */
 	} else if (!rj->exists) {
 		smtp_reply(ss, 550, "5.1.1", "<%s>: Recipient address rejected: "
@@ -166,7 +166,6 @@ static void rcpt_done(struct job *job)
 		smtp_enter_state(ss, SMTP_STATE_RCPT);
 		smtp_reply(ss, 250, "2.1.5", "Ok");
 	}
-	session_resume(&ss->s);
 	free(rj);
 }
 
@@ -191,8 +190,7 @@ static void rcpt_local(struct smtp_session *ss, const struct smtp_path *path)
 	rj->job.done = rcpt_done;
 	rj->ss = ss;
 	strlcpy_sp(rj->address, address, sizeof(rj->address));
-	session_suspend(&ss->s);
-	jobs_submit(&rj->job);
+	session_job_start(&ss->s, &rj->job, SESSION_JOB_EXCLUSIVE);
 }
 
 static void cmd_rcpt(struct smtp_session *ss, const char *args)
@@ -247,11 +245,6 @@ static void auth_done(struct session *s, bool ok, const char *user)
 		return;
 	}
 	smtp_reply(ss, 535, "5.7.8", "Error: authentication failed");
-	if (++ss->auth_failures >= config->auth_max_failures) {
-		session_printf(s, "421 4.7.0 %s Error: too many failed "
-			       "authentications\r\n", config->hostname);
-		session_close(s);
-	}
 }
 
 /* Answer one step of the exchange: a challenge, the verdict, or an error. */
