@@ -69,6 +69,11 @@ struct append_job {
 
 static const struct imap_literal_sink append_sink;
 
+/* The cancel hook of an APPEND whose command did not complete (parse error
+ * after its message, a second message, disconnect): its file is removed in
+ * a job. */
+static void append_cancel(struct imap_session *is);
+
 /* ---- pool thread ---------------------------------------------------------- */
 
 static int write_buffer(struct imap_append *ap, struct evbuffer *buf,
@@ -411,7 +416,7 @@ const struct imap_literal_sink *cmd_append_literal(
 
 	if (is->append != NULL) {
 		/* A second message: MULTIAPPEND (RFC 3502) is not offered. */
-		imap_append_cancel(is);
+		append_cancel(is);
 		imap_command_bad(is, "Only one message per APPEND");
 		return NULL;
 	}
@@ -434,6 +439,7 @@ const struct imap_literal_sink *cmd_append_literal(
 	if (ap->keywords == NULL)
 		ap->keywords = xcalloc(1, sizeof(*ap->keywords));
 	is->append = ap;
+	is->cancel = append_cancel;
 	imap_literal_defer(is);
 	submit(ap, OP_OPEN);
 	return NULL;
@@ -447,7 +453,7 @@ void cmd_append(struct imap_session *is, const struct imap_arg *args, size_t n)
 	 * last, and nothing after it. */
 	if (ap == NULL || n != ap->n_prefix + 1 ||
 	    args[n - 1].type != IMAP_ARG_LITERAL_EXT) {
-		imap_append_cancel(is);
+		append_cancel(is);
 		imap_command_bad(is, "Syntax: APPEND mailbox [(flags)] "
 				 "[\"date-time\"] literal");
 		return;
@@ -458,7 +464,7 @@ void cmd_append(struct imap_session *is, const struct imap_arg *args, size_t n)
 	flush(ap);
 }
 
-void imap_append_cancel(struct imap_session *is)
+static void append_cancel(struct imap_session *is)
 {
 	struct imap_append *ap = is->append;
 

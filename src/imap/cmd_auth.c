@@ -192,6 +192,12 @@ void cmd_login(struct imap_session *is, const struct imap_arg *args, size_t n)
 static void sasl_result(struct imap_session *is, enum sasl_result res,
 			const char *challenge, const char *error);
 
+/* The cancel hook of an exchange cut short: the secrets go. */
+static void authenticate_cancel(struct imap_session *is)
+{
+	sasl_clear(&is->sasl);
+}
+
 static void authenticate_line(struct imap_session *is, const char *line)
 {
 	const char *challenge = "", *error = NULL;
@@ -204,10 +210,12 @@ static void sasl_result(struct imap_session *is, enum sasl_result res,
 	switch (res) {
 	case SASL_CONTINUE:
 		is->line_handler = authenticate_line;
+		is->cancel = authenticate_cancel;
 		session_printf(&is->s, "+ %s\r\n", challenge);
 		return;
 	case SASL_FAIL:
 		is->line_handler = NULL;
+		is->cancel = NULL;
 		/* RFC 3501 6.2.2: a cancelled exchange gets BAD. */
 		if (is->sasl.cancelled)
 			imap_command_done(is, "BAD", NULL, "Authentication cancelled");
@@ -217,6 +225,7 @@ static void sasl_result(struct imap_session *is, enum sasl_result res,
 		return;
 	case SASL_DONE:
 		is->line_handler = NULL;
+		is->cancel = NULL;
 		auth_verify(&is->s, "PLAIN", is->sasl.user, is->sasl.password,
 			    is->sasl.password_len, auth_done);
 		return;

@@ -98,6 +98,11 @@ struct imap_session {
 	bool uid;                   /* "UID <cmd>" */
 	bool busy;                  /* a command is under way */
 	imap_line_handler *line_handler;
+	/* The running command's own cleanup when it ends without completing
+	 * (a parse error, a refused line, the client leaving): set by the
+	 * commands that keep state across lines or literals (APPEND, IDLE,
+	 * AUTHENTICATE); cleared when any command is answered. */
+	void (*cancel)(struct imap_session *is);
 
 	/* literals */
 	bool in_literal;
@@ -167,9 +172,10 @@ void imap_literal_defer(struct imap_session *is);
  * a non-synchronising one is read and dropped). */
 void imap_literal_decided(struct imap_session *is,
 			  const struct imap_literal_sink *sink);
-/* cmd_append.c: drop an APPEND whose command did not complete (parse
- * error after its message, disconnect); its file is removed in a job. */
-void imap_append_cancel(struct imap_session *is);
+/* End the running command's exchange without completing it: its cancel
+ * hook runs (an APPEND's file is removed in a job, IDLE's watch and
+ * AUTHENTICATE's secrets go). No reply is sent. */
+void imap_command_cancel(struct imap_session *is);
 
 /* Hooks of the selected-mailbox code (imap_mailbox.c): bring the client's
  * view up to date before the tagged reply of any command (then call

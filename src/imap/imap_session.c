@@ -103,6 +103,7 @@ static void send_tagged(struct imap_session *is)
 	is->cmd = NULL;
 	is->uid = false;
 	is->line_handler = NULL;
+	is->cancel = NULL;
 	if (is->state == IMAP_STATE_LOGOUT)
 		session_close(&is->s);
 }
@@ -152,6 +153,16 @@ void imap_command_bad(struct imap_session *is, const char *fmt, ...)
 	va_end(ap);
 	session_bad_command(&is->s);
 	send_tagged(is);
+}
+
+void imap_command_cancel(struct imap_session *is)
+{
+	void (*cancel)(struct imap_session *) = is->cancel;
+
+	is->cancel = NULL;
+	is->line_handler = NULL;
+	if (cancel != NULL)
+		cancel(is);
 }
 
 /* ---- jobs --------------------------------------------------------------- */
@@ -314,7 +325,7 @@ static void parse_error(struct imap_session *is)
 
 	strlcpy_sp(is->tag, tag != NULL ? tag : "*", sizeof(is->tag));
 	is->cmd = NULL;
-	imap_append_cancel(is);
+	imap_command_cancel(is);
 	if (e->toobig) {
 		imap_command_done(is, "NO", "TOOBIG", "%s", e->text);
 	} else {
@@ -439,13 +450,7 @@ static void imap_bad_input(struct session *s, enum session_bad_input what,
 	 * AUTHENTICATE exchange under way ends with this answer. */
 	imap_parser_reset(is->parser);
 	is->refused = false;
-	imap_append_cancel(is);
-	if (is->line_handler != NULL) {
-		is->line_handler = NULL;
-		sasl_clear(&is->sasl);
-		if (is->sel != NULL)
-			imap_idle_stop(is->sel);
-	}
+	imap_command_cancel(is);
 	format_reply_text(is, "BAD", text[what]);
 	send_tagged(is);
 }
@@ -492,7 +497,7 @@ static void imap_drained(struct session *s)
 static void imap_destroy(struct session *s)
 {
 	struct imap_session *is = IMAP(s);
-	imap_append_cancel(is);
+	imap_command_cancel(is);
 	imap_mailbox_close(is);
 	imap_parser_free(&is->parser);
 	sasl_clear(&is->sasl);

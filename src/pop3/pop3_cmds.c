@@ -17,10 +17,20 @@
 /* Mechanisms offered, inside TLS only (RFC 5034). */
 #define POP3_SASL_MECHS SASL_MECH_PLAIN
 
+enum pop3_cmd_flags {
+	/* May be longer than POP3_LINE_MAX (AUTH's initial response, RFC
+	 * 5034 4: up to the session's line limit). */
+	POP3_CMD_LONG_LINE = 1 << 0,
+	/* The rest of the line is one argument, spaces and all (PASS:
+	 * RFC 1939 7 allows spaces in the password). */
+	POP3_CMD_REST_OF_LINE = 1 << 1,
+};
+
 struct pop3_cmd {
 	const char *name;
 	unsigned states;
 	unsigned min_args, max_args;
+	unsigned flags;           /* enum pop3_cmd_flags */
 	void (*handler)(struct pop3_session *ps, char **args, unsigned n_args);
 };
 
@@ -462,28 +472,28 @@ static void cmd_quit(struct pop3_session *ps, char **args, unsigned n)
 /* ---- dispatch ---------------------------------------------------------- */
 
 static const struct pop3_cmd commands[] = {
-	{ "CAPA", AUTHZ | TRANS, 0, 0, cmd_capa },
-	{ "STLS", AUTHZ, 0, 0, cmd_stls },
-	{ "USER", AUTHZ, 1, 1, cmd_user },
-	{ "PASS", AUTHZ, 1, 1, cmd_pass },
-	{ "AUTH", AUTHZ, 0, 2, cmd_auth },
-	{ "QUIT", AUTHZ | TRANS, 0, 0, cmd_quit },
-	{ "NOOP", TRANS, 0, 0, cmd_noop },
-	{ "STAT", TRANS, 0, 0, cmd_stat },
-	{ "LIST", TRANS, 0, 1, cmd_list },
-	{ "UIDL", TRANS, 0, 1, cmd_uidl },
-	{ "RETR", TRANS, 1, 1, cmd_retr },
-	{ "TOP", TRANS, 2, 2, cmd_top },
-	{ "DELE", TRANS, 1, 1, cmd_dele },
-	{ "RSET", TRANS, 0, 0, cmd_rset },
+	{ "CAPA", AUTHZ | TRANS, 0, 0, 0, cmd_capa },
+	{ "STLS", AUTHZ, 0, 0, 0, cmd_stls },
+	{ "USER", AUTHZ, 1, 1, 0, cmd_user },
+	{ "PASS", AUTHZ, 1, 1, POP3_CMD_REST_OF_LINE, cmd_pass },
+	{ "AUTH", AUTHZ, 0, 2, POP3_CMD_LONG_LINE, cmd_auth },
+	{ "QUIT", AUTHZ | TRANS, 0, 0, 0, cmd_quit },
+	{ "NOOP", TRANS, 0, 0, 0, cmd_noop },
+	{ "STAT", TRANS, 0, 0, 0, cmd_stat },
+	{ "LIST", TRANS, 0, 1, 0, cmd_list },
+	{ "UIDL", TRANS, 0, 1, 0, cmd_uidl },
+	{ "RETR", TRANS, 1, 1, 0, cmd_retr },
+	{ "TOP", TRANS, 2, 2, 0, cmd_top },
+	{ "DELE", TRANS, 1, 1, 0, cmd_dele },
+	{ "RSET", TRANS, 0, 0, 0, cmd_rset },
 };
 
-/* Split "CMD a b" into up to max args; PASS keeps the rest of the line as
- * one argument. Returns the count, or -1 for too many. */
+/* Split "CMD a b" into up to max args (or the rest of the line as one).
+ * Returns the count, or -1 for too many. */
 static int split_args(const struct pop3_cmd *cmd, char *rest, char **args)
 {
 	unsigned n = 0;
-	if (strcmp(cmd->name, "PASS") == 0) {
+	if (cmd->flags & POP3_CMD_REST_OF_LINE) {
 		if (*rest != '\0')
 			args[n++] = rest;
 		return (int)n;
@@ -511,7 +521,7 @@ int pop3_parse(char *line, size_t len, const struct pop3_cmd **cmd_r,
 		if (str_ieq(commands[i].name, line))
 			cmd = &commands[i];
 	}
-	if (len > POP3_LINE_MAX && (cmd == NULL || strcmp(cmd->name, "AUTH") != 0)) {
+	if (len > POP3_LINE_MAX && (cmd == NULL || !(cmd->flags & POP3_CMD_LONG_LINE))) {
 		*error_r = "Line too long";
 		return -1;
 	}
