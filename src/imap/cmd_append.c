@@ -121,7 +121,7 @@ static int commit(struct imap_append *ap, struct evbuffer *buf,
 		errno = err;
 		return -1;
 	}
-	return maildir_append_commit_kw(&ap->ctx, ap->flags, mask, ap->date,
+	return maildir_append_commit(&ap->ctx, ap->flags, mask, ap->date,
 					&ap->uidvalidity, &ap->uid, error_r);
 }
 
