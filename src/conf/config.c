@@ -514,6 +514,46 @@ void config_free(struct config **cfgp)
 	x_free(cfgp);
 }
 
+static bool str_same(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static void carry_string(char **next, const char *old)
+{
+	free(*next);
+	*next = old != NULL ? xstrdup(old) : NULL;
+}
+
+void config_carry_fixed(struct config *next, const struct config *old,
+			struct buf *changed)
+{
+	bool listen_same = memcmp(next->n_listen, old->n_listen,
+				  sizeof(old->n_listen)) == 0;
+	for (int s = 0; s < SERVICE_COUNT && listen_same; s++) {
+		for (size_t i = 0; i < old->n_listen[s] && listen_same; i++)
+			listen_same = strcmp(next->listen[s][i].text,
+					     old->listen[s][i].text) == 0;
+	}
+	if (!listen_same) {
+		buf_printf(changed, "%s[listen]", changed->len ? ", " : "");
+		memcpy(next->listen, old->listen, sizeof(old->listen));
+		memcpy(next->n_listen, old->n_listen, sizeof(old->n_listen));
+	}
+	if (!str_same(next->user, old->user)) {
+		buf_printf(changed, "%suser", changed->len ? ", " : "");
+		carry_string(&next->user, old->user);
+	}
+	if (!str_same(next->data_dir, old->data_dir)) {
+		buf_printf(changed, "%sdata_dir", changed->len ? ", " : "");
+		carry_string(&next->data_dir, old->data_dir);
+	}
+	if (next->workers != old->workers) {
+		buf_printf(changed, "%sworkers", changed->len ? ", " : "");
+		next->workers = old->workers;
+	}
+}
+
 bool config_is_local_domain(const struct config *cfg, const char *domain)
 {
 	for (size_t i = 0; i < cfg->n_domains; i++) {

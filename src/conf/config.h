@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "lib/log.h"
+#include "lib/util.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/sealpost/sealpost.conf"
 #define CONFIG_ENV "SEALPOST_CONF"
@@ -98,6 +99,13 @@ int config_load(const char *path, bool must_exist, struct config **config_r,
 /* The defaults alone, relative paths resolved against base_dir. */
 struct config *config_defaults(const char *base_dir);
 void config_free(struct config **cfg);
+
+/* A reload: the settings that cannot change while the server runs
+ * ([listen], user, data_dir, workers) are taken from old into next; their
+ * names, where next wanted something else, are appended to changed
+ * ("[listen], user"). */
+void config_carry_fixed(struct config *next, const struct config *old,
+			struct buf *changed);
 
 bool config_is_local_domain(const struct config *cfg, const char *domain);
 bool config_any_listen(const struct config *cfg);
