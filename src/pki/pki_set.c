@@ -279,7 +279,8 @@ size_t pki_set_names(const struct pki_set *set,
 		name_status(set, set->hostname, "hostname", set->hostname_line,
 			    &names[n++]);
 	for (size_t i = 0; i < set->n_sni; i++) {
-		if (set->hostname != NULL && pki_name_eq(set->sni[i].host, set->hostname))
+		if (set->hostname != NULL &&
+		    pki_name_eq(set->sni[i].host, set->hostname))
 			continue;
 		name_status(set, set->sni[i].host, "[sni]", set->sni[i].line,
 			    &names[n++]);

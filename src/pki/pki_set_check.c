@@ -180,7 +180,8 @@ static void report_uncovered(struct scheck *c, const struct pki_name_status *st)
 		buf_printf(&text, " does not cover it, while ");
 		for (size_t i = 0; i < set->groups[st->sel.group].n_entries; i++) {
 			if (st->covered & (1u << i))
-				buf_printf(&text, "%s", group_pair_name(set, st->sel.group, i));
+				buf_printf(&text, "%s", group_pair_name(
+						   set, st->sel.group, i));
 		}
 		buf_printf(&text, " does: clients that pick the other key type "
 			   "get a certificate for other names");
@@ -245,7 +246,8 @@ static const char *key_type_conflict(const struct pki_set *set, size_t idx,
 		for (size_t i = 0; i < grp->n_entries; i++)
 			member = member || grp->entries[i] == idx;
 		for (size_t i = 0; member && i < grp->n_entries; i++) {
-			const struct pki_pair *other = set->entries[grp->entries[i]].pair;
+			const struct pki_pair *other =
+				set->entries[grp->entries[i]].pair;
 			unsigned line;
 			if (grp->entries[i] == idx || other == NULL ||
 			    EVP_PKEY_get_base_id(other->key) !=
