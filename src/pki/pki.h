@@ -196,6 +196,12 @@ int pki_cert_spki_sha256(X509 *cert, char hex_r[PKI_SHA256_HEX_LEN + 1],
 X509 *pki_pair_issuer(const struct pki_pair *pair);
 /* The owner name of a TLSA record: "_25._tcp.mail.example.org." (new). */
 char *pki_tlsa_owner(const char *host, unsigned port);
+/* The public key in path: a private key (unencrypted, any format import
+ * reads) or a certificate, e.g. the key a renewal will use, whose record
+ * is published before the switch. Refuses key types pki_key_supported()
+ * refuses. *key_r is new. */
+int pki_public_key_read(const char *path, EVP_PKEY **key_r,
+			const char **error_r);
 
 /* ---- keys (pki_key.c) ----------------------------------------------- */
 

@@ -2,9 +2,9 @@
  *
  * sealpost prints "3 1 1" for the server's key and "2 1 1" for the CA that
  * issued its certificate: selector 1 hashes the SubjectPublicKeyInfo, so a
- * renewal that keeps the key keeps the record (RFC 7671 8.1), and a key
- * change is announced by publishing the next key's record beside the
- * current one before the switch (RFC 7671 8.1, 8.4). The DER encoding and
+ * renewal that keeps the key keeps the record, and a key change is
+ * announced by publishing the next key's record beside the current one at
+ * least two TTLs before the switch (RFC 7671 8.1). The DER encoding and
  * the digest are OpenSSL's (i2d_PUBKEY, i2d_X509_PUBKEY, EVP_Digest). */
 #include "pki/pki_private.h"
 
@@ -74,4 +74,37 @@ char *pki_tlsa_owner(const char *host, unsigned port)
 
 	str_lower(owner);
 	return owner;
+}
+
+int pki_public_key_read(const char *path, EVP_PKEY **key_r, const char **error_r)
+{
+	struct pki_parse_opts opts = {
+		.want_certs = true,
+		.want_keys = true,
+		.encrypted_hint = "an unencrypted key, or a certificate for it",
+	};
+	struct pki_bundle b;
+	EVP_PKEY *key = NULL;
+
+	if (pki_bundle_read(path, &opts, &b, error_r) < 0)
+		return -1;
+	if (b.key != NULL) {
+		key = b.key;
+		b.key = NULL;
+	} else if (sk_X509_num(b.certs) > 0) {
+		key = X509_get_pubkey(sk_X509_value(b.certs, 0));
+	}
+	pki_bundle_free(&b);
+	if (key == NULL) {
+		*error_r = errfmt("%s: no private key or certificate found "
+				  "(expected a key, or a certificate for it)", path);
+		return -1;
+	}
+	if (pki_key_supported(key, error_r) < 0) {
+		*error_r = errfmt("%s: %s", path, *error_r);
+		EVP_PKEY_free(key);
+		return -1;
+	}
+	*key_r = key;
+	return 0;
 }
