@@ -291,7 +291,8 @@ size_t pki_set_names(const struct pki_set *set,
 
 bool pki_name_uncovered(const struct pki_name_status *st)
 {
-	return st->loaded != 0 && (st->covered & st->loaded) != st->loaded;
+	/* loaded 0: not uncovered (its load error is reported). */
+	return (st->covered & st->loaded) != st->loaded;
 }
 
 size_t pki_set_uncovered(const struct pki_set *set,
