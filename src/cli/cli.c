@@ -25,6 +25,9 @@ static const struct cli_command commands[] = {
 	{ "cert list", cmd_cert_list, 0, 0, "dir=", "[--dir DIR]" },
 	{ "cert show", cmd_cert_show, 1, 1, "host=,dir=", "NAME [--host HOST] [--dir DIR]" },
 	{ "cert check", cmd_cert_check, 1, 1, "host=,dir=", "NAME [--host HOST] [--dir DIR]" },
+	{ "cert tlsa", cmd_cert_tlsa, 1, 1, "host=,port=,next=,dir=",
+	  "NAME [--host HOST (default: hostname)] [--port P (default 25)]\n"
+	  "                       [--next KEYFILE] [--dir DIR]" },
 	{ "user add", cmd_user_add, 1, 1, "password-file=",
 	  "ADDRESS [--password-file F]   (else first line of stdin)" },
 	{ "user passwd", cmd_user_passwd, 1, 1, "password-file=",

@@ -1,20 +1,19 @@
-/* certs.c — the master's certificate set: loaded at start, reloaded when
- * asked or when certs_dir changes, handed to the key holder (private keys)
- * and to every worker (certificates), and watched for expiry.
+/* certs.c — the certificate set in service: loaded at start and reloaded
+ * (when asked, or when certs_dir changes) by the key holder, which alone
+ * reads private keys (keyd.h); relayed from it to every worker; certs_dir
+ * watched for changes.
  *
- * A reload never makes things worse: each replacement pair is validated
- * before it is swapped in (pki_set_reload: key matches, dates valid, chain
+ * A reload never makes things worse: the key holder validates each
+ * replacement pair before it takes it (key matches, dates valid, chain
  * ordered, usable for TLS servers, names still covered); a refused one
  * keeps the running pair, with one log line naming the file and the
- * reason. The key holder gets the new keys first, then the workers the new
+ * reason. The key holder has the new keys before any worker has the new
  * certificates: a worker never asks for a key the key holder lacks. */
 #include "server/server_private.h"
 #include "server/ipc.h"
 #include "server/keyd.h"
 #include "server/tls_set.h"
 #include "net/loop.h"
-#include "pki/pki_set.h"
-#include "lib/fsutil.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -30,88 +29,25 @@
  * long (a renewal tool writes the key, then the certificate). */
 #define CERTS_SETTLE_MS 1000
 
-/* Findings go to the log, and the refusals of a reload to its report. */
-struct finding_ctx {
-	struct buf *report;
-	unsigned errors;
-};
-
-static void log_finding(const struct pki_finding *f, void *context)
-{
-	struct finding_ctx *fc = context;
-
-	if (f->severity == PKI_OK)
-		return;
-	if (f->severity == PKI_ERROR) {
-		log_error("certificate %s: %s", f->file, f->text);
-		if (fc != NULL) {
-			fc->errors++;
-			if (fc->report != NULL)
-				buf_printf(fc->report, "error %s: %s\n", f->file, f->text);
-		}
-	} else {
-		log_warn("certificate %s: %s", f->file, f->text);
-		if (fc != NULL && fc->report != NULL)
-			buf_printf(fc->report, "warning %s: %s\n", f->file, f->text);
-	}
-}
-
 int server_certs_load(struct server *srv)
 {
-	struct pki_set *set;
+	const char *error;
 
-	pki_set_load(srv->cfg, time(NULL), log_finding, NULL, &set);
-	for (size_t i = 0; i < set->n_entries; i++) {
-		if (set->entries[i].pair == NULL) {
-			int rc = sp_print_error("%s", set->entries[i].error);
-			pki_set_free(&set);
-			return rc;
-		}
-	}
-	pki_set_check(set, log_finding, NULL);
-	srv->set = set;
-	srv->expiry_logged = xcalloc(set->n_entries + 1, sizeof(*srv->expiry_logged));
+	if (keyd_load(srv->keyd_ctl, KEYD_LOAD_START, srv->cfg->path, &srv->pairs,
+		      NULL, &error) < 0)
+		return sp_print_error("%s", error);
 	return 0;
-}
-
-int server_certs_to_keyd(struct server *srv, const char **error_r)
-{
-	EVP_PKEY **keys = xcalloc(srv->set->n_entries + 1, sizeof(*keys));
-	size_t n = 0;
-
-	for (size_t i = 0; i < srv->set->n_entries; i++) {
-		if (srv->set->entries[i].pair != NULL)
-			keys[n++] = srv->set->entries[i].pair->key;
-	}
-	int ret = keyd_set_keys(srv->keyd_ctl, keys, n, error_r);
-	free(keys);
-	return ret;
 }
 
 int server_certs_to_worker(struct server *srv, unsigned i, const char **error_r)
 {
 	struct buf b = { 0 };
 
-	tls_set_encode(srv->set, srv->cfg, srv->tickets, &b);
+	tls_set_message(srv->cfg->tls_min_version, srv->tickets, &srv->pairs, &b);
 	int ret = ipc_send(srv->workers[i].chan, IPC_TLS_SET, b.data, b.len, -1,
 			   error_r);
 	buf_free(&b);
 	return ret;
-}
-
-/* The expiry steps logged so far, carried over to the entries of next by
- * name (a renewed pair resets its own through pki_expiry_due). */
-static enum pki_expiry *carry_expiry(const struct server *srv,
-				     const struct pki_set *next)
-{
-	enum pki_expiry *logged = xcalloc(next->n_entries + 1, sizeof(*logged));
-
-	for (size_t i = 0; i < next->n_entries; i++) {
-		size_t old;
-		if (pki_set_find_entry(srv->set, next->entries[i].name, &old))
-			logged[i] = srv->expiry_logged[old];
-	}
-	return logged;
 }
 
 /* Every worker gets the set in service. */
@@ -126,65 +62,32 @@ static void certs_to_workers(struct server *srv)
 	}
 }
 
-int server_certs_reload(struct server *srv, const struct config *cfg,
-			struct buf *report)
+int server_certs_reload(struct server *srv, const char *path, struct buf *report)
 {
-	struct finding_ctx fc = { .report = report };
-	struct pki_set *next;
+	struct buf pairs = { 0 };
 	const char *error;
 
-	pki_set_load(cfg, time(NULL), NULL, NULL, &next);
-	unsigned refused = pki_set_reload(next, srv->set, time(NULL), log_finding, &fc);
-	size_t loaded = 0;
-	for (size_t e = 0; e < next->groups[0].n_entries; e++)
-		loaded += next->entries[next->groups[0].entries[e]].pair != NULL;
-	if (loaded == 0) {
-		log_error("reload: the default certificate cannot be served; "
-			  "keeping every pair as it was");
+	if (keyd_load(srv->keyd_ctl, KEYD_LOAD_RELOAD, path, &pairs, report,
+		      &error) < 0) {
+		log_error("reload: certificates: %s", error);
 		if (report != NULL)
-			buf_printf(report, "error the default certificate cannot be served\n");
-		pki_set_free(&next);
+			buf_printf(report, "error %s\n", error);
+		buf_free(&pairs);
 		return -1;
 	}
-	pki_set_check(next, log_finding, NULL);
-	struct pki_set *old = srv->set;
-	enum pki_expiry *old_logged = srv->expiry_logged;
-	srv->expiry_logged = carry_expiry(srv, next);
-	srv->set = next;
-	if (server_certs_to_keyd(srv, &error) < 0) {
-		log_error("reload: key holder: %s; keeping every pair as it was", error);
-		if (report != NULL)
-			buf_printf(report, "error key holder: %s\n", error);
-		free(srv->expiry_logged);
-		srv->set = old;
-		srv->expiry_logged = old_logged;
-		pki_set_free(&next);
-		return -1;
-	}
+	buf_free(&srv->pairs);
+	srv->pairs = pairs;
 	certs_to_workers(srv);
-	log_info("certificates reloaded pairs=%zu refused=%u", next->n_entries, refused);
+	log_info("certificates reloaded");
 	if (report != NULL)
-		buf_printf(report, "ok certificates: %zu pairs served, %u replacements "
-			   "refused\n", next->n_entries, refused);
-	pki_set_free(&old);
-	free(old_logged);
-	server_certs_expiry(srv, time(NULL));
+		buf_printf(report, "ok certificates reloaded\n");
 	return 0;
-}
-
-void server_certs_expiry(struct server *srv, time_t now)
-{
-	for (size_t i = 0; i < srv->set->n_entries; i++) {
-		const struct pki_pair *p = srv->set->entries[i].pair;
-		if (p != NULL)
-			pki_expiry_due(p, now, &srv->expiry_logged[i], log_finding, NULL);
-	}
 }
 
 /* ---- watching certs_dir ---------------------------------------------------- */
 
 /* The newest change in certs_dir (the folder and its files), for the
- * periodic look when inotify is unavailable or missed something. */
+ * periodic look when inotify is unavailable. */
 static time_t certs_stamp(const char *dir)
 {
 	DIR *d = opendir(dir);
@@ -197,8 +100,7 @@ static time_t certs_stamp(const char *dir)
 	if (fstat(dirfd(d), &st) == 0)
 		newest = st.st_mtime > st.st_ctime ? st.st_mtime : st.st_ctime;
 	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.' ||
-		    fstatat(dirfd(d), e->d_name, &st, 0) < 0)
+		if (e->d_name[0] == '.' || fstatat(dirfd(d), e->d_name, &st, 0) < 0)
 			continue;
 		if (st.st_mtime > newest)
 			newest = st.st_mtime;
@@ -250,12 +152,11 @@ void server_certs_watch(struct server *srv)
 			 SERVER_TICK_SECS);
 		return;
 	}
-	srv->ev_watch = event_new(ev_base, srv->watch_fd,
-				  EV_READ | EV_PERSIST, on_inotify, srv);
+	srv->ev_watch = event_new(ev_base, srv->watch_fd, EV_READ | EV_PERSIST,
+				  on_inotify, srv);
 	event_add(srv->ev_watch, NULL);
 }
 
-/* From the master's tick: the periodic look. */
 void server_certs_poll(struct server *srv)
 {
 	time_t stamp = certs_stamp(srv->cfg->certs_dir);

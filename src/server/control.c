@@ -61,7 +61,7 @@ static int reload_config(struct server *srv, struct buf *report)
 				   "apply\n", fixed.data);
 	}
 	buf_free(&fixed);
-	if (server_certs_reload(srv, next, report) < 0) {
+	if (server_certs_reload(srv, next->path, report) < 0) {
 		config_free(&next);
 		return -1;
 	}
@@ -82,7 +82,7 @@ int server_reload(struct server *srv, bool certs_only, struct buf *report)
 	if (srv->stopping)
 		return -1;
 	if (certs_only)
-		return server_certs_reload(srv, srv->cfg, report);
+		return server_certs_reload(srv, srv->cfg->path, report);
 	return reload_config(srv, report);
 }
 

@@ -33,10 +33,11 @@ enum ipc_type {
 	IPC_TICKET_KEYS,        /* a rotation: TLS_TICKET_KEYS_SIZE bytes */
 	IPC_CONFIG_RELOAD,      /* re-read the config file (its path) */
 	/* master -> key holder */
-	IPC_KEYS_SET,           /* every private key, DER, by key id */
+	IPC_KEYD_LOAD,          /* load the certificate set of a config */
+	IPC_KEYD_EXPIRY,        /* log the expiry steps reached */
 	IPC_KEYS_CLIENT,        /* a new worker's channel (the fd passed) */
 	/* key holder -> master */
-	IPC_KEYS_ACK,
+	IPC_KEYD_LOADED,        /* the outcome, and the set for the workers */
 };
 
 /* Build a payload. */

@@ -11,6 +11,8 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include "server/keyd.h"
 #include "server/ipc.h"
+#include "server/tls_set.h"
+#include "pki/pki_set.h"
 #include "lib/fsutil.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -23,7 +25,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -81,8 +85,8 @@ static struct {
 	unsigned generation;
 } table = { .lock = PTHREAD_RWLOCK_INITIALIZER };
 
-/* The new set replaces the table; keys of the previous set stay one more
- * generation. */
+/* The keys of a new set replace the table (each a reference of its
+ * own); keys of the previous set stay one more generation. */
 static void table_set(EVP_PKEY **keys, size_t n)
 {
 	pthread_rwlock_wrlock(&table.lock);
@@ -91,6 +95,7 @@ static void table_set(EVP_PKEY **keys, size_t n)
 	size_t m = 0;
 	for (size_t i = 0; i < n; i++) {
 		keyd_key_id(keys[i], out[m].id);
+		EVP_PKEY_up_ref(keys[i]);
 		out[m].key = keys[i];
 		out[m++].generation = gen;
 	}
@@ -225,25 +230,142 @@ static void add_channel(int fd)
 	pthread_attr_destroy(&attr);
 }
 
-static void set_keys(const struct buf *b)
+/* ---- the certificate set ------------------------------------------------- */
+
+/* What the key holder serves: the set loaded last, and the expiry step
+ * logged for each of its entries. */
+static struct {
+	struct pki_set *set;
+	enum pki_expiry *logged;
+} served;
+
+struct report_ctx {
+	struct buf *report;
+};
+
+static void note_finding(const struct pki_finding *f, void *context)
+{
+	struct report_ctx *rc = context;
+
+	if (f->severity == PKI_OK)
+		return;
+	if (f->severity == PKI_ERROR)
+		log_error("certificate %s: %s", f->file, f->text);
+	else
+		log_warn("certificate %s: %s", f->file, f->text);
+	if (rc != NULL && rc->report != NULL)
+		buf_printf(rc->report, "%s %s: %s\n", f->severity == PKI_ERROR ?
+			   "error" : "warning", f->file, f->text);
+}
+
+static size_t default_loaded(const struct pki_set *set)
+{
+	size_t n = 0;
+	for (size_t e = 0; e < set->groups[0].n_entries; e++)
+		n += set->entries[set->groups[0].entries[e]].pair != NULL;
+	return n;
+}
+
+/* Load the set of cfg: at start every pair must load; on a reload each
+ * replacement is validated against the running pair (pki_set_reload). */
+static int load_set(const struct config *cfg, uint32_t mode,
+		    struct pki_set **set_r, struct report_ctx *rc,
+		    const char **error_r)
+{
+	struct pki_set *set;
+	time_t now = time(NULL);
+
+	if (mode == KEYD_LOAD_START) {
+		pki_set_load(cfg, now, note_finding, rc, &set);
+		for (size_t i = 0; i < set->n_entries; i++) {
+			if (set->entries[i].pair == NULL) {
+				*error_r = errfmt("%s", set->entries[i].error);
+				pki_set_free(&set);
+				return -1;
+			}
+		}
+	} else {
+		pki_set_load(cfg, now, NULL, NULL, &set);
+		pki_set_reload(set, served.set, now, note_finding, rc);
+		if (default_loaded(set) == 0) {
+			*error_r = "the default certificate cannot be served; "
+				   "keeping every pair as it was";
+			pki_set_free(&set);
+			return -1;
+		}
+	}
+	pki_set_check(set, note_finding, rc);
+	*set_r = set;
+	return 0;
+}
+
+/* The set in service becomes set: its keys in the table, the expiry steps
+ * logged carried over by name. */
+static void serve_set(struct pki_set *set)
+{
+	EVP_PKEY **keys = xcalloc(set->n_entries + 1, sizeof(*keys));
+	enum pki_expiry *logged = xcalloc(set->n_entries + 1, sizeof(*logged));
+	size_t n = 0;
+
+	for (size_t i = 0; i < set->n_entries; i++) {
+		size_t old;
+		if (set->entries[i].pair != NULL)
+			keys[n++] = set->entries[i].pair->key;
+		if (served.set != NULL &&
+		    pki_set_find_entry(served.set, set->entries[i].name, &old))
+			logged[i] = served.logged[old];
+	}
+	table_set(keys, n);
+	free(keys);
+	pki_set_free(&served.set);
+	free(served.logged);
+	served.set = set;
+	served.logged = logged;
+}
+
+static void check_expiry(void)
+{
+	for (size_t i = 0; served.set != NULL && i < served.set->n_entries; i++) {
+		const struct pki_pair *p = served.set->entries[i].pair;
+		if (p != NULL)
+			pki_expiry_due(p, time(NULL), &served.logged[i],
+				       note_finding, NULL);
+	}
+}
+
+/* IPC_KEYD_LOAD: u32 mode, str config path. The answer, IPC_KEYD_LOADED:
+ * u32 ok, str error, str report, then the pairs for the workers. */
+static void handle_load(int ctl, const struct buf *b)
 {
 	struct ipc_cursor c;
-	ipc_cursor_init(&c, b->data, b->len);
-	uint32_t n = ipc_get_u32(&c);
-	EVP_PKEY **keys = xcalloc(n + 1, sizeof(*keys));
-	size_t got = 0;
+	struct buf report = { 0 }, out = { 0 };
+	struct report_ctx rc = { &report };
+	struct config *cfg = NULL;
+	struct pki_set *set = NULL;
+	const char *error = NULL;
 
-	for (uint32_t i = 0; i < n && i < KEYD_KEYS_MAX && !c.bad; i++) {
-		size_t len;
-		const unsigned char *der = ipc_get_bytes(&c, &len);
-		if (der != NULL && (keys[got] = d2i_AutoPrivateKey(NULL, &der,
-								   (long)len)) != NULL)
-			got++;
+	ipc_cursor_init(&c, b->data, b->len);
+	uint32_t mode = ipc_get_u32(&c);
+	char *path = ipc_get_str(&c);
+	int ret = path == NULL ? -1 : config_load(path, true, &cfg, &error);
+	if (path == NULL)
+		error = "damaged request";
+	if (ret == 0)
+		ret = load_set(cfg, mode, &set, &rc, &error);
+	ipc_put_u32(&out, ret == 0);
+	ipc_put_str(&out, ret == 0 ? "" : error);
+	ipc_put_str(&out, report.data != NULL ? report.data : "");
+	if (ret == 0) {
+		serve_set(set);
+		tls_set_encode_pairs(set, &out);
+		check_expiry();
 	}
-	table_set(keys, got);
-	free(keys);
-	if (c.bad || got != n)
-		log_error("keyd: a key set arrived damaged (%zu of %u keys)", got, n);
+	if (ipc_send(ctl, IPC_KEYD_LOADED, out.data, out.len, -1, &error) < 0)
+		log_error("keyd: %s", error);
+	config_free(&cfg);
+	free(path);
+	buf_free(&report);
+	buf_free(&out);
 }
 
 static void keyd_main(int ctl)
@@ -254,6 +376,7 @@ static void keyd_main(int ctl)
 	/* Nothing of the master's but its channel: no listener, no other
 	 * child's channel. */
 	fs_close_all_except(&ctl, 1);
+	prctl(PR_SET_NAME, "sealpost-keyd");
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
 	signal(SIGTERM, SIG_DFL);
@@ -263,16 +386,14 @@ static void keyd_main(int ctl)
 		int fd = -1;
 		if (ipc_recv(ctl, &type, &b, &fd, -1, &error) < 0)
 			break;   /* the master is gone */
-		if (type == IPC_KEYS_CLIENT && fd >= 0) {
+		if (type == IPC_KEYS_CLIENT && fd >= 0)
 			add_channel(fd);
-		} else if (type == IPC_KEYS_SET) {
-			set_keys(&b);
-			OPENSSL_cleanse(b.data, b.len);
-			if (ipc_send(ctl, IPC_KEYS_ACK, NULL, 0, -1, &error) < 0)
-				break;
-		} else if (fd >= 0) {
+		else if (type == IPC_KEYD_LOAD)
+			handle_load(ctl, &b);
+		else if (type == IPC_KEYD_EXPIRY)
+			check_expiry();
+		else if (fd >= 0)
 			close(fd);
-		}
 	}
 	buf_free(&b);
 	_exit(0);
@@ -306,37 +427,50 @@ int keyd_spawn(pid_t *pid_r, int *ctl_r, const char **error_r)
 	return 0;
 }
 
-int keyd_set_keys(int ctl, EVP_PKEY *const *keys, size_t n, const char **error_r)
+int keyd_load(int ctl, enum keyd_load_mode mode, const char *config_path,
+	      struct buf *pairs_r, struct buf *report, const char **error_r)
 {
-	struct buf b = { 0 }, reply = { 0 };
+	struct buf b = { 0 };
+	struct ipc_cursor c;
 	uint32_t type;
 	int ret = -1;
 
-	ipc_put_u32(&b, (uint32_t)n);
-	for (size_t i = 0; i < n; i++) {
-		unsigned char *der = NULL;
-		int len = i2d_PrivateKey(keys[i], &der);
-		if (len <= 0) {
-			*error_r = "keyd: cannot encode a private key";
-			goto out;
-		}
-		ipc_put_bytes(&b, der, (size_t)len);
-		OPENSSL_clear_free(der, (size_t)len);
-	}
-	if (ipc_send(ctl, IPC_KEYS_SET, b.data, b.len, -1, error_r) < 0 ||
-	    ipc_recv(ctl, &type, &reply, NULL, IPC_SEND_TIMEOUT_MS, error_r) < 0)
+	ipc_put_u32(&b, mode);
+	ipc_put_str(&b, config_path);
+	if (ipc_send(ctl, IPC_KEYD_LOAD, b.data, b.len, -1, error_r) < 0 ||
+	    ipc_recv(ctl, &type, &b, NULL, KEYD_LOAD_TIMEOUT_MS, error_r) < 0)
 		goto out;
-	if (type != IPC_KEYS_ACK) {
+	if (type != IPC_KEYD_LOADED) {
 		*error_r = "keyd: unexpected answer";
 		goto out;
 	}
-	ret = 0;
+	ipc_cursor_init(&c, b.data, b.len);
+	uint32_t ok = ipc_get_u32(&c);
+	char *error = ipc_get_str(&c), *lines = ipc_get_str(&c);
+	if (c.bad) {
+		*error_r = "keyd: damaged answer";
+	} else if (!ok) {
+		*error_r = errfmt("%s", error);
+	} else {
+		pairs_r->len = 0;
+		buf_append(pairs_r, c.p, c.left);
+		ret = 0;
+	}
+	if (report != NULL && lines != NULL)
+		buf_append(report, lines, strlen(lines));
+	free(error);
+	free(lines);
 out:
-	if (b.data != NULL)
-		OPENSSL_cleanse(b.data, b.len);
 	buf_free(&b);
-	buf_free(&reply);
 	return ret;
+}
+
+void keyd_expiry(int ctl)
+{
+	const char *error;
+
+	if (ipc_send(ctl, IPC_KEYD_EXPIRY, NULL, 0, -1, &error) < 0)
+		log_error("%s", error);
 }
 
 int keyd_new_channel(int ctl, int *worker_fd_r, const char **error_r)

@@ -2,12 +2,15 @@
  *
  * No network-facing process holds a private key (the Heartbleed class: a
  * memory disclosure in a worker must not leak it; OpenSMTPD's "ca"
- * process). The master loads every pair, then hands the private keys to
- * the key holder, a child of the master that keeps its privileges, opens
- * no socket to the world and does one thing: sign. Workers get only the
- * certificates; their keys are "remote keys" whose private operations
- * OpenSSL routes through key-method hooks (RSA_METHOD, EC_KEY_METHOD) to
- * the key holder over a socketpair of their own.
+ * process). The key holder is a child of the master, forked before any key
+ * is read, that keeps its privileges, opens no socket to the world and owns
+ * certs_dir: it loads the configured pairs (pki_set.h), validates a
+ * replacement before it takes it, logs expiry warnings, and signs. Neither
+ * the master nor a worker ever reads a private key, so none is left in the
+ * memory the workers are forked from. Workers get only the certificates
+ * (tls_set.h, relayed by the master); their keys are "remote keys" whose
+ * private operations OpenSSL routes through key-method hooks (RSA_METHOD,
+ * EC_KEY_METHOD) to the key holder over a socketpair of their own.
  *
  * A request names the key by its id (SHA-256 of the DER SubjectPublicKey-
  * Info) and is checked before anything is signed: only handshake
@@ -22,6 +25,7 @@
  *              so the key decrypts nothing sent to this server.
  * The key holder keeps the keys of the current set and of the one before
  * (a handshake that began before a reload finishes with its key).
+ * Its channel to the master is request and answer, one at a time.
  *
  * Threads: the key holder serves each worker's channel in a thread of its
  * own (signatures of two workers run in parallel); the master channel
@@ -35,6 +39,8 @@
 
 #include <openssl/evp.h>
 
+#include "lib/util.h"
+
 /* Bytes of a key id: SHA-256 of the public key's DER. */
 #define KEYD_ID_SIZE 32
 /* Largest operand or signature: an RSA-8192 block. */
@@ -47,12 +53,28 @@
 /* The id of key's public half. */
 void keyd_key_id(EVP_PKEY *key, unsigned char id[KEYD_ID_SIZE]);
 
+/* A load may take this long (reading and checking every pair). */
+#define KEYD_LOAD_TIMEOUT_MS 60000
+
 /* Master side. Fork the key holder; *pid_r its pid, *ctl_r the master's
  * end of its channel. The child never returns. */
 int keyd_spawn(pid_t *pid_r, int *ctl_r, const char **error_r);
-/* Hand the private keys to the key holder (they replace the set, the
- * previous one kept for a while) and wait for its answer. */
-int keyd_set_keys(int ctl, EVP_PKEY *const *keys, size_t n, const char **error_r);
+
+enum keyd_load_mode {
+	/* Start: a pair that cannot be loaded is an error (*error_r names its
+	 * file); findings are logged. */
+	KEYD_LOAD_START,
+	/* Reload: each replacement is validated; a refused one keeps the
+	 * running pair. Fails only when the default cannot be served. */
+	KEYD_LOAD_RELOAD,
+};
+/* Have the key holder load the pairs the config at config_path names;
+ * *pairs_r gets the set for the workers (tls_set_encode_pairs), report
+ * the outcome as lines "ok ...", "warning ...", "error ...". */
+int keyd_load(int ctl, enum keyd_load_mode mode, const char *config_path,
+	      struct buf *pairs_r, struct buf *report, const char **error_r);
+/* Have the key holder log the expiry steps its pairs reached. */
+void keyd_expiry(int ctl);
 /* A channel for a new worker: the key holder gets one end, *worker_fd_r
  * is the other (for the worker). */
 int keyd_new_channel(int ctl, int *worker_fd_r, const char **error_r);

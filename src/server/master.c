@@ -10,7 +10,6 @@
 #include "net/listener.h"
 #include "net/loop.h"
 #include "net/session.h"
-#include "pki/pki_set.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -118,10 +117,9 @@ static int start_keyd(struct server *srv)
 {
 	const char *error;
 
-	if (keyd_spawn(&srv->keyd_pid, &srv->keyd_ctl, &error) < 0 ||
-	    server_certs_to_keyd(srv, &error) < 0)
+	if (keyd_spawn(&srv->keyd_pid, &srv->keyd_ctl, &error) < 0)
 		return sp_print_error("%s", error);
-	return 0;
+	return server_certs_load(srv);
 }
 
 /* Too many deaths in a short time: stop rather than spin. */
@@ -251,7 +249,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		rotate_tickets(srv, now);
 	if (now - srv->expiry_checked >= SERVER_EXPIRY_CHECK_SECS) {
 		srv->expiry_checked = now;
-		server_certs_expiry(srv, now);
+		keyd_expiry(srv->keyd_ctl);
 	}
 }
 
@@ -286,7 +284,7 @@ static int start(struct server *srv)
 	const char *error;
 
 	server_raise_fd_limit(cfg);
-	if (server_check_services(cfg) != 0 || server_certs_load(srv) != 0 ||
+	if (server_check_services(cfg) != 0 ||
 	    server_lookup_user(cfg, &srv->uid, &srv->gid, &srv->drop) != 0 ||
 	    server_prepare_dirs(cfg, srv->drop, srv->uid, srv->gid) != 0 ||
 	    server_check_writable(cfg, srv->uid, srv->gid, srv->drop) != 0)
@@ -309,7 +307,7 @@ static int start(struct server *srv)
 		log_warn("control socket: %s (sealpost reload will not work; "
 			 "SIGHUP does)", error);
 	server_certs_watch(srv);
-	server_certs_expiry(srv, time(NULL));
+	srv->expiry_checked = time(NULL);   /* the load logged them */
 	return 0;
 }
 
@@ -327,8 +325,7 @@ static void stop(struct server *srv)
 	for (unsigned i = 0; i < srv->n_workers; i++)
 		close_chan(&srv->workers[i]);
 	listeners_free(&srv->listeners, srv->n_listeners);
-	pki_set_free(&srv->set);
-	free(srv->expiry_logged);
+	buf_free(&srv->pairs);
 	OPENSSL_cleanse(srv->tickets, sizeof(srv->tickets));
 	if (ev_base != NULL)
 		event_base_free(ev_base);

@@ -10,12 +10,11 @@
 
 #include "server/server.h"
 #include "net/tls.h"
-#include "pki/pki.h"
+#include "lib/util.h"
 
 struct event;
 struct listener;
 struct ipc_reader;
-struct pki_set;
 struct session_vfuncs;
 
 struct worker_slot {
@@ -32,8 +31,8 @@ struct server {
 	/* master side */
 	struct config *cfg;              /* what is served now (= config) */
 	struct config *retired_cfg;      /* the one before the last reload */
-	struct pki_set *set;             /* the pairs served */
-	enum pki_expiry *expiry_logged;  /* per set entry: step logged */
+	struct buf pairs;                /* the certificates served, as the
+					    key holder sent them (tls_set.h) */
 	unsigned char tickets[TLS_TICKET_KEYS_SIZE];
 	time_t tickets_rotated;
 	time_t expiry_checked;
@@ -78,25 +77,18 @@ int server_check_services(const struct config *cfg);
 void server_services_worker_init(const struct config *cfg);
 void server_services_worker_deinit(void);
 
-/* ---- certs.c: the certificate set of the master ------------------------ */
+/* ---- certs.c: the certificate set, through the key holder ---------------- */
 
-/* Load the configured set at start: a pair that cannot be loaded stops
- * the start (one "sealpost: ..." line); findings are logged. */
+/* The key holder loads the configured set at start: a pair that cannot be
+ * loaded stops the start (one "sealpost: ..." line); findings are logged. */
 int server_certs_load(struct server *srv);
-/* Reload with cfg (the config being applied): replacements are validated,
- * a refused one keeps the running pair. The new set goes to the key holder
- * and then to every worker. Each outcome is one log line and one line for
- * report (may be NULL). Returns 0 when the set in service changed or
- * stayed sound, -1 when nothing could be applied. */
-int server_certs_reload(struct server *srv, const struct config *cfg,
-			struct buf *report);
-/* Hand the keys of srv->set to the key holder. */
-int server_certs_to_keyd(struct server *srv, const char **error_r);
+/* Reload the pairs the config at path names: replacements are validated
+ * by the key holder, a refused one keeps the running pair; the workers get
+ * the outcome. Lines for report (may be NULL). Returns 0 when applied, -1
+ * when nothing could be. */
+int server_certs_reload(struct server *srv, const char *path, struct buf *report);
 /* The IPC_TLS_SET message of the set in service to worker slot i. */
 int server_certs_to_worker(struct server *srv, unsigned i, const char **error_r);
-/* Log the expiry steps reached since the last look (30/14/7/3/1 days,
- * expired), each once. */
-void server_certs_expiry(struct server *srv, time_t now);
 /* Watch certs_dir for changes (inotify; a periodic look as well). */
 void server_certs_watch(struct server *srv);
 void server_certs_unwatch(struct server *srv);

@@ -1,7 +1,7 @@
 /* tls_set.c — the certificate set from the master to the workers.
  *
- * Payload (ipc.h encoding):
- *   u32 min_version, bytes ticket keys,
+ * Payload (ipc.h encoding): u32 min_version, bytes ticket keys (the
+ * master's), then the pairs as the key holder encodes them:
  *   str config path, str hostname,
  *   u32 n entries: str name, u32 n certs, n x bytes DER (leaf first)
  *   u32 n groups: u32 n, n x u32 entry
@@ -30,11 +30,16 @@ static void put_cert(struct buf *b, X509 *cert)
 	OPENSSL_free(der);
 }
 
-void tls_set_encode(const struct pki_set *set, const struct config *cfg,
-		    const unsigned char *tickets, struct buf *out)
+void tls_set_message(int min_version, const unsigned char *tickets,
+		     const struct buf *pairs, struct buf *out)
 {
-	ipc_put_u32(out, (uint32_t)cfg->tls_min_version);
+	ipc_put_u32(out, (uint32_t)min_version);
 	ipc_put_bytes(out, tickets, TLS_TICKET_KEYS_SIZE);
+	buf_append(out, pairs->data, pairs->len);
+}
+
+void tls_set_encode_pairs(const struct pki_set *set, struct buf *out)
+{
 	ipc_put_str(out, set->config_path);
 	ipc_put_str(out, set->hostname);
 	ipc_put_u32(out, (uint32_t)set->n_entries);

@@ -14,10 +14,13 @@
 
 struct pki_set;
 
-/* Master: the IPC_TLS_SET payload for set (loaded pairs only) under cfg's
- * policy, with ticket keys (TLS_TICKET_KEYS_SIZE bytes). */
-void tls_set_encode(const struct pki_set *set, const struct config *cfg,
-		    const unsigned char *tickets, struct buf *out);
+/* Key holder: the pairs of set (certificates only), their groups and the
+ * [sni] names, for the workers. */
+void tls_set_encode_pairs(const struct pki_set *set, struct buf *out);
+/* Master: the IPC_TLS_SET payload: the policy, the ticket keys
+ * (TLS_TICKET_KEYS_SIZE bytes) and the pairs from the key holder. */
+void tls_set_message(int min_version, const unsigned char *tickets,
+		     const struct buf *pairs, struct buf *out);
 
 /* Worker: a server context from an IPC_TLS_SET payload, every key remote
  * over keyd_fd. */

@@ -6,7 +6,6 @@
 #include "server/server_private.h"
 #include "server/ipc.h"
 #include "server/tls_set.h"
-#include "pki/pki_set.h"
 #include "net/jobs.h"
 #include "net/listener.h"
 #include "net/loop.h"
@@ -18,6 +17,7 @@
 
 #include <event2/event.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -167,9 +167,8 @@ int server_worker_main(struct server *srv, unsigned index)
 	sigset_t none;
 
 	close_inherited(srv);
-	/* The master's private keys never stay in a worker (freeing clears
-	 * them: RSA and EC keys free their secrets with BN_clear_free). */
-	pki_set_free(&srv->set);
+	prctl(PR_SET_NAME, "sealpost-worker");
+	buf_free(&srv->pairs);   /* the master's copy; ours comes by message */
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGCHLD, SIG_DFL);
 	sigemptyset(&none);
