@@ -81,6 +81,12 @@ struct config {
 	uint64_t pop3_timeout;
 	uint64_t imap_timeout;
 	uint64_t auth_max_failures;
+
+	/* [outbound]: how outbound mail finds its next hop (src/dns/). */
+	char *outbound_resolver;     /* "ADDRESS:PORT" of a DNS server, normalised
+				      * as in [listen]; NULL: /etc/resolv.conf */
+	char *outbound_trust_anchor; /* DNSSEC trust anchor file (absolute);
+				      * NULL: the Debian root key */
 };
 
 /* The loaded config of the running process. */
