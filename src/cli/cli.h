@@ -70,5 +70,6 @@ cli_handler_t cmd_cert_import;
 cli_handler_t cmd_cert_list;
 cli_handler_t cmd_cert_show;
 cli_handler_t cmd_cert_check;
+cli_handler_t cmd_dns;          /* cli_dns.c */
 
 #endif
