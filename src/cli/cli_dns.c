@@ -2,7 +2,8 @@
  * it. The MX hosts in order with their addresses and TLSA records, each
  * answer marked secure or insecure, DANE per host, and what delivery would
  * do (deliver, defer, bounce). Uses the config's [outbound] resolver and
- * trust_anchor. */
+ * trust_anchor. Like delivery, it asks for TLSA records only where the
+ * addresses are secure; --all-tlsa asks everywhere, to show them. */
 #include "cli/cli.h"
 #include "dns/dns.h"
 #include "lib/log.h"
@@ -258,7 +259,9 @@ int cmd_dns(const struct cli_command *cmd, struct cli_args *args)
 		cli_fail("%s", error);
 		goto out;
 	}
-	lookup = dns_lookup_route(res, args->pos[0], port, DNS_ROUTE_TLSA_ALWAYS,
+	lookup = dns_lookup_route(res, args->pos[0], port,
+				  cli_flag(args, "all-tlsa") ?
+				  DNS_ROUTE_TLSA_ALWAYS : 0,
 				  &c.route, route_done, &c, &error);
 	if (lookup == NULL) {
 		cli_fail("%s", error);

@@ -185,14 +185,25 @@ def test_unsigned_zone_is_insecure(world):
     r = dns(world, "example.net")
     assert r.rc == 0, r
     assert "example.net MX insecure" in r.out
+    # RFC 7672 2.2.2: insecure addresses, so TLSA is not even asked.
     assert host_block(r.out, "mx.example.net") == [
         "  10 mx.example.net insecure",
         "    AAAA 2001:db8::30 insecure",
         "    A    127.0.0.30 insecure",
+        "    TLSA not looked up: the addresses are insecure (RFC 7672 2.2.2)",
+        "    DANE none: TLS as without DANE",
+    ]
+    assert r.out.splitlines()[-1] == "outbound: deliver to mx.example.net"
+    assert world.asked("_25._tcp.mx.example.net", "TLSA") == []
+    # --all-tlsa shows the records, which change nothing.
+    r = dns(world, "example.net", "--all-tlsa")
+    assert r.rc == 0, r
+    assert host_block(r.out, "mx.example.net")[3:] == [
         "    TLSA _25._tcp.mx.example.net 3 1 1 " + "a1" * 32 + " insecure",
         "    DANE none: TLS as without DANE",
     ]
     assert r.out.splitlines()[-1] == "outbound: deliver to mx.example.net"
+    assert world.asked("_25._tcp.mx.example.net", "TLSA")
 
 
 def test_bogus_mx_is_a_failure(world):
@@ -313,9 +324,11 @@ def test_without_anchor_nothing_is_secure(dns_world, tmp_path):
     empty.write_text("")
     conf.write_text(f"[outbound]\nresolver = {w.address}\n"
                     f"trust_anchor = {empty}\n")
-    r = run_cli("dns", "example", "-c", conf)
+    r = run_cli("dns", "example", "-c", conf, "--all-tlsa")
     assert r.rc == 0, r
     assert "example MX insecure" in r.out
-    assert "    A    127.0.0.11 insecure" in host_block(r.out, "mx1.example")
+    mx1 = host_block(r.out, "mx1.example")
+    assert "    A    127.0.0.11 insecure" in mx1
+    assert f"    TLSA _25._tcp.mx1.example {TLSA_EE} insecure" in mx1
     assert "DANE usable" not in r.out
     assert r.out.splitlines()[-1].startswith("outbound: deliver to mx1.example, then")
