@@ -6,7 +6,10 @@
  * the caller's base, and ub_process() calls query_answered() for each, on
  * the loop thread. ub_cancel() of a query whose callback has not run
  * always succeeds in that mode (the query stays in libunbound's table until
- * its callback runs), so a cancelled query never calls back. */
+ * its callback runs), so a cancelled query never calls back. Starting a
+ * lookup writes the question into libunbound's other pipe; that write
+ * could only block with some thousand questions queued unread (a 64 KiB
+ * pipe, under 100 bytes each). */
 #include "dns/dns_private.h"
 #include "conf/config.h"
 #include "lib/log.h"
@@ -239,8 +242,14 @@ static int setup_ctx(struct dns_resolver *res,
 		return -1;
 	}
 	ub_ctx_debugout(res->ctx, res->log);
-	if (ub_ctx_async(res->ctx, 1) != 0 ||
-	    setup_upstream(res, set, error_r) < 0 ||
+	/* A thread, not a forked process: it shares the worker's memory and
+	 * goes away with it. */
+	int r = ub_ctx_async(res->ctx, 1);
+	if (r != 0) {
+		*error_r = errfmt("resolver: %s", ub_strerror(r));
+		return -1;
+	}
+	if (setup_upstream(res, set, error_r) < 0 ||
 	    setup_anchor(res, set, error_r) < 0 || finalize(res, error_r) < 0)
 		return -1;
 	res->ev_answers = event_new(res->base, ub_fd(res->ctx),
