@@ -36,6 +36,8 @@ static const struct cli_command commands[] = {
 	{ "user list", cmd_user_list, 0, 0, "", "[-c FILE]" },
 	{ "user test", cmd_user_test, 1, 1, "password-file=",
 	  "ADDRESS [--password-file F]" },
+	{ "dns", cmd_dns, 1, 1, "port=,timeout=,all-tlsa",
+	  "DOMAIN [--port N (default 25)] [--timeout SECONDS] [--all-tlsa]" },
 };
 
 const char *cli_opt(const struct cli_args *args, const char *name)

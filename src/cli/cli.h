@@ -71,5 +71,6 @@ cli_handler_t cmd_cert_list;
 cli_handler_t cmd_cert_show;
 cli_handler_t cmd_cert_check;
 cli_handler_t cmd_cert_tlsa;     /* cli_cert_dane.c */
+cli_handler_t cmd_dns;          /* cli_dns.c */
 
 #endif

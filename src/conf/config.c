@@ -48,6 +48,8 @@ enum conf_type {
 	CONF_LISTEN,
 	CONF_TLS_VERSION,
 	CONF_LOG_LEVEL,
+	CONF_OPT_PATH,   /* a path; empty: unset (NULL) */
+	CONF_RESOLVER,   /* ADDRESS[:PORT] of a DNS server; empty: unset */
 };
 
 struct conf_option {
@@ -97,6 +99,8 @@ static const struct conf_option options[] = {
 	/* RFC 3501 5.4: autologout timer of at least 30 minutes. */
 	OPT_UINT("limits", "imap_timeout", imap_timeout, "1800", 5, 86400),
 	OPT_UINT("limits", "auth_max_failures", auth_max_failures, "3", 1, 100),
+	OPT("outbound", "resolver", CONF_RESOLVER, outbound_resolver, NULL),
+	OPT("outbound", "trust_anchor", CONF_OPT_PATH, outbound_trust_anchor, NULL),
 };
 _Static_assert(N_ELEMENTS(options) <= CONFIG_OPTIONS_MAX,
 	       "config.option_line needs a slot per option");
@@ -404,6 +408,34 @@ static int continue_sni(struct config *cfg, const char *value,
 	return ret;
 }
 
+/* "ADDRESS:PORT", "[IPv6]:PORT", or an address alone for port 53 (RFC 1035
+ * 4.2), stored in the normalised form of [listen]; empty unsets it. */
+static int parse_resolver(char **field, const char *value, const char **error_r)
+{
+	struct listen_addr la;
+	char *spec;
+	bool bare_v4 = value[0] != '[' && strchr(value, ':') == NULL;
+	bool bare_v6 = value[0] == '[' && value[strlen(value) - 1] == ']';
+
+	x_free(field);
+	if (*value == '\0')
+		return 0;
+	if (value[0] != '[' && strchr(value, ':') != strrchr(value, ':')) {
+		*error_r = errfmt("resolver: '%s': write IPv6 addresses as "
+				  "[ADDRESS]:PORT", value);
+		return -1;
+	}
+	spec = bare_v4 || bare_v6 ? xasprintf("%s:53", value) : xstrdup(value);
+	if (parse_listen_one(spec, &la, error_r) < 0) {
+		*error_r = errfmt("resolver: %s", *error_r);
+		free(spec);
+		return -1;
+	}
+	free(spec);
+	*field = xstrdup(la.text);
+	return 0;
+}
+
 static int set_option(struct config *cfg, const struct conf_option *opt,
 		      const char *value, const char **error_r)
 {
@@ -459,6 +491,13 @@ static int set_option(struct config *cfg, const struct conf_option *opt,
 			return -1;
 		}
 		return 0;
+	case CONF_OPT_PATH:
+		x_free((char **)field);
+		if (*value != '\0')
+			*(char **)field = fs_join(cfg->dir, value);
+		return 0;
+	case CONF_RESOLVER:
+		return parse_resolver((char **)field, value, error_r);
 	case CONF_LOG_LEVEL:
 		if (!log_level_parse(value, (enum log_level *)field)) {
 			*error_r = errfmt("log_level: '%s' must be error, warning, "
@@ -689,7 +728,8 @@ void config_free(struct config **cfgp)
 		return;
 	for (size_t i = 0; i < N_ELEMENTS(options); i++) {
 		const struct conf_option *o = &options[i];
-		if (o->type == CONF_STRING || o->type == CONF_PATH)
+		if (o->type == CONF_STRING || o->type == CONF_PATH ||
+		    o->type == CONF_OPT_PATH || o->type == CONF_RESOLVER)
 			free(*(char **)((char *)cfg + o->offset));
 	}
 	for (size_t i = 0; i < cfg->n_sni; i++) {

@@ -110,6 +110,11 @@ struct config {
 	uint64_t auth_max_failures;
 
 	unsigned option_line[CONFIG_OPTIONS_MAX]; /* see config_line() */
+	/* [outbound]: how outbound mail finds its next hop (src/dns/). */
+	char *outbound_resolver;     /* "ADDRESS:PORT" of a DNS server, normalised
+				      * as in [listen]; NULL: /etc/resolv.conf */
+	char *outbound_trust_anchor; /* DNSSEC trust anchor file (absolute);
+				      * NULL: the Debian root key */
 };
 
 /* The loaded config of the running process. */

@@ -81,6 +81,37 @@ static void test_continued_list(void **state)
 	config_free(&cfg);
 }
 
+static void test_outbound_resolver(void **state)
+{
+	static const struct { const char *value, *want; } cases[] = {
+		{ "127.0.0.1:5353", "127.0.0.1:5353" },
+		{ "192.0.2.53", "192.0.2.53:53" },
+		{ "[::1]:5300", "[::1]:5300" },
+		{ "[2001:db8::53]", "[2001:db8::53]:53" },
+	};
+	struct config *cfg;
+	const char *error;
+	char text[200];
+
+	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
+		snprintf(text, sizeof(text), "[outbound]\nresolver = %s\n"
+			 "trust_anchor = anchors/root.key\n", cases[i].value);
+		assert_int_equal(load(text, &cfg, &error), 0);
+		assert_string_equal(cfg->outbound_resolver, cases[i].want);
+		assert_true(cfg->outbound_trust_anchor[0] == '/');
+		assert_non_null(strstr(cfg->outbound_trust_anchor,
+				       "/anchors/root.key"));
+		config_free(&cfg);
+	}
+	/* Empty, as in the INTERFACE.md example: the system's resolver and
+	 * the Debian root key. */
+	assert_int_equal(load("[outbound]\nresolver =\ntrust_anchor =\n",
+			      &cfg, &error), 0);
+	assert_null(cfg->outbound_resolver);
+	assert_null(cfg->outbound_trust_anchor);
+	config_free(&cfg);
+}
+
 struct bad_case {
 	const char *text;
 	const char *error;   /* expected suffix after the file name */
@@ -108,6 +139,12 @@ static void test_errors_name_the_line(void **state)
 		  ":1: certificate: '../x' must be a plain file name (no '/', no leading '.')" },
 		{ "hostname = a.test\n  b.test\n",
 		  ":2: 'hostname' takes one value; remove the indentation" },
+		{ "[outbound]\nresolver = ns.example.org:53\n",
+		  ":2: resolver: 'ns.example.org': not a numeric IPv4 address" },
+		{ "[outbound]\nresolver = ::1\n",
+		  ":2: resolver: '::1': write IPv6 addresses as [ADDRESS]:PORT" },
+		{ "[outbound]\nresolver = 127.0.0.1:0\n",
+		  ":2: resolver: '0': port must be 1..65535" },
 		{ "just words\n", ":1: syntax error (expected 'key = value' or '[section]')" },
 		{ "certificate =\n",
 		  ":1: certificate: '' must be a plain file name (no '/', no leading '.')" },
@@ -249,6 +286,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full_example),
 		cmocka_unit_test(test_continued_list),
+		cmocka_unit_test(test_outbound_resolver),
 		cmocka_unit_test(test_errors_name_the_line),
 		cmocka_unit_test(test_certificates_and_sni),
 		cmocka_unit_test(test_sni_limit),
