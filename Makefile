@@ -9,7 +9,7 @@
 
 CC      ?= gcc
 PYTHON  ?= /usr/bin/python3
-PKGS    := openssl libevent libevent_openssl libevent_pthreads inih libcrypt
+PKGS    := openssl libevent inih libcrypt
 
 CSTD    := -std=c17 -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
@@ -100,6 +100,9 @@ build/fuzz/%: tests/fuzz/%.c $(FUZZLIBOBJS)
 	clang $(FUZZCFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZLIBOBJS) $(PKG_LIBS)
 
 -include $(FUZZLIBOBJS:.o=.d)
+# Only pattern rules name them: without this make deletes them as
+# intermediates after every link, and the next run rebuilds them all.
+.SECONDARY: $(FUZZLIBOBJS) $(SANLIBOBJS)
 
 fuzz: $(FUZZBINS)
 

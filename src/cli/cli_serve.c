@@ -1,6 +1,6 @@
 /* cli_serve.c — sealpost serve. */
 #include "cli/cli.h"
-#include "net/server.h"
+#include "server/server.h"
 
 int cmd_serve(const struct cli_command *cmd, struct cli_args *args)
 {

@@ -33,6 +33,7 @@ const char *proto_name(enum proto proto)
 	case PROTO_SMTP: return "smtp";
 	case PROTO_POP3: return "pop3";
 	case PROTO_IMAP: return "imap";
+	case PROTO_COUNT: break;
 	}
 	return "?";
 }

@@ -39,6 +39,7 @@ enum proto {
 	PROTO_SMTP,
 	PROTO_POP3,
 	PROTO_IMAP,
+	PROTO_COUNT
 };
 
 enum service {

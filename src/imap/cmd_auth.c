@@ -102,7 +102,7 @@ void cmd_starttls(struct imap_session *is, const struct imap_arg *args, size_t n
 /* ---- login: verify off the loop, then make sure the mailbox exists ------ */
 
 struct login_job {
-	struct job job;
+	struct session_job job;
 	struct imap_session *is;
 	char user[ADDRESS_MAX + 1];
 	char *root;
@@ -110,7 +110,7 @@ struct login_job {
 	char error[200];
 };
 
-static void login_work(struct job *job)
+static void login_work(struct session_job *job)
 {
 	struct login_job *lj = (struct login_job *)job;
 	const char *error = NULL;
@@ -123,12 +123,12 @@ static void login_work(struct job *job)
 		strlcpy_sp(lj->error, error, sizeof(lj->error));
 }
 
-static void login_done(struct job *job)
+static void login_done(struct session_job *job, bool live)
 {
 	struct login_job *lj = (struct login_job *)job;
 	struct imap_session *is = lj->is;
 
-	if (is->s.closing) {
+	if (!live) {
 		free(lj->root);
 	} else if (lj->result < 0) {
 		session_log(&is->s, LOG_LEVEL_ERROR, "mailbox error=\"%s\"", lj->error);
@@ -144,7 +144,6 @@ static void login_done(struct job *job)
 				  imap_capabilities(is));
 	}
 	free(lj);
-	imap_job_end(is);
 }
 
 static void auth_done(struct session *s, bool ok, const char *user)
@@ -156,10 +155,6 @@ static void auth_done(struct session *s, bool ok, const char *user)
 	if (!ok) {
 		imap_command_done(is, "NO", "AUTHENTICATIONFAILED",
 				  "Authentication failed");
-		if (++is->auth_failures >= config->auth_max_failures) {
-			imap_untagged(is, "BYE Too many authentication failures");
-			session_close(s);
-		}
 		return;
 	}
 	struct login_job *lj = xcalloc(1, sizeof(*lj));
@@ -197,6 +192,12 @@ void cmd_login(struct imap_session *is, const struct imap_arg *args, size_t n)
 static void sasl_result(struct imap_session *is, enum sasl_result res,
 			const char *challenge, const char *error);
 
+/* The cancel hook of an exchange cut short: the secrets go. */
+static void authenticate_cancel(struct imap_session *is)
+{
+	sasl_clear(&is->sasl);
+}
+
 static void authenticate_line(struct imap_session *is, const char *line)
 {
 	const char *challenge = "", *error = NULL;
@@ -209,10 +210,12 @@ static void sasl_result(struct imap_session *is, enum sasl_result res,
 	switch (res) {
 	case SASL_CONTINUE:
 		is->line_handler = authenticate_line;
+		is->cancel = authenticate_cancel;
 		session_printf(&is->s, "+ %s\r\n", challenge);
 		return;
 	case SASL_FAIL:
 		is->line_handler = NULL;
+		is->cancel = NULL;
 		/* RFC 3501 6.2.2: a cancelled exchange gets BAD. */
 		if (is->sasl.cancelled)
 			imap_command_done(is, "BAD", NULL, "Authentication cancelled");
@@ -222,6 +225,7 @@ static void sasl_result(struct imap_session *is, enum sasl_result res,
 		return;
 	case SASL_DONE:
 		is->line_handler = NULL;
+		is->cancel = NULL;
 		auth_verify(&is->s, "PLAIN", is->sasl.user, is->sasl.password,
 			    is->sasl.password_len, auth_done);
 		return;

@@ -38,7 +38,7 @@ struct piece {
 };
 
 struct fetch {
-	struct job job;
+	struct session_job job;         /* one batch at a time */
 	struct imap_session *is;
 	struct imap_fetch_attrs attrs;
 	struct imap_seqset set;
@@ -326,7 +326,7 @@ static int render_msg(struct fetch *f, size_t i)
 	return -1;
 }
 
-static void fetch_work(struct job *job)
+static void fetch_work(struct session_job *job)
 {
 	struct fetch *f = (struct fetch *)job;
 	struct imap_mailbox *mb = f->is->sel;
@@ -409,12 +409,12 @@ static void start_stream(struct fetch *f)
 	free(segs);
 }
 
-static void fetch_done(struct job *job)
+static void fetch_done(struct session_job *job, bool live)
 {
 	struct fetch *f = (struct fetch *)job;
 	struct imap_session *is = f->is;
 
-	if (is->s.closing) {
+	if (!live) {
 		fetch_abort(f);
 		return;
 	}
@@ -448,9 +448,10 @@ static void fetch_continue(struct fetch *f)
 		is->drained_ctx = f;
 		return;
 	}
+	/* Batches run in the background of the hold of the whole FETCH. */
 	f->job.work = fetch_work;
 	f->job.done = fetch_done;
-	jobs_submit(&f->job);
+	session_job_start(&is->s, &f->job, SESSION_JOB_BACKGROUND);
 }
 
 /* ---- the command ------------------------------------------------------------ */
@@ -522,6 +523,8 @@ void cmd_fetch(struct imap_session *is, const struct imap_arg *args, size_t n)
 		add_uid_item(&f->attrs);
 	f->set_seen = f->attrs.sets_seen && !is->sel->read_only;
 	f->need = items_need(&f->attrs);
+	/* Held from the first batch to the tagged reply: no other command
+	 * runs while the answer is under way (fetch_finish, fetch_abort). */
 	session_suspend(&is->s);
 	fetch_continue(f);
 }

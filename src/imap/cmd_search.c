@@ -14,7 +14,7 @@
 #include <string.h>
 
 struct search_job {
-	struct job job;
+	struct session_job job;
 	struct imap_session *is;
 	struct imap_search_key *key;
 	unsigned needs;
@@ -61,7 +61,7 @@ static int match_one(struct search_job *sj, size_t i, bool *match_r)
 	return ret;
 }
 
-static void search_work(struct job *job)
+static void search_work(struct session_job *job)
 {
 	struct search_job *sj = (struct search_job *)job;
 	struct imap_mailbox *mb = sj->is->sel;
@@ -80,12 +80,12 @@ static void search_work(struct job *job)
 	}
 }
 
-static void search_done(struct job *job)
+static void search_done(struct session_job *job, bool live)
 {
 	struct search_job *sj = (struct search_job *)job;
 	struct imap_session *is = sj->is;
 
-	if (is->s.closing) {
+	if (!live) {
 		/* nothing to tell */
 	} else if (sj->result < 0) {
 		session_log(&is->s, LOG_LEVEL_ERROR, "search error=\"%s\"", sj->error);
@@ -99,7 +99,6 @@ static void search_done(struct job *job)
 	imap_search_free(&sj->key);
 	buf_free(&sj->found);
 	free(sj);
-	imap_job_end(is);
 }
 
 void cmd_search(struct imap_session *is, const struct imap_arg *args, size_t n)

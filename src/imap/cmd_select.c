@@ -12,7 +12,7 @@
 /* ---- SELECT / EXAMINE ---------------------------------------------------- */
 
 struct select_job {
-	struct job job;
+	struct session_job job;
 	struct imap_session *is;
 	char *root, *name;
 	bool read_only;
@@ -23,7 +23,7 @@ struct select_job {
 	char error[256];
 };
 
-static void select_work(struct job *job)
+static void select_work(struct session_job *job)
 {
 	struct select_job *sj = (struct select_job *)job;
 	const char *error = NULL;
@@ -59,12 +59,12 @@ static void send_select_info(struct imap_session *is)
 	imap_untagged(is, "OK [UIDNEXT %" PRIu32 "] Predicted next UID", mb->uidnext);
 }
 
-static void select_done(struct job *job)
+static void select_done(struct session_job *job, bool live)
 {
 	struct select_job *sj = (struct select_job *)job;
 	struct imap_session *is = sj->is;
 
-	if (is->s.closing) {
+	if (!live) {
 		maildir_snapshot_free(&sj->snap);
 		maildir_keywords_free(&sj->kw);
 		maildir_folder_close(&sj->folder);
@@ -91,7 +91,6 @@ static void select_done(struct job *job)
 	free(sj->root);
 	free(sj->name);
 	free(sj);
-	imap_job_end(is);
 }
 
 static void select_common(struct imap_session *is, const struct imap_arg *args,
@@ -219,14 +218,14 @@ void cmd_expunge(struct imap_session *is, const struct imap_arg *args, size_t n)
 }
 
 struct close_job {
-	struct job job;
+	struct session_job job;
 	struct imap_session *is;
 	struct expunge_ctx ec;
 	int result;
 	char error[256];
 };
 
-static void close_work(struct job *job)
+static void close_work(struct session_job *job)
 {
 	struct close_job *cj = (struct close_job *)job;
 	const char *error = NULL;
@@ -237,7 +236,7 @@ static void close_work(struct job *job)
 
 /* RFC 3501 6.4.2: expunge silently, then back to the authenticated state
  * (a failed expunge still closes the mailbox). */
-static void close_done(struct job *job)
+static void close_done(struct session_job *job, bool live)
 {
 	struct close_job *cj = (struct close_job *)job;
 	struct imap_session *is = cj->is;
@@ -248,12 +247,11 @@ static void close_done(struct job *job)
 		session_log(&is->s, LOG_LEVEL_INFO, "expunge mailbox=%s count=%zu",
 			    is->sel->name, cj->ec.expunged);
 	imap_mailbox_close(is);
-	if (!is->s.closing) {
+	if (live) {
 		imap_enter_state(is, IMAP_STATE_AUTH);
 		imap_command_done(is, "OK", NULL, "Close completed");
 	}
 	free(cj);
-	imap_job_end(is);
 }
 
 void cmd_close(struct imap_session *is, const struct imap_arg *args, size_t n)

@@ -30,7 +30,7 @@ static const char *const item_names[ITEM_COUNT] = {
 };
 
 struct status_job {
-	struct job job;
+	struct session_job job;
 	struct imap_session *is;
 	char *root;
 	char *name;                 /* as the client wrote it */
@@ -40,7 +40,7 @@ struct status_job {
 	struct imap_store_result r;
 };
 
-static void status_work(struct job *job)
+static void status_work(struct session_job *job)
 {
 	struct status_job *sj = (struct status_job *)job;
 	struct maildir_folder *folder = NULL;
@@ -66,12 +66,12 @@ static uint32_t item_value(const struct maildir_status *st, enum status_item ite
 	return 0;
 }
 
-static void status_done(struct job *job)
+static void status_done(struct session_job *job, bool live)
 {
 	struct status_job *sj = (struct status_job *)job;
 	struct imap_session *is = sj->is;
 
-	if (is->s.closing) {
+	if (!live) {
 		/* nobody to answer */
 	} else if (sj->r.ret < 0) {
 		imap_reply_store_error(is, "status", &sj->r);
@@ -91,7 +91,6 @@ static void status_done(struct job *job)
 	free(sj->root);
 	free(sj->name);
 	free(sj);
-	imap_job_end(is);
 }
 
 /* The items of the list; false on an unknown or missing one. Repeats are

@@ -19,7 +19,7 @@
 #include <string.h>
 
 struct store_job {
-	struct job job;
+	struct session_job job;
 	struct imap_session *is;
 	struct imap_seqset set;
 	bool uid_cmd, silent;
@@ -66,7 +66,7 @@ static int keyword_mask(struct store_job *sj, uint32_t *mask_r, const char **err
 	return 0;
 }
 
-static void store_work(struct job *job)
+static void store_work(struct session_job *job)
 {
 	struct store_job *sj = (struct store_job *)job;
 	struct imap_mailbox *mb = sj->is->sel;
@@ -124,12 +124,12 @@ static void send_results(struct store_job *sj)
 	buf_free(&b);
 }
 
-static void store_done(struct job *job)
+static void store_done(struct session_job *job, bool live)
 {
 	struct store_job *sj = (struct store_job *)job;
 	struct imap_session *is = sj->is;
 
-	if (is->s.closing) {
+	if (!live) {
 		/* nothing to tell */
 	} else if (sj->limit) {
 		imap_command_done(is, "NO", "LIMIT", "Too many keywords in this mailbox "
@@ -149,7 +149,6 @@ static void store_done(struct job *job)
 	imap_seqset_free(&sj->set);
 	strv_free(&sj->keywords);
 	free(sj);
-	imap_job_end(is);
 }
 
 /* FLAGS / +FLAGS / -FLAGS, with or without .SILENT. */

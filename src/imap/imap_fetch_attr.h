@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #include "imap/imap_parser.h"
-#include "imap/mime.h"
+#include "imap/mime_section.h"
 
 /* Items in one FETCH (a client asking for more is broken or hostile). */
 #define IMAP_FETCH_ITEMS_MAX 256

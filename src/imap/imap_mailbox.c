@@ -333,7 +333,7 @@ int imap_mailbox_folder_sync(struct maildir_folder *folder, bool read_only,
 }
 
 struct sync_job {
-	struct job job;
+	struct session_job job;
 	struct imap_session *is;
 	imap_sync_action *action;
 	void *ctx;
@@ -348,7 +348,7 @@ struct sync_job {
 	char sync_error[256];
 };
 
-static void sync_work(struct job *job)
+static void sync_work(struct session_job *job)
 {
 	struct sync_job *sj = (struct sync_job *)job;
 	struct imap_mailbox *mb = sj->is->sel;
@@ -383,14 +383,14 @@ static void sync_failed(struct imap_session *is, struct sync_job *sj)
 	}
 }
 
-static void sync_done(struct job *job)
+static void sync_done(struct session_job *job, bool live)
 {
 	struct sync_job *sj = (struct sync_job *)job;
 	struct imap_session *is = sj->is;
 
 	if (is->sel != NULL)
 		is->sel->syncing = false;
-	if (!is->s.closing && is->sel != NULL) {
+	if (live && is->sel != NULL) {
 		if (sj->snap != NULL)
 			view_apply(is, sj->snap, &sj->kw, sj->allow_expunge);
 		else if (sj->sync_error[0] != '\0')
@@ -401,10 +401,9 @@ static void sync_done(struct job *job)
 	}
 	if (sj->done != NULL)
 		sj->done(is, sj->ctx, sj->result, sj->err, sj->error);
-	else if (!is->s.closing)
+	else if (live)
 		sj->then(is);
 	free(sj);
-	imap_job_end(is);
 }
 
 static void sync_start(struct imap_session *is, struct sync_job *sj)

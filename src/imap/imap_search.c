@@ -8,8 +8,8 @@
 
 #include "imap/imap_date.h"
 #include "imap/imap_util.h"
-#include "imap/mime_decode.h"
-#include "imap/text_match.h"
+#include "mail/mime_decode.h"
+#include "mail/text_match.h"
 
 /* ---- parsing ------------------------------------------------------------------ */
 

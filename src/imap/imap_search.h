@@ -28,7 +28,7 @@
 
 #include "imap/imap_parser.h"
 #include "imap/imap_seqset.h"
-#include "imap/mime.h"
+#include "mail/mime.h"
 
 /* Nodes in one search program (no RFC limit; bounds memory and time). */
 #define IMAP_SEARCH_KEYS_MAX 1000

@@ -1,5 +1,6 @@
 /* listener.c — bind and accept. */
 #include "net/listener.h"
+#include "net/addr.h"
 #include "net/iptable.h"
 #include "net/session.h"
 #include "lib/log.h"
@@ -79,13 +80,9 @@ int listeners_bind(const struct config *cfg, struct listener **ls_r,
 static void refuse(struct listener *l, int fd, const struct sockaddr_storage *ss,
 		   const char *reason)
 {
-	char host[INET6_ADDRSTRLEN + 8] = "?";
-	if (ss->ss_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr,
-			  host, sizeof(host));
-	else if (ss->ss_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr,
-			  host, sizeof(host));
+	char host[ADDR_TEXT_SIZE];
+
+	addr_text((const struct sockaddr *)ss, host, sizeof(host));
 	log_info("- %s refused address=%s service=%s reason=\"%s\"",
 		 proto_name(service_infos[l->service].proto), host,
 		 service_infos[l->service].name, reason);

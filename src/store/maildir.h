@@ -135,7 +135,6 @@ struct maildir_folder;
 int maildir_folder_open(const char *root, const char *name,
 			struct maildir_folder **folder_r, const char **error_r);
 void maildir_folder_close(struct maildir_folder **folder);
-const char *maildir_folder_name(const struct maildir_folder *folder);
 const char *maildir_folder_path(const struct maildir_folder *folder);
 
 enum maildir_flag {
@@ -285,29 +284,21 @@ int maildir_keyword_index(struct maildir_folder *folder, const char *name,
 int maildir_msg_open(struct maildir_folder *folder, struct maildir_msg *msg,
 		     int *fd_r, const char **error_r);
 
-/* Append a message held in memory: written to tmp/, fsync'd, given flags
- * and internal_date (mtime; 0 = now), renamed into cur/, cur/ fsync'd, and
- * its UID assigned and persisted before returning in *uid_r. (Keywords of
- * an APPEND: maildir_msg_store() once a sync shows the message.) */
-int maildir_append(struct maildir_folder *folder, const void *data, size_t len,
-		   unsigned flags, time_t internal_date, uint32_t *uid_r,
-		   const char **error_r);
-
-/* Streaming append: begin creates a file in tmp/ and returns its fd for the
- * caller to write the message to (the fd stays owned by the context); commit
- * finishes it as maildir_append() does, abort removes it. Both free *ctx. */
+/* Append (streaming): begin creates a file in tmp/ and returns its fd for
+ * the caller to write the message to (the fd stays owned by the context);
+ * commit finishes it, abort removes it. Both free *ctx. */
 struct maildir_append;
 int maildir_append_begin(struct maildir_folder *folder,
 			 struct maildir_append **ctx_r, int *fd_r,
 			 const char **error_r);
-int maildir_append_commit(struct maildir_append **ctx, unsigned flags,
-			  time_t internal_date, uint32_t *uid_r,
-			  const char **error_r);
 void maildir_append_abort(struct maildir_append **ctx);
-/* maildir_append_commit() that also sets keywords (a mask of
- * maildir_keyword_index() values, in the same file name) and returns the
- * UIDVALIDITY the UID was given under (UIDPLUS APPENDUID, RFC 4315). */
-int maildir_append_commit_kw(struct maildir_append **ctx, unsigned flags,
+/* Finish the message written to the fd of maildir_append_begin(): fsync'd,
+ * given flags, keywords (a mask of maildir_keyword_index() values, in the
+ * same file name) and internal_date (mtime; 0 = now), renamed into cur/,
+ * cur/ fsync'd, its UID assigned and persisted before returning in *uid_r,
+ * with the UIDVALIDITY it was given under (UIDPLUS APPENDUID, RFC 4315;
+ * uidvalidity_r may be NULL). */
+int maildir_append_commit(struct maildir_append **ctx, unsigned flags,
 			     uint32_t keywords, time_t internal_date,
 			     uint32_t *uidvalidity_r, uint32_t *uid_r,
 			     const char **error_r);

@@ -8,6 +8,7 @@
 #include "lib/fsutil.h"
 #include "lib/util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -266,4 +267,25 @@ int maildir_msg_store(struct maildir_folder *folder, struct maildir_msg *msg,
 	struct flag_change ch = { op, flags & MAILDIR_FLAGS_ALL,
 				  keywords & MAILDIR_KEYWORDS_ALL, true };
 	return change_flags(folder, msg, &ch, error_r);
+}
+
+char *maildir_find_basename(const char *dir, const char *basename)
+{
+	char *cur = fs_join(dir, "cur"), *found = NULL;
+	size_t len = strlen(basename);
+	DIR *d = opendir(cur);
+	struct dirent *e;
+
+	free(cur);
+	if (d == NULL)
+		return NULL;
+	while ((e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, basename, len) == 0 &&
+		    (e->d_name[len] == '\0' || e->d_name[len] == ':')) {
+			found = xstrdup(e->d_name);
+			break;
+		}
+	}
+	closedir(d);
+	return found;
 }

@@ -66,11 +66,6 @@ void maildir_folder_close(struct maildir_folder **folder)
 	x_free(folder);
 }
 
-const char *maildir_folder_name(const struct maildir_folder *folder)
-{
-	return folder->name;
-}
-
 const char *maildir_folder_path(const struct maildir_folder *folder)
 {
 	return folder->path;

@@ -285,8 +285,8 @@ out:
 	return ret;
 }
 
-int maildir_append_commit_kw(struct maildir_append **ctx, unsigned flags,
-			     uint32_t keywords, time_t internal_date,
+int maildir_append_commit(struct maildir_append **ctx, unsigned flags,
+			  uint32_t keywords, time_t internal_date,
 			     uint32_t *uidvalidity_r, uint32_t *uid_r,
 			     const char **error_r)
 {
@@ -315,31 +315,4 @@ int maildir_append_commit_kw(struct maildir_append **ctx, unsigned flags,
 	append_free(ctx, ret < 0);
 	errno = err;
 	return ret;
-}
-
-int maildir_append_commit(struct maildir_append **ctx, unsigned flags,
-			  time_t internal_date, uint32_t *uid_r,
-			  const char **error_r)
-{
-	return maildir_append_commit_kw(ctx, flags, 0, internal_date, NULL, uid_r,
-					error_r);
-}
-
-int maildir_append(struct maildir_folder *folder, const void *data, size_t len,
-		   unsigned flags, time_t internal_date, uint32_t *uid_r,
-		   const char **error_r)
-{
-	struct maildir_append *ctx;
-	int fd;
-
-	if (maildir_append_begin(folder, &ctx, &fd, error_r) < 0)
-		return -1;
-	if (fs_write_all(fd, data, len) < 0) {
-		int err = errno;
-		*error_r = errfmt("%s: write: %s", ctx->tmp_path, strerror(err));
-		maildir_append_abort(&ctx);
-		errno = err;
-		return -1;
-	}
-	return maildir_append_commit(&ctx, flags, internal_date, uid_r, error_r);
 }

@@ -92,6 +92,10 @@ void uidlist_free(struct uidlist *ul);
 int uidlist_new_uidvalidity(const char *root, uint32_t *uidvalidity_r,
 			    const char **error_r);
 
+/* ---- file names (maildir_flags.c) ---- */
+/* Find the current name of basename in dir/cur; new string or NULL. */
+char *maildir_find_basename(const char *dir, const char *basename);
+
 /* ---- sync (maildir_sync.c) ---- */
 /* maildir_sync() with the folder lock already held; ul is left loaded
  * with the current uidlist (the caller frees it). */
@@ -104,8 +108,6 @@ int maildir_sync_status(struct maildir_folder *folder,
 /* A directory entry that may be a message (no dot file, no directory, a
  * name that fits the uidlist). */
 bool maildir_message_name(const char *name, unsigned char d_type);
-/* Find the current name of basename in dir/cur; new string or NULL. */
-char *maildir_find_basename(const char *dir, const char *basename);
 /* The path of msg's file as last seen: new/ when msg->in_new, else cur/.
  * New string. */
 char *maildir_msg_path(const struct maildir_folder *folder,

@@ -754,24 +754,3 @@ bool maildir_folder_changed(struct maildir_folder *folder)
 		!ts_equal(&ul_mtime, &folder->uidlist_mtime) ||
 		st.st_ino != folder->uidlist_ino || st.st_size != folder->uidlist_size;
 }
-
-char *maildir_find_basename(const char *dir, const char *basename)
-{
-	char *cur = fs_join(dir, "cur"), *found = NULL;
-	size_t len = strlen(basename);
-	DIR *d = opendir(cur);
-	struct dirent *e;
-
-	free(cur);
-	if (d == NULL)
-		return NULL;
-	while ((e = readdir(d)) != NULL) {
-		if (strncmp(e->d_name, basename, len) == 0 &&
-		    (e->d_name[len] == '\0' || e->d_name[len] == ':')) {
-			found = xstrdup(e->d_name);
-			break;
-		}
-	}
-	closedir(d);
-	return found;
-}

@@ -46,7 +46,7 @@ static void test_append_uids(void **state)
 	assert_int_equal(count_files(fx->root, "tmp"), 1);
 	assert_int_equal(write(fd, "Subject: s\r\n\r\n", 14), 14);
 	assert_int_equal(write(fd, "body\r\n", 6), 6);
-	assert_int_equal(maildir_append_commit(&ctx, 0, 0, &uid, &error), 0);
+	assert_int_equal(maildir_append_commit(&ctx, 0, 0, 0, NULL, &uid, &error), 0);
 	assert_null(ctx);
 	assert_int_equal(uid, 2);
 	/* An aborted one leaves nothing. */

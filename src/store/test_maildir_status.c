@@ -129,7 +129,7 @@ static void test_commit_keywords_uidvalidity(void **state)
 	assert_int_equal(maildir_keyword_index(f, "Work", true, &kw_b, &error), 0);
 	assert_int_equal(maildir_append_begin(f, &ctx, &fd, &error), 0);
 	assert_int_equal(write(fd, "Subject: k\r\n\r\nbody\r\n", 20), 20);
-	assert_int_equal(maildir_append_commit_kw(&ctx, MAILDIR_FLAG_FLAGGED,
+	assert_int_equal(maildir_append_commit(&ctx, MAILDIR_FLAG_FLAGGED,
 						  (1u << kw_a) | (1u << kw_b),
 						  1600000000, &uidvalidity, &uid,
 						  &error), 0);
@@ -150,7 +150,7 @@ static void test_commit_keywords_uidvalidity(void **state)
 	/* Only valid bits reach the name; UIDVALIDITY may be left out. */
 	assert_int_equal(maildir_append_begin(f, &ctx, &fd, &error), 0);
 	assert_int_equal(write(fd, "x\r\n", 3), 3);
-	assert_int_equal(maildir_append_commit_kw(&ctx, 0xffffffffu, 0xffffffffu, 0,
+	assert_int_equal(maildir_append_commit(&ctx, 0xffffffffu, 0xffffffffu, 0,
 						  NULL, &uid, &error), 0);
 	assert_int_equal(uid, 2);
 	s = test_sync(f);

@@ -1,6 +1,6 @@
 /* mime.c — streaming MIME structure parser (see mime.h). */
-#include "imap/mime.h"
-#include "imap/mime_lines.h"
+#include "mail/mime.h"
+#include "mail/mime_lines.h"
 
 #include <errno.h>
 #include <stdlib.h>

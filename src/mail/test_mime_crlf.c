@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "imap/mime_crlf.h"
+#include "mail/mime_crlf.h"
 #include "net/filestream.h"
 
 /* A reader over memory that counts its reads. */

@@ -1,4 +1,5 @@
-/* mime_address.h — RFC 5322 3.4 address lists for IMAP ENVELOPE.
+/* mime_address.h — RFC 5322 3.4 address lists (IMAP ENVELOPE and SEARCH use
+ * them; the outbound path will parse DSNs and Received: with them).
  *
  * Design. A tolerant parser in the spirit of RFC 5322 4.4 (obsolete syntax)
  * producing the four fields of an RFC 3501 7.4.2 address structure:

@@ -1,5 +1,5 @@
 /* mime_crlf.c — the CRLF form of an LF-only message (see mime_crlf.h). */
-#include "imap/mime_crlf.h"
+#include "mail/mime_crlf.h"
 
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /* mime_address.c — tolerant RFC 5322 address-list parser. */
-#include "imap/mime_address.h"
+#include "mail/mime_address.h"
 
 #include <stdbool.h>
 #include <stdlib.h>

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "imap/mime_address.h"
+#include "mail/mime_address.h"
 #include "lib/util.h"
 
 /* Parse and render as "name|route|mailbox|host;..." with "-" for NULL. */

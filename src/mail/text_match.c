@@ -1,5 +1,5 @@
 /* text_match.c — UTF-8 case folding and a streaming KMP matcher. */
-#include "imap/text_match.h"
+#include "mail/text_match.h"
 
 #include <stdint.h>
 #include <stdlib.h>

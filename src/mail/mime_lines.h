@@ -1,5 +1,6 @@
 /* mime_lines.h — line-by-line reading of a message through a mime_reader
- * (internal to src/imap: the mime*.c files and imap_msg.c).
+ * (internal to the mail library and the IMAP readers built on it:
+ * mail/mime*.c, imap/mime_section.c, imap/imap_msg.c).
  *
  * Design. One MIME_READ_CHUNK buffer; lines are returned as pointers into
  * it. A line longer than the buffer comes in several segments, the first of
@@ -12,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "imap/mime.h"
+#include "mail/mime.h"
 
 struct mime_lines {
 	const struct mime_reader *r;

@@ -1,5 +1,5 @@
 /* mime_decode.c — transfer decoding, encoded-words and charset conversion. */
-#include "imap/mime_decode.h"
+#include "mail/mime_decode.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* mime_header.c — readers, header blocks and structured Content-* values. */
-#include "imap/mime_header.h"
+#include "mail/mime_header.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -8,7 +8,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "imap/mime_decode.h"
+#include "mail/mime_decode.h"
 
 /* ---- readers ------------------------------------------------------------ */
 

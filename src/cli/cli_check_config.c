@@ -1,4 +1,6 @@
-/* cli_server.c — check-config (and, with the server, serve). */
+/* cli_check_config.c — sealpost check-config: the config, every pair it
+ * names and which of them serves each configured name, and the passwd
+ * file, each problem on one line. */
 #include "cli/cli_cert.h"
 #include "lib/util.h"
 #include "auth/passwd.h"

@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "imap/mime_header.h"
+#include "mail/mime_header.h"
 #include "lib/util.h"
 
 /* File bytes between marks: a partial read of the CRLF form converts at

@@ -9,7 +9,7 @@
  *   varint n_children
  * where varint is LEB128 (7 bits per byte, low first) and str is
  * varint(length + 1) followed by the bytes, 0 meaning NULL. */
-#include "imap/mime.h"
+#include "mail/mime.h"
 
 #include <stdlib.h>
 #include <string.h>

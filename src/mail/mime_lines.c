@@ -1,5 +1,5 @@
 /* mime_lines.c — chunked line reader over a mime_reader. */
-#include "imap/mime_lines.h"
+#include "mail/mime_lines.h"
 
 #include <errno.h>
 #include <string.h>

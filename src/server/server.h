@@ -1,4 +1,6 @@
-/* server.h — `sealpost serve`: the master process and its workers.
+/* server.h — `sealpost serve`: the master process, its workers and the
+ * wiring of every service (src/server/: master.c, worker.c, services.c,
+ * process.c).
  *
  * The master loads the config and the certificate pair, binds every
  * listener, drops privileges, then forks one worker per CPU core (or

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "imap/mime_decode.h"
-#include "imap/mime_header.h"
-#include "imap/text_match.h"
+#include "mail/mime_decode.h"
+#include "mail/mime_header.h"
+#include "mail/text_match.h"
 
 static void assert_decoded(const char *in, const char *expected)
 {
