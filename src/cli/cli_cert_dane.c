@@ -137,7 +137,7 @@ static int print_tlsa(const struct pki_pair *pair, const struct tlsa_opts *o)
 
 int cmd_cert_tlsa(const struct cli_command *cmd, struct cli_args *args)
 {
-	struct tlsa_opts o = { 0 };
+	struct tlsa_opts o = { NULL, 0, NULL };
 	struct pki_pair *pair;
 	struct config *cfg;
 	const char *error;

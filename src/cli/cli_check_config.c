@@ -1,5 +1,6 @@
-/* cli_check_config.c — sealpost check-config: the config, the served pair and
- * the passwd file, each problem on one line. */
+/* cli_check_config.c — sealpost check-config: the config, every pair it
+ * names and which of them serves each configured name, and the passwd
+ * file, each problem on one line. */
 #include "cli/cli_cert.h"
 #include "lib/util.h"
 #include "auth/passwd.h"
