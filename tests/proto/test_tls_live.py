@@ -294,3 +294,44 @@ def test_expiry_warned_at_start(tmp_path):
     line = [l for l in log.splitlines() if "rsa1.crt" in l and "days left" in l]
     assert line and "warning" in line[0], log[-2000:]
     srv.check_clean_exit()
+
+
+def test_tls_check_live_server(tmp_path, pairs):
+    srv = start(tmp_path, services=("smtp", "submission", "smtps", "pop3",
+                                    "pop3s", "imap", "imaps"))
+    r = run_cli("tls", "check", "-c", srv.conf)
+    assert r.rc == 0, r
+    lines = [l for l in r.out.splitlines() if " ok (" in l]
+    # 7 ports x (rsa + ecdsa default, ecdsa for 2 SNI names)
+    assert len(lines) == 7 * 4, r.out
+    assert any(l.startswith("imap ") and "sni=mail.example.org" in l and
+               "pair=org" in l for l in lines), r.out
+    assert any(l.startswith("smtp ") and " rsa " in l and "pair=rsa1" in l
+               for l in lines), r.out
+    assert r.out.rstrip().endswith("tls check: ok")
+
+    # A certs_dir whose pair is not the one served (a stale server, or the
+    # wrong folder): caught, exit 1.
+    other = tmp_path / "other-certs"
+    shutil.copytree(pairs, other)
+    os.chmod(other / "ec1.key", 0o600)
+    self_signed(str(other), "ec1", NAMES, kind="ec")
+    conf = open(srv.conf).read().replace("certs_dir = certs", f"certs_dir = {other}")
+    conf2 = tmp_path / "stale.conf"
+    conf2.write_text(conf)
+    r = run_cli("tls", "check", "-c", conf2)
+    assert r.rc == 1 and "MISMATCH" in r.out and "stale" in r.err, r
+
+    # A broken pair in certs_dir waiting for the next restart: caught.
+    shutil.copy(pairs / "rsa1.key", other / "ec1.key")
+    r = run_cli("tls", "check", "-c", conf2)
+    assert r.rc == 1 and "key does not match" in r.err, r
+    srv.check_clean_exit()
+
+
+def test_tls_check_nothing_listening(tmp_path, pairs):
+    srv = start(tmp_path, services=("smtps",))
+    port = srv.ports["smtps"]
+    srv.check_clean_exit()
+    r = run_cli("tls", "check", "-c", srv.conf)
+    assert r.rc == 1 and f"127.0.0.1:{port}: connect" in r.err, r
