@@ -335,3 +335,23 @@ def test_tls_check_nothing_listening(tmp_path, pairs):
     srv.check_clean_exit()
     r = run_cli("tls", "check", "-c", srv.conf)
     assert r.rc == 1 and f"127.0.0.1:{port}: connect" in r.err, r
+
+
+def test_reload_command_reports_a_refused_pair(tmp_path, pairs):
+    """A renewal hook running `sealpost reload` hears of a refused pair
+    (exit 1, the file and reason on stderr); the old pair keeps serving;
+    a [tls] change in the same config still applies."""
+    srv = start(tmp_path, services=("smtps",))
+    old = file_fingerprint(str(pairs / "ec1.crt"))
+    other = tmp_path / "other"
+    self_signed(str(other), "x", NAMES, kind="ec")
+    shutil.copy(other / "x.key", pairs / "ec1.key")
+    with open(srv.conf, "a") as f:
+        f.write("[tls]\nmin_version = TLSv1.3\n")
+    r = run_cli("reload", "-c", srv.conf)
+    assert r.rc == 1 and "ec1.key: key does not match" in r.err, r
+    assert served(srv.ports["smtps"])[0] == old
+    time.sleep(0.5)
+    with pytest.raises(ssl.SSLError):
+        served(srv.ports["smtps"], ctx=client_ctx(ssl.TLSVersion.TLSv1_2))
+    srv.check_clean_exit()
