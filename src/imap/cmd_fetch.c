@@ -396,7 +396,8 @@ static int render_vanished(struct fetch *f)
 		return fail(f, error);
 	struct buf b = { 0 };
 	imap_vanished_append(&b, &gone, true);
-	out_buf(f, &b);
+	if (b.len > 0)
+		out_buf(f, &b);
 	buf_free(&b);
 	imap_seqset_free(&gone);
 	return 0;
