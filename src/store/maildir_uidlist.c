@@ -375,11 +375,14 @@ static bool apply_lines(struct uidlist *ul, const char *data, size_t len,
 	return true;
 }
 
-/* Header fields of version 2 (and V, N of version 1 and Dovecot's). */
-static void parse_header_fields(struct uidlist *ul, char *const *tok, size_t n,
-				bool *has_r, bool *has_x)
+/* Header fields of version 2 (and V, N of version 1 and Dovecot's).
+ * Returns the fields of version 2 found (all four are needed there: the
+ * state must not depend on what follows the header). */
+static unsigned parse_header_fields(struct uidlist *ul, char *const *tok, size_t n)
 {
+	unsigned found = 0;
 	uint64_t v;
+
 	for (size_t i = 0; i < n; i++) {
 		if (!str_to_u64(tok[i] + 1, INT64_MAX, &v))
 			continue;
@@ -394,23 +397,27 @@ static void parse_header_fields(struct uidlist *ul, char *const *tok, size_t n,
 			break;
 		case 'G':
 			ul->gen = v;
+			found |= 1u << 0;
 			break;
 		case 'R':
 			if (v <= UINT32_MAX) {
 				ul->first_recent = (uint32_t)v;
-				*has_r = true;
+				found |= 1u << 1;
 			}
 			break;
 		case 'M':
 			ul->highest_modseq = v;
+			found |= 1u << 2;
 			break;
 		case 'X':
 			ul->vanished_since = v;
-			*has_x = true;
+			found |= 1u << 3;
 			break;
 		}
 	}
+	return found;
 }
+#define HEADER_V2_FIELDS 0xfu
 
 enum uidlist_kind { KIND_OURS, KIND_DOVECOT };
 
@@ -421,7 +428,7 @@ static bool parse_file(struct uidlist *ul, char *data, size_t len,
 {
 	char *nl = memchr(data, '\n', len), *tok[16], *save = NULL;
 	size_t n = 0, used = 0;
-	bool plain = false, ok, has_r = false, has_x = false, v2 = false;
+	bool plain = false, ok, v2 = false;
 	uint64_t v;
 
 	if (nl == NULL)
@@ -436,10 +443,11 @@ static bool parse_file(struct uidlist *ul, char *data, size_t len,
 		v2 = n >= 2 && strcmp(tok[1], UIDLIST_VERSION) == 0;
 		ok = n >= 2 && strcmp(tok[0], UIDLIST_MAGIC) == 0 &&
 			(v2 || strcmp(tok[1], UIDLIST_VERSION_OLD) == 0);
-		if (ok)
-			parse_header_fields(ul, tok + 2, n - 2, &has_r, &has_x);
+		if (ok && parse_header_fields(ul, tok + 2, n - 2) != HEADER_V2_FIELDS &&
+		    v2)
+			ok = false;
 	} else if (n >= 1 && strcmp(tok[0], "3") == 0) {
-		parse_header_fields(ul, tok + 1, n - 1, &has_r, &has_x);
+		parse_header_fields(ul, tok + 1, n - 1);
 		ok = true;
 	} else if (n == 3 && strcmp(tok[0], "1") == 0 &&
 		   str_to_u64(tok[1], UINT32_MAX, &v) && v != 0) {
@@ -461,11 +469,10 @@ static bool parse_file(struct uidlist *ul, char *data, size_t len,
 	if (ul->nextuid == 0)
 		ul->nextuid = 1;
 	note_modseq(ul, UIDLIST_BASE_MODSEQ);
-	if (!has_x)
-		ul->vanished_since = ul->highest_modseq;
-	if (!has_r)
-		ul->first_recent = ul->nextuid;
 	if (!v2) {
+		/* Everything there so far was seen, no expunge is known. */
+		ul->vanished_since = ul->highest_modseq;
+		ul->first_recent = ul->nextuid;
 		ul->upgraded = true;
 		ul->rewrite = true;
 	}
