@@ -5,7 +5,8 @@
  *   root/                    INBOX (cur/ new/ tmp/)
  *   root/.Sent/              folder "Sent" (Maildir++, with a maildirfolder file)
  *   root/.Lists.Work/        folder "Lists/Work": '/' in IMAP, '.' on disk
- *   <folder>/sealpost-uidlist       UIDVALIDITY, NEXTUID, uid <-> file name
+ *   <folder>/sealpost-uidlist       UIDVALIDITY, NEXTUID, uid <-> file name,
+ *                                   mod-sequences, \Recent mark, expunge log
  *   <folder>/sealpost-uidlist.lock  flock()ed while the folder is changed
  *   <folder>/dovecot-keywords       keyword names for the letters a-z
  *   root/subscriptions       subscribed names, one a line
@@ -25,7 +26,8 @@
  * folders lock. Lock order: folders lock, then folder locks (INBOX first),
  * then the uidvalidity file. One struct maildir_folder or maildir_snapshot
  * must not be used by two threads at the same time; two handles on the same
- * folder may.
+ * folder may. A handle keeps the uidlist it last read and, under the lock,
+ * reads only what other handles appended since (maildir_uidlist.c).
  *
  * Errors: functions return 0 / -1 (or bool) with text in *error_r; on -1,
  * errno tells the kind: ENOENT no such folder or message (expunged
@@ -284,6 +286,7 @@ struct maildir_store {
 	unsigned flags;             /* enum maildir_flag */
 	uint32_t keywords;          /* keyword letters */
 	bool with_keywords;         /* op applies to the keywords too */
+	unsigned keep;              /* REPLACE leaves these flags as they are */
 	bool conditional;           /* RFC 7162 3.1.3 UNCHANGEDSINCE: */
 	uint64_t unchanged_since;   /* only messages whose modseq is <= this */
 };
