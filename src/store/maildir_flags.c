@@ -154,13 +154,15 @@ struct flag_change {
 	unsigned flags;
 	uint32_t keywords;
 	bool with_keywords;
+	unsigned keep;              /* flags REPLACE leaves as they are */
 };
 
 /* The name *name should have after ch. New string. */
 static char *changed_name(const char *name, const struct flag_change *ch)
 {
-	unsigned flags = apply_op(ch->op, maildir_flags_from_filename(name),
-				  ch->flags);
+	unsigned old = maildir_flags_from_filename(name);
+	unsigned flags = (apply_op(ch->op, old, ch->flags) & ~ch->keep) |
+		(old & ch->keep);
 	uint32_t keywords = maildir_keywords_from_filename(name);
 	if (ch->with_keywords)
 		keywords = apply_op(ch->op, keywords, ch->keywords);
@@ -351,7 +353,8 @@ int maildir_msgs_store(struct maildir_folder *folder,
 	struct store_ctx sc = { .folder = folder, .st = st,
 				.ch = { st->op, st->flags & MAILDIR_FLAGS_ALL,
 					st->keywords & MAILDIR_KEYWORDS_ALL,
-					st->with_keywords } };
+					st->with_keywords,
+					st->op == MAILDIR_FLAGS_REPLACE ? st->keep : 0 } };
 	int lock_fd = -1;
 
 	/* Under the folder lock so that a concurrent sync of ours never sees

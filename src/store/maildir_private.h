@@ -90,6 +90,7 @@ struct uidlist {
 	uint64_t gen;           /* counts rewrites; part of the header line */
 	struct uidlist_entry *entries;  /* ascending uid */
 	size_t count, cap;
+	uint32_t last_uid;      /* the highest UID an entry ever had */
 	struct uidlist_expunged *expunged;  /* ascending modseq, from exp_start */
 	size_t exp_start, exp_end, exp_cap;
 	bool exists;        /* our file exists */

@@ -93,6 +93,8 @@ static struct uidlist_entry *entry_push(struct uidlist *ul, uint32_t uid,
 	e->basename = xstrndup(basename, len);
 	if (uid >= ul->nextuid)
 		ul->nextuid = uid + 1;
+	if (uid > ul->last_uid)
+		ul->last_uid = uid;
 	return e;
 }
 
@@ -238,9 +240,9 @@ static bool parse_entry(struct uidlist *ul, const char *line, size_t len,
 	const char *end = line + len, *p = memchr(line, ' ', len), *name;
 	uint64_t uid;
 
+	/* UIDs ascend, also past expunged (compacted) ones: never reused. */
 	if (p == NULL || !parse_u64(line, (size_t)(p - line), UINT32_MAX, &uid) ||
-	    uid == 0 || uid == UINT32_MAX ||
-	    (ul->count > 0 && uid <= ul->entries[ul->count - 1].uid))
+	    uid == 0 || uid == UINT32_MAX || uid <= ul->last_uid)
 		return false;
 	const char *fields = ++p;
 	if (plain_name) {

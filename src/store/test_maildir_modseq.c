@@ -639,6 +639,101 @@ static void test_concurrent_handles(void **state)
 	free(c.changes);
 }
 
+/* Another Maildir program (mutt) renaming files while sessions sync and
+ * store: every rename ends up recorded, no mod-sequence is given twice,
+ * and every handle agrees with the files. */
+struct renamer {
+	const char *root;
+	volatile bool stop;
+	size_t renamed;
+};
+
+static void *renamer_thread(void *arg)
+{
+	struct renamer *r = arg;
+	char *cur = xasprintf("%s/cur", r->root);
+	unsigned seed = 7;
+
+	while (!r->stop) {
+		DIR *d = opendir(cur);
+		struct dirent *e;
+		while (d != NULL && (e = readdir(d)) != NULL) {
+			if (e->d_name[0] == '.' || rand_r(&seed) % 4 != 0)
+				continue;
+			size_t base = strcspn(e->d_name, ":");
+			char *from = xasprintf("%s/%s", cur, e->d_name);
+			char *to = xasprintf("%s/%.*s:2,%s", cur, (int)base, e->d_name,
+					     rand_r(&seed) % 2 ? "S" : "FS");
+			if (strcmp(from, to) != 0 && rename(from, to) == 0)
+				r->renamed++;
+			free(from);
+			free(to);
+		}
+		if (d != NULL)
+			closedir(d);
+		usleep(2000);
+	}
+	free(cur);
+	return NULL;
+}
+
+static void test_concurrent_with_other_program(void **state)
+{
+	struct fixture *fx = *state;
+	struct conc c = { .root = fx->root };
+	struct renamer r = { .root = fx->root };
+	pthread_t threads[CONC_THREADS], ren;
+	struct maildir_folder *f = test_open(fx->root, "INBOX");
+
+	for (int i = 0; i < CONC_MSGS; i++)
+		test_append(f, "Subject: c\r\n\r\nc\r\n", 0);
+	struct maildir_snapshot *s = test_sync(f);
+	maildir_snapshot_free(&s);
+	c.changes = xcalloc(CONC_THREADS * CONC_ROUNDS, sizeof(*c.changes));
+	pthread_mutex_init(&c.mutex, NULL);
+	assert_int_equal(pthread_create(&ren, NULL, renamer_thread, &r), 0);
+	for (int i = 0; i < CONC_THREADS; i++)
+		assert_int_equal(pthread_create(&threads[i], NULL, conc_thread, &c), 0);
+	for (int i = 0; i < CONC_THREADS; i++)
+		pthread_join(threads[i], NULL);
+	r.stop = true;
+	pthread_join(ren, NULL);
+	if (c.failed)
+		fail_msg("%s", c.why);
+
+	/* Our stores' mod-sequences are all different. */
+	qsort(c.changes, c.n_changes, sizeof(*c.changes), cmp_u64);
+	for (size_t i = 1; i < c.n_changes; i++)
+		assert_true(c.changes[i] > c.changes[i - 1]);
+	/* The last renames are seen; the uidlist then says what the files
+	 * say, and every handle agrees. */
+	s = test_sync(f);
+	assert_int_equal(s->count, CONC_MSGS);
+	for (size_t i = 0; i < s->count; i++) {
+		char *path = xasprintf("%s/cur/%s", fx->root, s->msgs[i].filename);
+		assert_true(fs_exists(path));
+		free(path);
+		assert_true(s->msgs[i].modseq <= s->highest_modseq);
+	}
+	struct maildir_folder *g = test_open(fx->root, "INBOX");
+	struct maildir_snapshot *t = test_sync(g);
+	assert_same(s, t);
+	for (size_t i = 0; i < t->count; i++) {         /* recorded as they are */
+		assert_int_equal(g->ul->entries[i].flags, t->msgs[i].flags);
+		assert_int_equal(f->ul->entries[i].flags, t->msgs[i].flags);
+	}
+	assert_true(s->highest_modseq >= c.n_changes);
+	print_message("%zu renames by the other program, %zu changing stores\n",
+		      r.renamed, c.n_changes);
+	assert_true(r.renamed > 0);
+	maildir_snapshot_free(&s);
+	maildir_snapshot_free(&t);
+	maildir_folder_close(&g);
+	maildir_folder_close(&f);
+	pthread_mutex_destroy(&c.mutex);
+	free(c.changes);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -653,6 +748,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_handles, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_with_other_program,
+						setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
