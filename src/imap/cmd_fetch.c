@@ -55,6 +55,7 @@ struct fetch {
 	bool uid_cmd;                   /* UID FETCH */
 	struct imap_fetch_mods mods;    /* CHANGEDSINCE, VANISHED */
 	struct imap_seqset vanished_set;        /* UIDs VANISHED asks about */
+	bool vanished_done;             /* VANISHED (EARLIER) was rendered */
 	struct imap_qresync_params q;   /* SELECT (QRESYNC ...) */
 	const char *ok_code;            /* the tagged OK */
 	char ok_text[64];
@@ -409,8 +410,11 @@ static void fetch_work(struct session_job *job)
 	struct imap_mailbox *mb = f->is->sel;
 
 	f->text.len = 0;
-	if (f->mods.vanished && f->next == 0 && render_vanished(f) < 0)
-		return;
+	if (f->mods.vanished && !f->vanished_done) {
+		f->vanished_done = true;
+		if (render_vanished(f) < 0)
+			return;
+	}
 	while (f->next < mb->count && !f->failed && !f->streaming &&
 	       f->text.len < IMAP_FETCH_BATCH_BYTES) {
 		if (set_seen_ahead(f) < 0)
@@ -518,7 +522,9 @@ static void fetch_continue(struct fetch *f)
 {
 	struct imap_session *is = f->is;
 
-	if (f->next >= is->sel->count || f->failed) {
+	/* (VANISHED is answered even when no message is left.) */
+	if ((f->next >= is->sel->count && (!f->mods.vanished || f->vanished_done)) ||
+	    f->failed) {
 		fetch_finish(f);
 		return;
 	}

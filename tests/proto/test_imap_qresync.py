@@ -159,6 +159,28 @@ def test_select_qresync_after_changes(srv, mode):
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_resync_of_an_emptied_folder(srv, mode):
+    """Everything expunged meanwhile: VANISHED (EARLIER) still comes."""
+    user = fresh_user(srv, 3)
+    c = qresync_client(srv, mode, user)
+    ls, _ = ok(c, "SELECT INBOX")
+    uidvalidity, known = code_value(ls, "UIDVALIDITY"), code_value(ls, "HIGHESTMODSEQ")
+    d = RawImap(srv, mode).login(user)
+    ok(d, "SELECT INBOX")
+    ok(d, "STORE 1:* +FLAGS.SILENT (\\Deleted)")
+    ok(d, "EXPUNGE")
+    d.command("LOGOUT")
+    ls, _ = ok(c, "NOOP")
+    assert ls == ["* VANISHED 1:3"]
+    ls, _ = ok(c, "UID FETCH 1:* (FLAGS) (CHANGEDSINCE %d VANISHED)" % known)
+    assert ls == ["* VANISHED (EARLIER) 1:3"]
+    ls, done = ok(c, "SELECT INBOX (QRESYNC (%d %d 1:3))" % (uidvalidity, known))
+    assert "* 0 EXISTS" in ls and "* VANISHED (EARLIER) 1:3" in ls
+    assert done == "OK [READ-WRITE] Select completed"
+    c.command("LOGOUT")
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_uid_fetch_vanished(srv, mode):
     """RFC 7162 3.2.6: VANISHED (EARLIER) first, then the FETCHes."""
     user = fresh_user(srv, 8)
