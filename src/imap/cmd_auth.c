@@ -85,9 +85,10 @@ void cmd_enable(struct imap_session *is, const struct imap_arg *args, size_t n)
 	}
 	buf_append(&enabled, "ENABLED", 7);
 	for (size_t i = 0; i < n; i++) {
+		const char *name;
 		imap_arg_get_atom(&args[i], &cap);
-		if (imap_modseq_enable(is, cap))
-			buf_printf(&enabled, " %s", args[i].str);
+		if ((name = imap_modseq_enable(is, cap)) != NULL)
+			buf_printf(&enabled, " %s", name);
 	}
 	imap_untagged(is, "%s", enabled.data);
 	buf_free(&enabled);

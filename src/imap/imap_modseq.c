@@ -25,22 +25,22 @@ void imap_condstore_enable(struct imap_session *is)
 			      imap_mailbox_safe_modseq(is->sel));
 }
 
-bool imap_modseq_enable(struct imap_session *is, const char *cap)
+const char *imap_modseq_enable(struct imap_session *is, const char *cap)
 {
 	if (str_ieq(cap, "QRESYNC")) {
 		if (is->qresync)
-			return false;
+			return NULL;
 		is->qresync = true;
 		imap_condstore_enable(is);
-		return true;
+		return "QRESYNC";
 	}
 	if (str_ieq(cap, "CONDSTORE")) {
 		if (is->condstore)
-			return false;
+			return NULL;
 		imap_condstore_enable(is);
-		return true;
+		return "CONDSTORE";
 	}
-	return false;
+	return NULL;
 }
 
 /* ---- parsing ---------------------------------------------------------------- */

@@ -38,9 +38,10 @@ struct imap_view_msg;
 
 /* ---- enabling ----------------------------------------------------------- */
 
-/* ENABLE (RFC 5161) of cap: true when it is CONDSTORE or QRESYNC (now
- * enabled; QRESYNC implies CONDSTORE, RFC 7162 3.2.3). */
-bool imap_modseq_enable(struct imap_session *is, const char *cap);
+/* ENABLE (RFC 5161) of cap: its name for ENABLED when it is CONDSTORE or
+ * QRESYNC and was not on yet (QRESYNC implies CONDSTORE, RFC 7162 3.2.3),
+ * else NULL. */
+const char *imap_modseq_enable(struct imap_session *is, const char *cap);
 /* A CONDSTORE enabling command (RFC 7162 3.1): the first one while a
  * mailbox is selected announces its HIGHESTMODSEQ. */
 void imap_condstore_enable(struct imap_session *is);

@@ -77,7 +77,7 @@ def test_enable_and_capabilities(srv, mode):
     assert "CONDSTORE" in caps and "QRESYNC" in caps
     assert ok(c, "ENABLE CONDSTORE")[0] == ["* ENABLED CONDSTORE"]
     assert ok(c, "ENABLE CONDSTORE X-UNKNOWN")[0] == ["* ENABLED"]   # not again
-    assert ok(c, "ENABLE QRESYNC")[0] == ["* ENABLED QRESYNC"]
+    assert ok(c, "ENABLE qresync")[0] == ["* ENABLED QRESYNC"]
     c.command("SELECT INBOX")
     _, done = c.command("ENABLE CONDSTORE")          # RFC 5161: not when selected
     assert rest(done).startswith(b"BAD")
