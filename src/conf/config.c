@@ -95,6 +95,17 @@ static const struct conf_option options[] = {
 	/* RFC 3501 5.4: autologout timer of at least 30 minutes. */
 	OPT_UINT("limits", "imap_timeout", imap_timeout, "1800", 5, 86400),
 	OPT_UINT("limits", "auth_max_failures", auth_max_failures, "3", 1, 100),
+	/* A connection must log in (port 25: send MAIL) within this time
+	 * however busy it keeps the line: 3 minutes, like Dovecot's login
+	 * processes; the TLS handshake and the login delays fit well inside. */
+	OPT_UINT("limits", "login_timeout", login_timeout, "180", 5, 86400),
+	/* DATA and IMAP literals must average this many bytes/s over each
+	 * window once the grace is over (Apache mod_reqtimeout's MinRate
+	 * idea): 256 B/s is an eighth of a poor 2G uplink, so slow mobile
+	 * clients pass while a drip-feed is cut after grace + window. */
+	OPT_UINT("limits", "data_min_rate", data_min_rate, "256", 0, (uint64_t)1 << 30),
+	OPT_UINT("limits", "data_rate_window", data_rate_window, "60", 1, 3600),
+	OPT_UINT("limits", "data_rate_grace", data_rate_grace, "30", 0, 3600),
 };
 
 struct parse_ctx {

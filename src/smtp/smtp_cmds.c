@@ -128,6 +128,7 @@ static void cmd_mail(struct smtp_session *ss, const char *args)
 	}
 	ss->from = path;
 	ss->params = params;
+	session_login_done(&ss->s);
 	smtp_enter_state(ss, SMTP_STATE_MAIL);
 	smtp_reply(ss, 250, "2.1.0", "Ok");
 }
@@ -246,6 +247,7 @@ static void auth_done(struct session *s, bool ok, const char *user)
 	sasl_clear(&ss->sasl);
 	if (ok) {
 		ss->auth_user = xstrdup(user);
+		session_login_done(s);
 		smtp_reply(ss, 235, "2.7.0", "Authentication successful");
 		return;
 	}
