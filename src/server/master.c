@@ -154,6 +154,7 @@ static int start(struct config *cfg, struct server *srv)
 int server_run(struct config *cfg)
 {
 	struct server srv = { 0 };
+	const char *error;
 	sigset_t set;
 	int rc;
 
@@ -162,6 +163,9 @@ int server_run(struct config *cfg)
 	signal(SIGPIPE, SIG_IGN);
 	rc = start(cfg, &srv);
 	if (rc == 0) {
+		/* From here on a full stderr never holds the master up. */
+		if (log_async_start(&error) < 0)
+			log_warn("%s; writing log lines directly", error);
 		for (size_t i = 0; i < srv.n_listeners; i++)
 			log_info("listening %s", listener_describe(srv.listeners, i));
 		sigemptyset(&set);
@@ -179,5 +183,6 @@ int server_run(struct config *cfg)
 	tls_ctx_unref(&srv.tls_ctx);
 	config = NULL;
 	config_free(&cfg);
+	log_flush(LOG_FLUSH_MS);
 	return rc;
 }

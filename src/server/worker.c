@@ -51,9 +51,13 @@ int server_worker_main(struct server *srv)
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* A full stderr must never stall the loop (lib/log.h). */
+	if (log_async_start(&error) < 0)
+		log_warn("%s; writing log lines directly", error);
 	ev_base = event_base_new();
 	if (ev_base == NULL || jobs_init(ev_base, JOBS_THREADS, &error) < 0) {
 		log_error("worker: cannot start: %s", ev_base ? error : "event base");
+		log_flush(LOG_FLUSH_MS);
 		return 1;
 	}
 	server_services_worker_init(config);
@@ -77,5 +81,6 @@ int server_worker_main(struct server *srv)
 	event_base_free(ev_base);
 	ev_base = NULL;
 	tls_ctx_unref(&srv->tls_ctx);
+	log_flush(LOG_FLUSH_MS);
 	return 0;
 }
