@@ -3,6 +3,7 @@
 #include "smtp/smtp.h"
 #include "lib/util.h"
 
+#include <errno.h>
 #include <event2/buffer.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@ struct smtp_data {
 	bool held;                  /* the data ended: no command is taken
 				       until the commit has answered */
 	bool failed;                /* a spool write failed */
+	int err;                    /* ...with this errno */
 	char error[200];
 	struct spool spool;
 	char id[LOG_SESSION_ID_LEN + 12];
@@ -39,6 +41,7 @@ struct spool_job {
 	size_t n_rcpts;
 	bool refuse;                /* SPOOL_COMMIT of a refused message */
 	int result;
+	int err;                    /* errno of a failure */
 	char error[200];
 };
 
@@ -168,6 +171,7 @@ static void spool_job_work(struct session_job *job)
 	switch (sj->op) {
 	case SPOOL_OPEN:
 		sj->result = spool_open(config->data_dir, sp, &error);
+		sj->err = errno;
 		break;
 	case SPOOL_WRITE:
 	case SPOOL_COMMIT:
@@ -175,11 +179,14 @@ static void spool_job_work(struct session_job *job)
 			struct evbuffer_iovec v;
 			evbuffer_peek(sj->buf, -1, NULL, &v, 1);
 			sj->result = spool_write(sp, v.iov_base, v.iov_len, &error);
+			sj->err = errno;
 			evbuffer_drain(sj->buf, v.iov_len);
 		}
-		if (sj->result == 0 && sj->op == SPOOL_COMMIT && !sj->refuse)
+		if (sj->result == 0 && sj->op == SPOOL_COMMIT && !sj->refuse) {
 			sj->result = deliver_commit(sp, config->data_dir, sj->rcpts,
 						    sj->n_rcpts, &error);
+			sj->err = errno;
+		}
 		if (sj->op == SPOOL_COMMIT)
 			spool_discard(sp);
 		break;
@@ -362,9 +369,15 @@ static void data_finish(struct smtp_session *ss, struct spool_job *sj)
 		smtp_reply(ss, 552, "5.3.4", "Error: message exceeds fixed limit "
 			   "of %llu bytes", (unsigned long long)config->max_message_size);
 	} else if (data->failed || sj->result < 0) {
+		int err = data->failed ? data->err : sj->err;
 		session_log(&ss->s, LOG_LEVEL_ERROR, "delivery failed id=%s error=\"%s\"",
 			    data->id, data->failed ? data->error : sj->error);
-		smtp_reply(ss, 451, "4.3.0", "Error: local delivery failed; try again later");
+		/* RFC 5321 4.2.2 452, RFC 3463 X.3.1: mail system full. */
+		if (err == ENOSPC || err == EDQUOT)
+			smtp_reply(ss, 452, "4.3.1", "Error: insufficient system storage");
+		else
+			smtp_reply(ss, 451, "4.3.0", "Error: local delivery failed; "
+				   "try again later");
 	} else {
 		struct buf to = { 0 };
 		for (size_t i = 0; i < ss->n_rcpts; i++)
@@ -389,6 +402,7 @@ static void spool_job_done(struct session_job *job, bool live)
 	data->job_running = false;
 	if (sj->result < 0 && sj->op != SPOOL_COMMIT && !data->failed) {
 		data->failed = true;
+		data->err = sj->err;
 		strlcpy_sp(data->error, sj->error, sizeof(data->error));
 	}
 	if (!live) {
@@ -400,7 +414,11 @@ static void spool_job_done(struct session_job *job, bool live)
 	} else if (sj->op == SPOOL_OPEN) {
 		if (data->failed) {
 			session_log(&ss->s, LOG_LEVEL_ERROR, "spool error=\"%s\"", data->error);
-			smtp_reply(ss, 451, "4.3.0", "Error: cannot receive mail now");
+			if (data->err == ENOSPC || data->err == EDQUOT)
+				smtp_reply(ss, 452, "4.3.1", "Error: insufficient system "
+					   "storage");
+			else
+				smtp_reply(ss, 451, "4.3.0", "Error: cannot receive mail now");
 			data_free(&ss->data);
 		} else {
 			smtp_enter_state(ss, SMTP_STATE_DATA);

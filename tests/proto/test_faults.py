@@ -9,7 +9,11 @@ import subprocess
 import threading
 import time
 
-from mailserver import Raw, Server
+import pytest
+
+from conftest import run_cli
+from mailserver import PASSWORD, Raw, Server
+from pki_material import get_material, snapshot
 
 USER = "alice@example.test"
 
@@ -118,3 +122,119 @@ def check_full_stderr(srv):
     text = srv.out.decode(errors="replace")
     assert "info: stopped" in text
     assert "AddressSanitizer" not in text and "runtime error" not in text
+
+
+# ---- the disk full ----------------------------------------------------------
+
+@pytest.fixture
+def small_fs(tmp_path):
+    """A real file system that fills up: a 4 MiB tmpfs, unmounted after."""
+    mnt = tmp_path / "fs"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0755", "tmpfs",
+                    str(mnt)], check=True)
+    yield mnt
+    subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def fill(fs, leave):
+    """Fill fs up to `leave` bytes free; returns the filler's path."""
+    st = os.statvfs(fs)
+    free = st.f_bavail * st.f_frsize
+    path = os.path.join(fs, "filler")
+    with open(path, "ab") as f:
+        f.write(b"\0" * max(0, free - leave))
+    return path
+
+
+def server_on(root, fs, **kw):
+    """A server whose data_dir is on fs (its log and config are not)."""
+    os.makedirs(root)
+    os.symlink(fs, os.path.join(root, "data"))
+    return Server(root, **kw)
+
+
+def files_under(path):
+    return sorted(os.path.relpath(os.path.join(d, f), path)
+                  for d, _, fs in os.walk(path) for f in fs)
+
+
+def test_disk_full_during_data(tmp_path, small_fs):
+    srv = server_on(tmp_path / "srv", small_fs, services=("smtp",))
+    body = b"Subject: big\r\n\r\n" + (b"x" * 998 + b"\r\n") * 1000      # 1 MB
+    filler = fill(small_fs, 200 * 1024)
+    c = Raw(srv.ports["smtp"])
+    c.reply()
+    c.cmd("EHLO x.test")
+    c.cmd("MAIL FROM:<a@remote.test>")
+    c.cmd(f"RCPT TO:<{USER}>")
+    assert c.cmd("DATA")[0].startswith(b"354")
+    c.send(body + b".\r\n")
+    assert c.reply() == [b"452 4.3.1 Error: insufficient system storage"]
+    # nothing half-written: no spool file, no message
+    assert os.listdir(os.path.join(srv.data, "spool")) == []
+    assert srv.messages(USER) == [] and srv.messages(USER, "cur") == []
+    assert "delivery failed" in srv.log_text()
+    # the session goes on, and with room again the same message goes in
+    assert c.cmd("NOOP") == [b"250 2.0.0 Ok"]
+    os.unlink(filler)
+    c.cmd("MAIL FROM:<a@remote.test>")
+    c.cmd(f"RCPT TO:<{USER}>")
+    c.cmd("DATA")
+    c.send(body + b".\r\n")
+    assert c.reply()[0].startswith(b"250 2.0.0 Ok: queued")
+    c.close()
+    assert len(srv.messages(USER)) == 1
+    srv.check_clean_exit()
+
+
+def test_disk_full_during_append(tmp_path, small_fs):
+    srv = server_on(tmp_path / "srv", small_fs, services=("imaps",))
+    msg = b"Subject: big\r\n\r\n" + (b"x" * 998 + b"\r\n") * 1000
+    filler = fill(small_fs, 200 * 1024)
+    c = Raw(srv.ports["imaps"], tls_ctx=srv.client_context())
+    c.line()
+    c.send(f'a LOGIN {USER} "{PASSWORD}"\r\n'.encode())
+    while not c.line().startswith(b"a OK"):
+        pass
+    c.send(b"b APPEND INBOX {%d}\r\n" % len(msg))
+    assert c.line().startswith(b"+")
+    c.send(msg + b"\r\n")
+    assert c.line() == b"b NO [OVERQUOTA] Not enough disk space"
+    box = srv.maildir(USER)
+    assert os.listdir(os.path.join(box, "tmp")) == []
+    assert os.listdir(os.path.join(box, "new")) == []
+    assert os.listdir(os.path.join(box, "cur")) == []
+    c.send(b"n NOOP\r\n")
+    assert c.line().startswith(b"n OK")
+    os.unlink(filler)
+    c.send(b"c APPEND INBOX {%d}\r\n" % len(msg))
+    c.line()
+    c.send(msg + b"\r\n")
+    assert c.line().startswith(b"c OK [APPENDUID")
+    c.close()
+    srv.check_clean_exit()
+
+
+@pytest.fixture(scope="module")
+def mat(tmp_path_factory):
+    return get_material(tmp_path_factory)
+
+
+def test_disk_full_during_cert_import(mat, small_fs):
+    """One error line, the certs folder as it was (a new pair, and a pair
+    replaced with --force)."""
+    certs = os.path.join(small_fs, "certs")
+    r = run_cli("cert", "import", "rsa.crt", "--key", "rsa.key", "--name", "mail",
+                "--dir", certs, cwd=mat)
+    assert r.rc == 0, r
+    before = snapshot(certs)
+    fill(small_fs, 0)
+    for args in (["--name", "other"], ["--name", "mail", "--force"]):
+        r = run_cli("cert", "import", "ec.crt", "--key", "ec.key", *args,
+                    "--dir", certs, cwd=mat)
+        assert r.rc == 1, r
+        lines = r.err.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("sealpost: "), r
+        assert "No space left on device" in lines[0], r
+        assert snapshot(certs) == before
