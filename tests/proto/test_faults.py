@@ -238,3 +238,201 @@ def test_disk_full_during_cert_import(mat, small_fs):
         assert len(lines) == 1 and lines[0].startswith("sealpost: "), r
         assert "No space left on device" in lines[0], r
         assert snapshot(certs) == before
+
+
+# ---- the open files limit -----------------------------------------------------
+
+def worker_pids(srv):
+    return [int(p) for p in subprocess.run(["pgrep", "-P", str(srv.proc.pid)],
+                                           capture_output=True, text=True).stdout.split()]
+
+
+def cpu_ticks(pids):
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])     # utime + stime
+    return total
+
+
+def test_fd_limit_accept_backs_off_without_spinning(make_server):
+    """With the open files limit reached, accept(2) fails with EMFILE while
+    clients wait in the backlog: the workers pause accepting instead of
+    retrying at once, using next to no CPU, and take the waiting clients
+    once descriptors are free again."""
+    import resource
+    srv = make_server(services=("smtp",), users=(),
+                      limits="max_connections_per_ip = 10000")
+    workers = worker_pids(srv)
+    for pid in [srv.proc.pid] + workers:
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (64, 64))
+    held = []
+    try:
+        for _ in range(200):
+            try:
+                held.append(Raw(srv.ports["smtp"], timeout=2))
+            except OSError:     # a spinning server starves the handshakes
+                break
+        srv.wait_log("Too many open files", timeout=20)
+        time.sleep(1)
+        served = 0
+        for c in held:
+            c.sock.setblocking(False)
+            try:
+                served += c.sock.recv(100).startswith(b"220")
+            except OSError:
+                pass
+        assert 0 < served < len(held), served      # the limit bites
+        # at the limit: measure the workers' CPU over 5 s
+        t0, c0 = time.monotonic(), cpu_ticks(workers)
+        time.sleep(5)
+        used = (cpu_ticks(workers) - c0) / os.sysconf("SC_CLK_TCK")
+        share = used / (time.monotonic() - t0)
+        print(f"workers' CPU at the fd limit: {share * 100:.1f}% of one core")
+        assert share < 0.05, f"{share * 100:.0f}% of a core while at the limit"
+        assert srv.proc.poll() is None and worker_pids(srv) == workers
+    finally:
+        for c in held:
+            c.close()
+    # descriptors free again: a new client is served
+    deadline = time.time() + 20
+    while True:
+        c = Raw(srv.ports["smtp"], timeout=10)
+        try:
+            if c.reply()[0].startswith(b"220"):
+                break
+        except OSError:
+            assert time.time() < deadline, "not served after the limit"
+        finally:
+            c.close()
+    srv.check_clean_exit()
+
+
+# ---- a worker killed under load -------------------------------------------------
+
+def server_pid_of(srv, conn):
+    """The worker process serving the client socket conn (from ss -p)."""
+    port = srv.ports["smtp"]
+    me = conn.sock.getsockname()[1]
+    out = subprocess.run(["ss", "-Htnp", "state", "established",
+                          f"( sport = :{port} )"], capture_output=True,
+                         text=True).stdout
+    for line in out.splitlines():
+        fields = line.split()
+        if fields[3].endswith(f":{me}") and "pid=" in line:
+            return int(line.split("pid=")[1].split(",")[0])
+    raise AssertionError(f"no server socket for client port {me}:\n{out}")
+
+
+class Sender(threading.Thread):
+    """One SMTP session sending messages until told to stop or cut off."""
+
+    def __init__(self, c, name):
+        super().__init__(daemon=True)
+        self.c, self.name = c, name
+        self.c.cmd("EHLO load.test")
+        self.acked = []            # (time, subject) of each 250
+        self.ended = None          # when the server cut the session
+        self.stop = False
+
+    def run(self):
+        n = 0
+        try:
+            while not self.stop:
+                subject = f"{self.name}-{n}"
+                self.c.cmd("MAIL FROM:<load@remote.test>")
+                self.c.cmd(f"RCPT TO:<{USER}>")
+                self.c.cmd("DATA")
+                r = self.c.cmd(f"Subject: {subject}\r\n\r\n".encode()
+                               + b"x" * 4000 + b"\r\n.\r\n")
+                if r[0].startswith(b"250"):
+                    self.acked.append((time.monotonic(), subject))
+                n += 1
+        except (EOFError, OSError):
+            self.ended = time.monotonic()
+
+
+def spread(srv, per_worker):
+    """Sessions, per_worker on each of the two workers (which worker takes
+    a connection is the kernel's choice: surplus ones are closed)."""
+    by_worker = {}
+    for _ in range(200):
+        if len(by_worker) == 2 and all(len(v) >= per_worker for v in by_worker.values()):
+            return by_worker
+        c = Raw(srv.ports["smtp"], timeout=20)
+        assert c.reply()[0].startswith(b"220")
+        pid = server_pid_of(srv, c)
+        if len(by_worker.setdefault(pid, [])) < per_worker:
+            by_worker[pid].append(c)
+        else:
+            c.cmd("QUIT")
+            c.close()
+            time.sleep(0.05)
+    raise AssertionError(f"sessions went to one worker: {by_worker.keys()}")
+
+
+def test_worker_killed_under_load(make_server):
+    """SIGKILL one of two workers while both carry sessions sending mail:
+    its sessions end, the other worker's sessions go on, the restarted
+    worker serves, the per-address count comes back, and every message
+    acknowledged with 250 is in the Maildir."""
+    limit = 16
+    srv = make_server(services=("smtp",), workers=2,
+                      limits=f"max_connections_per_ip = {limit}")
+    by_worker = spread(srv, 6)
+    senders, idle, pids = [], [], {}
+    for pid, conns in by_worker.items():
+        for i, c in enumerate(conns):
+            x = Sender(c, f"s{pid}-{i}") if i < 4 else c
+            (senders if i < 4 else idle).append(x)
+            pids[id(x)] = pid
+    victim = min(by_worker)
+    for s in senders:
+        s.start()
+    time.sleep(2)
+    os.kill(victim, signal.SIGKILL)
+    killed = time.monotonic()
+    srv.wait_log(f"worker pid={victim} died")
+    time.sleep(3)
+    on_victim = [x for x in senders + idle if pids[id(x)] == victim]
+    survivors = [x for x in senders + idle if pids[id(x)] != victim]
+    # the victim's sessions ended, promptly
+    for s in senders:
+        if pids[id(s)] == victim:
+            assert s.ended is not None and s.ended - killed < 3
+    for c in idle:
+        if pids[id(c)] == victim:
+            c.sock.settimeout(3)
+            assert c.sock.recv(10) == b""
+    # the others go on: mail accepted after the kill, NOOP answered
+    for s in senders:
+        if pids[id(s)] != victim:
+            assert s.ended is None and any(t > killed for t, _ in s.acked), s.name
+    for c in idle:
+        if pids[id(c)] != victim:
+            assert c.cmd("NOOP") == [b"250 2.0.0 Ok"]
+    for s in senders:
+        s.stop = True
+    for s in senders:
+        s.join(30)
+    # the dead worker's connections were given back: up to the limit again
+    live = len(survivors)
+    extra = []
+    for _ in range(limit - live):
+        c = Raw(srv.ports["smtp"], timeout=20)
+        assert c.reply()[0].startswith(b"220"), "connection count leaked"
+        extra.append(c)
+    assert len({server_pid_of(srv, c) for c in extra} - {victim}) >= 1
+    over = Raw(srv.ports["smtp"], timeout=20)
+    assert over.read_all().startswith(b"421 4.7.0")
+    for c in extra + idle + [s.c for s in senders]:
+        c.close()
+    # every acknowledged message is there, once
+    stored = [m.split(b"Subject: ")[1].split(b"\r\n")[0].decode()
+              for m in srv.messages(USER)]
+    acked = [subj for s in senders for _, subj in s.acked]
+    assert len(acked) > 8
+    assert all(stored.count(a) == 1 for a in acked)
+    assert len(on_victim) > 0 and len(survivors) > 0
+    srv.check_clean_exit()
