@@ -27,7 +27,7 @@ static enum log_level current_level = LOG_LEVEL_INFO;
  * ring; a line that does not fit is dropped and counted. */
 static struct {
 	pthread_mutex_t lock;
-	pthread_cond_t wake;         /* lines (or a stop) for the writer */
+	pthread_cond_t wake;         /* lines for the writer */
 	pthread_cond_t idle;         /* the writer has written everything */
 	char ring[LOG_QUEUE_MAX];
 	size_t head, used;
@@ -76,19 +76,9 @@ bool log_level_parse(const char *name, enum log_level *level_r)
 	return false;
 }
 
-static size_t log_vformat(char *line, size_t size, enum log_level level,
-			  const char *fmt, va_list ap);
-
-static size_t log_format(char *line, size_t size, enum log_level level,
-			 const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	size_t len = log_vformat(line, size, level, fmt, ap);
-	va_end(ap);
-	return len;
-}
-
+/* One line with its time stamp and LF into line (size bytes); returns
+ * its length. */
+__attribute__((format(printf, 4, 0)))
 static size_t log_vformat(char *line, size_t size, enum log_level level,
 			  const char *fmt, va_list ap)
 {
@@ -113,6 +103,17 @@ static size_t log_vformat(char *line, size_t size, enum log_level level,
 		len = size - 2;
 	line[len++] = '\n';
 	line[len] = '\0';
+	return len;
+}
+
+__attribute__((format(printf, 4, 5)))
+static size_t log_format(char *line, size_t size, enum log_level level,
+			 const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	size_t len = log_vformat(line, size, level, fmt, ap);
+	va_end(ap);
 	return len;
 }
 
