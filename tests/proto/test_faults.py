@@ -18,6 +18,24 @@ from pki_material import get_material, snapshot
 USER = "alice@example.test"
 
 
+def kill_all(srv):
+    """After a failure: SIGKILL the master and its workers, if still up."""
+    if srv.proc is None:
+        return
+    for pid in worker_pids(srv) + [srv.proc.pid]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    srv.proc.wait()
+    srv.proc = None
+
+
+def worker_pids(srv):
+    return [int(p) for p in subprocess.run(["pgrep", "-P", str(srv.proc.pid)],
+                                           capture_output=True, text=True).stdout.split()]
+
+
 # ---- log output blocked -----------------------------------------------------
 
 class PipeLogServer(Server):
@@ -82,9 +100,7 @@ def test_full_stderr_never_stalls_the_server(tmp_path):
     try:
         check_full_stderr(srv)
     finally:
-        if srv.proc is not None:
-            srv.proc.kill()
-            srv.proc.wait()
+        kill_all(srv)
 
 
 def check_full_stderr(srv):
@@ -128,13 +144,20 @@ def check_full_stderr(srv):
 
 @pytest.fixture
 def small_fs(tmp_path):
-    """A real file system that fills up: a 4 MiB tmpfs, unmounted after."""
+    """A real file system that fills up: a 4 MiB tmpfs, unmounted after
+    (with any server started on it by server_on() stopped first)."""
     mnt = tmp_path / "fs"
     mnt.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0755", "tmpfs",
                     str(mnt)], check=True)
+    started.clear()
     yield mnt
+    for srv in started:
+        kill_all(srv)
     subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+started = []
 
 
 def fill(fs, leave):
@@ -151,7 +174,9 @@ def server_on(root, fs, **kw):
     """A server whose data_dir is on fs (its log and config are not)."""
     os.makedirs(root)
     os.symlink(fs, os.path.join(root, "data"))
-    return Server(root, **kw)
+    srv = Server(root, **kw)
+    started.append(srv)
+    return srv
 
 
 def files_under(path):
@@ -241,11 +266,6 @@ def test_disk_full_during_cert_import(mat, small_fs):
 
 
 # ---- the open files limit -----------------------------------------------------
-
-def worker_pids(srv):
-    return [int(p) for p in subprocess.run(["pgrep", "-P", str(srv.proc.pid)],
-                                           capture_output=True, text=True).stdout.split()]
-
 
 def cpu_ticks(pids):
     total = 0
