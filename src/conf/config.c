@@ -104,6 +104,17 @@ static const struct conf_option options[] = {
 	OPT_UINT("limits", "auth_max_failures", auth_max_failures, "3", 1, 100),
 	OPT("outbound", "resolver", CONF_RESOLVER, outbound_resolver, NULL),
 	OPT("outbound", "trust_anchor", CONF_OPT_PATH, outbound_trust_anchor, NULL),
+	/* A connection must log in (port 25: send MAIL) within this time
+	 * however busy it keeps the line: 3 minutes, like Dovecot's login
+	 * processes; the TLS handshake and the login delays fit well inside. */
+	OPT_UINT("limits", "login_timeout", login_timeout, "180", 5, 86400),
+	/* DATA and IMAP literals must average this many bytes/s over each
+	 * window once the grace is over (Apache mod_reqtimeout's MinRate
+	 * idea): 256 B/s is an eighth of a poor 2G uplink, so slow mobile
+	 * clients pass while a drip-feed is cut after grace + window. */
+	OPT_UINT("limits", "data_min_rate", data_min_rate, "256", 0, (uint64_t)1 << 30),
+	OPT_UINT("limits", "data_rate_window", data_rate_window, "60", 1, 3600),
+	OPT_UINT("limits", "data_rate_grace", data_rate_grace, "30", 0, 3600),
 };
 _Static_assert(N_ELEMENTS(options) <= CONFIG_OPTIONS_MAX,
 	       "config.option_line needs a slot per option");

@@ -109,6 +109,10 @@ struct config {
 	uint64_t pop3_timeout;
 	uint64_t imap_timeout;
 	uint64_t auth_max_failures;
+	uint64_t login_timeout;      /* seconds to log in (port 25: to send MAIL) */
+	uint64_t data_min_rate;      /* bytes/s of DATA and literals; 0: no check */
+	uint64_t data_rate_window;   /* seconds the rate is averaged over */
+	uint64_t data_rate_grace;    /* seconds before the first window */
 
 	unsigned option_line[CONFIG_OPTIONS_MAX]; /* see config_line() */
 	/* [outbound]: how outbound mail finds its next hop (src/dns/). */

@@ -65,6 +65,10 @@ static void test_full_example(void **state)
 	assert_int_equal(cfg->tls_min_version, 0x0304);
 	assert_int_equal(cfg->max_message_size, 1048576);
 	assert_int_equal(cfg->max_recipients, 100);
+	assert_int_equal(cfg->login_timeout, 180);
+	assert_int_equal(cfg->data_min_rate, 256);
+	assert_int_equal(cfg->data_rate_window, 60);
+	assert_int_equal(cfg->data_rate_grace, 30);
 	config_free(&cfg);
 	assert_null(cfg);
 }
@@ -125,6 +129,8 @@ static void test_errors_name_the_line(void **state)
 		{ "[limits]\nmax_message_size = 12x\n",
 		  ":2: max_message_size: '12x' must be a number from 1024 to 2147483648" },
 		{ "domains = a.test\ndomains = b.test\n", ":2: 'domains' is set twice" },
+		{ "[limits]\ndata_rate_window = 0\n",
+		  ":2: data_rate_window: '0' must be a number from 1 to 3600" },
 		{ "\n\n[listen]\nsmtp = 1.2.3:25\n",
 		  ":4: listen smtp: '1.2.3': not a numeric IPv4 address" },
 		{ "[listen]\nsmtp = ::1:25\n",

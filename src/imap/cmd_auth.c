@@ -152,6 +152,7 @@ static void login_done(struct session_job *job, bool live)
 		is->root = lj->root;
 		imap_enter_state(is, IMAP_STATE_AUTH);
 		session_set_timeout(&is->s, (unsigned)config->imap_timeout);
+		session_login_done(&is->s);
 		session_log(&is->s, LOG_LEVEL_INFO, "login user=%s", is->user);
 		imap_command_done(is, "OK", NULL, "[CAPABILITY %s] Logged in",
 				  imap_capabilities(is));

@@ -480,6 +480,12 @@ static void imap_bye(struct session *s, enum session_bye why)
 	case SESSION_BYE_AUTH_FAILURES:
 		imap_untagged(is, "BYE Too many authentication failures");
 		break;
+	case SESSION_BYE_LOGIN_TIMEOUT:
+		imap_untagged(is, "BYE Disconnected: no login in time");
+		break;
+	case SESSION_BYE_TOO_SLOW:
+		imap_untagged(is, "BYE Disconnected: literal data arriving too slowly");
+		break;
 	}
 }
 

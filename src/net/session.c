@@ -1,5 +1,6 @@
 /* session.c — the line-protocol session core. */
 #include "net/session.h"
+#include "net/session_deadline.h"
 #include "net/addr.h"
 #include "net/conn.h"
 #include "net/filestream.h"
@@ -37,6 +38,7 @@ static void session_free(struct session *s)
 	if (s->v->destroy != NULL)
 		s->v->destroy(s);
 	iptable_conn_release(&s->peer_ss);
+	session_deadlines_free(s);
 	conn_free(&s->conn);
 	tls_ctx_unref(&s->tls_ctx);
 	event_free(s->ev_deferred);
@@ -135,7 +137,10 @@ void session_set_line_max(struct session *s, size_t line_max)
 
 void session_set_raw(struct session *s, bool raw)
 {
+	if (s->raw_mode == raw)
+		return;
 	s->raw_mode = raw;
+	session_deadlines_raw(s, raw);
 }
 
 void session_set_timeout(struct session *s, unsigned secs)
@@ -291,7 +296,7 @@ static bool can_process(const struct session *s)
 	       conn_output_len(s->conn) < SESSION_OUTPUT_HIGH;
 }
 
-static void process_input(struct session *s)
+static void process_input_loop(struct session *s)
 {
 	struct evbuffer *in = conn_input(s->conn);
 
@@ -314,10 +319,17 @@ static void process_input(struct session *s)
 	}
 }
 
+static void process_input(struct session *s)
+{
+	process_input_loop(s);
+	session_deadlines_after_input(s);
+}
+
 /* ---- conn callbacks --------------------------------------------------- */
 
 static void cb_input(void *ctx)
 {
+	session_deadlines_input(ctx);
 	process_input(ctx);
 }
 
@@ -425,6 +437,7 @@ void session_accept(enum service service, const struct session_vfuncs *v,
 	s->tls_ctx = tls_ctx_ref(tls_ctx);
 	s->ev_deferred = evtimer_new(ev_base, on_deferred, s);
 	s->conn = conn_new(ev_base, fd, &session_conn_callbacks, s);
+	session_deadlines_new(s);
 	s->next = sessions_head;
 	if (sessions_head != NULL)
 		sessions_head->prev = s;

@@ -3,8 +3,10 @@
 #include "smtp/smtp.h"
 #include "lib/util.h"
 
+#include <errno.h>
 #include <event2/buffer.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -21,6 +23,7 @@ struct smtp_data {
 	bool held;                  /* the data ended: no command is taken
 				       until the commit has answered */
 	bool failed;                /* a spool write failed */
+	int err;                    /* ...with this errno */
 	char error[200];
 	struct spool spool;
 	char id[LOG_SESSION_ID_LEN + 12];
@@ -38,8 +41,97 @@ struct spool_job {
 	size_t n_rcpts;
 	bool refuse;                /* SPOOL_COMMIT of a refused message */
 	int result;
+	int err;                    /* errno of a failure */
 	char error[200];
 };
+
+/* What one input byte did to the decoder. */
+enum dot_step {
+	DOT_STEP_TAKEN,     /* consumed */
+	DOT_STEP_AGAIN,     /* state changed; the byte is looked at again */
+	DOT_STEP_END,       /* consumed, and it ended the data */
+};
+
+/* A dot at the start of a line: dot-stuffing is undone (RFC 5321 4.5.2),
+ * whichever line end came before. Only <CRLF>.<CRLF> ends the data: a
+ * lone dot line that began after a bare LF or ends with one is kept as a
+ * line "." (the smuggling forms <LF>.<LF>, <LF>.<CRLF>, <CRLF>.<LF>). */
+static enum dot_step dot_after_dot(enum smtp_dot_state *st, unsigned char c,
+				   unsigned char *out, size_t *o)
+{
+	bool after_lf = *st == SMTP_DOT_LF_DOT || *st == SMTP_DOT_LF_DOT_CR;
+
+	switch (*st) {
+	case SMTP_DOT_DOT:
+	case SMTP_DOT_LF_DOT:
+		if (c == '\r') {
+			*st = after_lf ? SMTP_DOT_LF_DOT_CR : SMTP_DOT_DOT_CR;
+			return DOT_STEP_TAKEN;
+		}
+		if (c == '\n') {
+			memcpy(out + *o, ".\r\n", 3);
+			*o += 3;
+			*st = SMTP_DOT_LF_LINE_START;
+			return DOT_STEP_TAKEN;
+		}
+		*st = SMTP_DOT_MID_LINE;            /* the leading dot goes */
+		return DOT_STEP_AGAIN;
+	case SMTP_DOT_DOT_CR:
+	case SMTP_DOT_LF_DOT_CR:
+		if (c == '\n' && !after_lf) {
+			*st = SMTP_DOT_LINE_START;
+			return DOT_STEP_END;
+		}
+		if (c == '\n') {
+			memcpy(out + *o, ".\r\n", 3);
+			*o += 3;
+			*st = SMTP_DOT_LINE_START;
+			return DOT_STEP_TAKEN;
+		}
+		*st = SMTP_DOT_CR;                  /* ".<CR>x": the dot goes */
+		return DOT_STEP_AGAIN;
+	default:
+		abort();                            /* not a dot state */
+	}
+}
+
+static enum dot_step dot_step(enum smtp_dot_state *st, unsigned char c,
+			      unsigned char *out, size_t *o)
+{
+	switch (*st) {
+	case SMTP_DOT_LINE_START:
+	case SMTP_DOT_LF_LINE_START:
+		if (c == '.')
+			*st = *st == SMTP_DOT_LINE_START ? SMTP_DOT_DOT : SMTP_DOT_LF_DOT;
+		else
+			*st = SMTP_DOT_MID_LINE;
+		return c == '.' ? DOT_STEP_TAKEN : DOT_STEP_AGAIN;
+	case SMTP_DOT_MID_LINE:
+		if (c == '\r') {
+			*st = SMTP_DOT_CR;
+		} else if (c == '\n') {
+			/* A bare LF ends a line too; it is stored as CRLF. */
+			out[(*o)++] = '\r';
+			out[(*o)++] = '\n';
+			*st = SMTP_DOT_LF_LINE_START;
+		} else {
+			out[(*o)++] = c;
+		}
+		return DOT_STEP_TAKEN;
+	case SMTP_DOT_CR:
+		out[(*o)++] = '\r';
+		if (c == '\n') {
+			out[(*o)++] = '\n';
+			*st = SMTP_DOT_LINE_START;
+		} else if (c != '\r') {
+			out[(*o)++] = c;            /* a bare CR is kept */
+			*st = SMTP_DOT_MID_LINE;
+		}                                   /* "\r\r": this one waits */
+		return DOT_STEP_TAKEN;
+	default:
+		return dot_after_dot(st, c, out, o);
+	}
+}
 
 bool smtp_dot_decode(enum smtp_dot_state *state, const unsigned char *in,
 		     size_t len, size_t *consumed_r, unsigned char *out,
@@ -49,71 +141,18 @@ bool smtp_dot_decode(enum smtp_dot_state *state, const unsigned char *in,
 	size_t i = 0, o = 0;
 	bool end = false;
 
-	while (i < len && o + SMTP_DOT_EXPANSION <= out_cap) {
-		unsigned char c = in[i++];
-		switch (st) {
-		case SMTP_DOT_LINE_START:
-			if (c == '.') {
-				st = SMTP_DOT_DOT;
-				break;
-			}
-			st = SMTP_DOT_MID_LINE;
-			i--;                     /* again, as mid-line */
+	while (!end && i < len && o + SMTP_DOT_EXPANSION <= out_cap) {
+		switch (dot_step(&st, in[i], out, &o)) {
+		case DOT_STEP_END:
+			end = true;
+			/* fall through */
+		case DOT_STEP_TAKEN:
+			i++;
 			break;
-		case SMTP_DOT_MID_LINE:
-			if (c == '\r') {
-				st = SMTP_DOT_CR;
-			} else if (c == '\n') {
-				/* Bare LF: stored as CRLF, but never a line start
-				 * (so never part of an end-of-data). */
-				out[o++] = '\r';
-				out[o++] = '\n';
-			} else {
-				out[o++] = c;
-			}
-			break;
-		case SMTP_DOT_CR:
-			if (c == '\n') {
-				out[o++] = '\r';
-				out[o++] = '\n';
-				st = SMTP_DOT_LINE_START;
-			} else if (c == '\r') {
-				out[o++] = '\r';  /* bare CR kept; this one waits */
-			} else {
-				out[o++] = '\r';
-				out[o++] = c;
-				st = SMTP_DOT_MID_LINE;
-			}
-			break;
-		case SMTP_DOT_DOT:
-			if (c == '\r') {
-				st = SMTP_DOT_DOT_CR;
-			} else if (c == '\n') {
-				/* <CRLF>.<LF>: a lone dot with a bare LF, not an
-				 * end: kept as ".<CRLF>". */
-				out[o++] = '.';
-				out[o++] = '\r';
-				out[o++] = '\n';
-				st = SMTP_DOT_MID_LINE;
-			} else {
-				/* RFC 5321 4.5.2: the leading dot goes. */
-				st = SMTP_DOT_MID_LINE;
-				i--;
-			}
-			break;
-		case SMTP_DOT_DOT_CR:
-			if (c == '\n') {
-				end = true;
-				st = SMTP_DOT_LINE_START;
-				goto done;
-			}
-			/* ".<CR>x": more than a dot on the line; dot goes. */
-			st = SMTP_DOT_CR;
-			i--;
+		case DOT_STEP_AGAIN:
 			break;
 		}
 	}
-done:
 	*state = st;
 	*consumed_r = i;
 	*out_len_r = o;
@@ -132,6 +171,7 @@ static void spool_job_work(struct session_job *job)
 	switch (sj->op) {
 	case SPOOL_OPEN:
 		sj->result = spool_open(config->data_dir, sp, &error);
+		sj->err = errno;
 		break;
 	case SPOOL_WRITE:
 	case SPOOL_COMMIT:
@@ -139,11 +179,14 @@ static void spool_job_work(struct session_job *job)
 			struct evbuffer_iovec v;
 			evbuffer_peek(sj->buf, -1, NULL, &v, 1);
 			sj->result = spool_write(sp, v.iov_base, v.iov_len, &error);
+			sj->err = errno;
 			evbuffer_drain(sj->buf, v.iov_len);
 		}
-		if (sj->result == 0 && sj->op == SPOOL_COMMIT && !sj->refuse)
+		if (sj->result == 0 && sj->op == SPOOL_COMMIT && !sj->refuse) {
 			sj->result = deliver_commit(sp, config->data_dir, sj->rcpts,
 						    sj->n_rcpts, &error);
+			sj->err = errno;
+		}
 		if (sj->op == SPOOL_COMMIT)
 			spool_discard(sp);
 		break;
@@ -326,9 +369,15 @@ static void data_finish(struct smtp_session *ss, struct spool_job *sj)
 		smtp_reply(ss, 552, "5.3.4", "Error: message exceeds fixed limit "
 			   "of %llu bytes", (unsigned long long)config->max_message_size);
 	} else if (data->failed || sj->result < 0) {
+		int err = data->failed ? data->err : sj->err;
 		session_log(&ss->s, LOG_LEVEL_ERROR, "delivery failed id=%s error=\"%s\"",
 			    data->id, data->failed ? data->error : sj->error);
-		smtp_reply(ss, 451, "4.3.0", "Error: local delivery failed; try again later");
+		/* RFC 5321 4.2.2 452, RFC 3463 X.3.1: mail system full. */
+		if (err == ENOSPC || err == EDQUOT)
+			smtp_reply(ss, 452, "4.3.1", "Error: insufficient system storage");
+		else
+			smtp_reply(ss, 451, "4.3.0", "Error: local delivery failed; "
+				   "try again later");
 	} else {
 		struct buf to = { 0 };
 		for (size_t i = 0; i < ss->n_rcpts; i++)
@@ -353,6 +402,7 @@ static void spool_job_done(struct session_job *job, bool live)
 	data->job_running = false;
 	if (sj->result < 0 && sj->op != SPOOL_COMMIT && !data->failed) {
 		data->failed = true;
+		data->err = sj->err;
 		strlcpy_sp(data->error, sj->error, sizeof(data->error));
 	}
 	if (!live) {
@@ -364,7 +414,11 @@ static void spool_job_done(struct session_job *job, bool live)
 	} else if (sj->op == SPOOL_OPEN) {
 		if (data->failed) {
 			session_log(&ss->s, LOG_LEVEL_ERROR, "spool error=\"%s\"", data->error);
-			smtp_reply(ss, 451, "4.3.0", "Error: cannot receive mail now");
+			if (data->err == ENOSPC || data->err == EDQUOT)
+				smtp_reply(ss, 452, "4.3.1", "Error: insufficient system "
+					   "storage");
+			else
+				smtp_reply(ss, 451, "4.3.0", "Error: cannot receive mail now");
 			data_free(&ss->data);
 		} else {
 			smtp_enter_state(ss, SMTP_STATE_DATA);
