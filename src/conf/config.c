@@ -95,6 +95,9 @@ static const struct conf_option options[] = {
 	/* RFC 3501 5.4: autologout timer of at least 30 minutes. */
 	OPT_UINT("limits", "imap_timeout", imap_timeout, "1800", 5, 86400),
 	OPT_UINT("limits", "auth_max_failures", auth_max_failures, "3", 1, 100),
+	/* Seconds a verified login is remembered (auth/auth_cache.h); 0: off.
+	 * At most a day. */
+	OPT_UINT("", "auth_cache_ttl", auth_cache_ttl, "3600", 0, 86400),
 };
 
 struct parse_ctx {

@@ -2,6 +2,7 @@
  * privileges, fork the workers, restart one that dies, and stop them all on
  * SIGTERM/SIGINT. */
 #include "server/server_private.h"
+#include "auth/auth_cache.h"
 #include "net/iptable.h"
 #include "net/listener.h"
 #include "net/session.h"
@@ -146,7 +147,8 @@ static int start(struct config *cfg, struct server *srv)
 		return 1;
 	srv->n_workers = worker_count(cfg);
 	if (iptable_init(cfg->max_connections, cfg->max_connections_per_ip,
-			 srv->n_workers, &error) < 0)
+			 srv->n_workers, &error) < 0 ||
+	    auth_cache_init((unsigned)cfg->auth_cache_ttl, &error) < 0)
 		return sp_print_error("%s", error);
 	return 0;
 }
