@@ -5,6 +5,7 @@
 #include "lib/util.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <event2/event.h>
 #include <pthread.h>
 #include <signal.h>
@@ -38,6 +39,14 @@ static void queue_push(struct job_queue *q, struct job *job)
 	else
 		q->head = job;
 	q->tail = job;
+}
+
+static void queue_push_head(struct job_queue *q, struct job *job)
+{
+	job->next = q->head;
+	q->head = job;
+	if (q->tail == NULL)
+		q->tail = job;
 }
 
 static struct job *queue_take_all(struct job_queue *q)
@@ -128,6 +137,74 @@ void jobs_submit(struct job *job)
 	queue_push(&pool.todo, job);
 	pthread_cond_signal(&pool.wake);
 	pthread_mutex_unlock(&pool.lock);
+}
+
+static struct job_batcher *batcher_of(struct job *job)
+{
+	return (struct job_batcher *)((char *)job - offsetof(struct job_batcher, job));
+}
+
+static void batch_done(struct job *job);
+
+static void batch_work(struct job *job)
+{
+	struct job_batcher *b = batcher_of(job);
+	b->work(b, b->items, b->n_items);
+}
+
+/* Take up to JOBS_BATCH_MAX waiting items and run them as one job. */
+static void batch_start(struct job_batcher *b)
+{
+	if (b->running || b->waiting == NULL)
+		return;
+	b->n_items = 0;
+	while (b->waiting != NULL && b->n_items < JOBS_BATCH_MAX) {
+		struct job *item = b->waiting;
+		b->waiting = item->next;
+		b->items[b->n_items++] = item;
+	}
+	if (b->waiting == NULL)
+		b->waiting_tail = NULL;
+	b->running = true;
+	b->job.work = batch_work;
+	b->job.done = batch_done;
+	/* Ahead of other work: every item of the batch waits for it, and
+	 * the items behind it (writing, syncing) make the next batch. */
+	pool.in_flight++;
+	pthread_mutex_lock(&pool.lock);
+	queue_push_head(&pool.todo, &b->job);
+	pthread_cond_signal(&pool.wake);
+	pthread_mutex_unlock(&pool.lock);
+}
+
+static void batch_done(struct job *job)
+{
+	struct job_batcher *b = batcher_of(job);
+	struct job *done[JOBS_BATCH_MAX];
+	size_t n = b->n_items;
+
+	memcpy(done, b->items, n * sizeof(*done));
+	b->running = false;
+	b->n_items = 0;
+	/* The next batch goes to the disk before this one's items are
+	 * answered: the disk is not idle while items wait. */
+	batch_start(b);
+	for (size_t i = 0; i < n; i++) {
+		pool.in_flight--;
+		done[i]->done(done[i]);
+	}
+}
+
+void jobs_batch_submit(struct job_batcher *b, struct job *item)
+{
+	pool.in_flight++;
+	item->next = NULL;
+	if (b->waiting_tail != NULL)
+		b->waiting_tail->next = item;
+	else
+		b->waiting = item;
+	b->waiting_tail = item;
+	batch_start(b);
 }
 
 size_t jobs_in_flight(void)

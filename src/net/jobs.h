@@ -29,6 +29,30 @@ int jobs_init(struct event_base *base, unsigned threads, const char **error_r);
 void jobs_submit(struct job *job);
 /* Jobs queued or running. */
 size_t jobs_in_flight(void);
+/* ---- batches ------------------------------------------------------------
+ * Group commit: items submitted to a batcher are worked on together, one
+ * batch at a time. While a batch runs, new items wait and form the next
+ * one, so the busier the server, the larger the batches: one fsync of a
+ * folder then serves many messages. Loop thread only. */
+
+/* Most items one batch takes; the rest wait for the next. */
+#define JOBS_BATCH_MAX 256
+
+struct job_batcher {
+	/* Pool thread: the whole batch (items[i]->work is not used). */
+	void (*work)(struct job_batcher *b, struct job **items, size_t n);
+	/* Then each item's done() runs on the loop, in submission order. */
+	struct job job;                  /* internal */
+	struct job *waiting, *waiting_tail;  /* internal */
+	struct job *items[JOBS_BATCH_MAX];   /* internal: the batch running */
+	size_t n_items;                  /* internal */
+	bool running;                    /* internal */
+};
+
+/* Add item to b's next batch; item->done() runs once its batch is done.
+ * Ownership as with jobs_submit(). */
+void jobs_batch_submit(struct job_batcher *b, struct job *item);
+
 /* Finish queued jobs, stop the threads. done() of finished jobs is still
  * delivered if the loop runs again; normally called once the loop ended. */
 void jobs_deinit(void);

@@ -139,43 +139,132 @@ static int deliver_one(struct spool *sp, const char *maildir, char **placed_r,
 	return 0;
 }
 
+int deliver_prepare(struct spool *sp, const char **error_r)
+{
+	if (fsync(sp->fd) < 0) {
+		*error_r = errfmt("%s: fsync: %s", sp->path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void item_fail(struct deliver_item *item, const char *error)
+{
+	item->result = -1;
+	strlcpy_sp(item->error, error, sizeof(item->error));
+}
+
+/* Link item's spool into each recipient's new/; on failure the links made
+ * are taken back. */
+static void item_place(struct deliver_item *item, const char *data_dir)
+{
+	const char *error = NULL;
+
+	item->placed = xcalloc(item->n_addresses + 1, sizeof(char *));
+	for (size_t i = 0; i < item->n_addresses; i++) {
+		char *maildir = mailbox_path(data_dir, item->addresses[i]);
+		int rc = deliver_one(item->sp, maildir, &item->placed[item->n_placed],
+				     &error);
+		free(maildir);
+		if (rc < 0) {
+			item_fail(item, error);
+			return;
+		}
+		item->n_placed++;
+	}
+}
+
+/* The distinct new/ folders of the placed files. */
+struct dir_set {
+	char **dirs;
+	int *failed;         /* the fsync of dirs[i] failed */
+	size_t n, cap;
+};
+
+static size_t dir_set_add(struct dir_set *set, const char *file)
+{
+	char *dir = fs_dirname(file);
+	for (size_t i = 0; i < set->n; i++) {
+		if (strcmp(set->dirs[i], dir) == 0) {
+			free(dir);
+			return i;
+		}
+	}
+	if (set->n == set->cap) {
+		set->cap = set->cap ? set->cap * 2 : 8;
+		set->dirs = xrealloc(set->dirs, set->cap * sizeof(*set->dirs));
+		set->failed = xrealloc(set->failed, set->cap * sizeof(*set->failed));
+	}
+	set->dirs[set->n] = dir;
+	set->failed[set->n] = 0;
+	return set->n++;
+}
+
+/* Every file placed in a folder whose fsync failed is not durable: its
+ * message fails whole. */
+static void items_check_dirs(struct deliver_item *items, size_t n,
+			     struct dir_set *set, const char *error)
+{
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; items[i].result == 0 && j < items[i].n_placed; j++) {
+			if (set->failed[dir_set_add(set, items[i].placed[j])])
+				item_fail(&items[i], error);
+		}
+	}
+}
+
+void deliver_commit_batch(struct deliver_item *items, size_t n,
+			  const char *data_dir)
+{
+	struct dir_set set = { 0 };
+	const char *error = NULL, *first_error = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		if (items[i].result == 0)
+			item_place(&items[i], data_dir);
+		for (size_t j = 0; items[i].result == 0 && j < items[i].n_placed; j++)
+			(void)dir_set_add(&set, items[i].placed[j]);
+	}
+	/* The new names are durable only once their folders are synced: each
+	 * folder once for the whole batch. */
+	for (size_t d = 0; d < set.n; d++) {
+		if (fs_fsync_dir(set.dirs[d], &error) < 0) {
+			set.failed[d] = 1;
+			if (first_error == NULL)
+				first_error = errfmt("%s", error);
+		}
+	}
+	if (first_error != NULL)
+		items_check_dirs(items, n, &set, first_error);
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < items[i].n_placed; j++) {
+			if (items[i].result < 0)
+				unlink(items[i].placed[j]);
+			free(items[i].placed[j]);
+		}
+		x_free(&items[i].placed);
+		items[i].n_placed = 0;
+	}
+	for (size_t d = 0; d < set.n; d++)
+		free(set.dirs[d]);
+	free(set.dirs);
+	free(set.failed);
+}
+
 int deliver_commit(struct spool *sp, const char *data_dir,
 		   char *const *addresses, size_t n_addresses,
 		   const char **error_r)
 {
-	char **placed = xcalloc(n_addresses + 1, sizeof(char *));
-	size_t n_placed = 0;
-	int ret = -1;
+	struct deliver_item item = {
+		.sp = sp, .addresses = addresses, .n_addresses = n_addresses,
+	};
 
-	if (fsync(sp->fd) < 0) {
-		*error_r = errfmt("%s: fsync: %s", sp->path, strerror(errno));
-		goto done;
-	}
-	for (size_t i = 0; i < n_addresses; i++) {
-		char *maildir = mailbox_path(data_dir, addresses[i]);
-		int rc = deliver_one(sp, maildir, &placed[n_placed], error_r);
-		free(maildir);
-		if (rc < 0)
-			goto done;
-		n_placed++;
-	}
-	/* The new names are durable only once their folders are synced. */
-	for (size_t i = 0; i < n_placed; i++) {
-		char *dir = fs_dirname(placed[i]);
-		int rc = fs_fsync_dir(dir, error_r);
-		free(dir);
-		if (rc < 0)
-			goto done;
-	}
-	ret = 0;
-done:
-	for (size_t i = 0; i < n_placed; i++) {
-		if (ret < 0)
-			unlink(placed[i]);
-		free(placed[i]);
-	}
-	free(placed);
-	return ret;
+	if (deliver_prepare(sp, error_r) < 0)
+		return -1;
+	deliver_commit_batch(&item, 1, data_dir);
+	if (item.result < 0)
+		*error_r = errfmt("%s", item.error);
+	return item.result;
 }
 
 void spool_cleanup(const char *data_dir)
