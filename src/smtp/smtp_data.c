@@ -142,10 +142,8 @@ static void spool_job_work(struct session_job *job)
 			sj->result = spool_write(sp, v.iov_base, v.iov_len, &error);
 			evbuffer_drain(sj->buf, v.iov_len);
 		}
-		/* The data is synced here, many messages at once on the pool;
-		 * the group committer links it and syncs the folders. */
-		if (sj->result == 0 && sj->op == SPOOL_COMMIT && !sj->refuse)
-			sj->result = deliver_prepare(sp, &error);
+		/* Written, not synced: the group committer syncs it with the
+		 * rest of its batch. */
 		if (sj->op == SPOOL_COMMIT && (sj->result < 0 || sj->refuse))
 			spool_discard(sp);
 		break;
@@ -226,10 +224,11 @@ void smtp_data_free(struct smtp_session *ss)
 }
 
 /* ---- group commit -------------------------------------------------------
- * A prepared message (its spool synced) joins the worker's committer: one
- * batch at a time links every message of the batch into its recipients'
- * new/ folders and syncs each folder once (store/deliver.h); then each
- * session gets its 250, or its 451 if its part failed. */
+ * A message whose spool file is written joins the worker's committer: one
+ * batch at a time syncs the spool files of the batch together, links
+ * them into their recipients' new/ folders and syncs each folder once
+ * (store/deliver.h); then each session gets its 250, or its 451 if its
+ * part failed. */
 
 static void commit_batch_work(struct job_batcher *b, struct job **items, size_t n)
 {
@@ -273,7 +272,7 @@ static void commit_item_done(struct job *job)
 	session_unref(&ss->s);
 }
 
-/* sj (a SPOOL_COMMIT whose spool is synced) joins the next batch; a
+/* sj (a SPOOL_COMMIT whose spool is written) joins the next batch; a
  * session that is gone only has its spool removed there. Takes sj. */
 static void commit_join(struct spool_job *sj, bool live)
 {

@@ -32,25 +32,22 @@ int spool_write(struct spool *sp, const void *data, size_t len,
 void spool_discard(struct spool *sp);
 
 /* Deliver the spool into the Maildir of each address (normalised, local,
- * existing accounts). A missing Maildir is created. The same as
- * deliver_prepare() and a batch of one. */
+ * existing accounts). A missing Maildir is created. A batch of one. */
 int deliver_commit(struct spool *sp, const char *data_dir,
 		   char *const *addresses, size_t n_addresses,
 		   const char **error_r);
 
 /* ---- group commit ------------------------------------------------------
- * Messages that end at about the same time share their folder fsyncs:
- * each spool file is synced on its own (deliver_prepare, on any pool
- * thread, many at once), then one committer links a whole batch into the
- * recipients' new/ folders and syncs each folder once. A message is
- * durable, and may be acknowledged, only when the batch returns with its
- * result 0. */
-
-/* fsync the spool file: its data is on disk before any name points at it. */
-int deliver_prepare(struct spool *sp, const char **error_r);
+ * Messages that end at about the same time share their syncs: one
+ * committer takes a batch of written spool files, syncs them all at once
+ * (concurrent fsyncs from helper threads, which the device serves with
+ * shared cache flushes), links each into its recipients' new/ folders,
+ * then syncs each folder once for the whole batch. A message is durable,
+ * and may be acknowledged, only when the batch returns with its result 0.
+ * One batch at a time per process. */
 
 struct deliver_item {
-	struct spool *sp;               /* prepared; discarded by the caller */
+	struct spool *sp;               /* written; discarded by the caller */
 	char *const *addresses;
 	size_t n_addresses;
 	int result;                     /* in: 0; out: 0 durable, -1 failed */
@@ -59,11 +56,11 @@ struct deliver_item {
 	size_t n_placed;                /* internal */
 };
 
-/* Commit items (whose result is 0 and spool prepared): link each into its
- * recipients' new/, fsync each distinct folder once, then set each
- * result. A message that fails (a link, or the fsync of one of its
- * folders) has its links taken back, so a retry never duplicates; the
- * others are durable. */
+/* Commit the items whose result is 0: fsync their spool files, link each
+ * into its recipients' new/, fsync each distinct folder once, then set
+ * each result. A message that fails (its sync, a link, or the fsync of one
+ * of its folders) has its links taken back, so a retry never duplicates;
+ * the others are durable. */
 void deliver_commit_batch(struct deliver_item *items, size_t n,
 			  const char *data_dir);
 

@@ -26,8 +26,7 @@ static void spool_with(const char *data_dir, struct spool *sp, const char *text)
 {
 	const char *error = NULL;
 	if (spool_open(data_dir, sp, &error) < 0 ||
-	    spool_write(sp, text, strlen(text), &error) < 0 ||
-	    deliver_prepare(sp, &error) < 0)
+	    spool_write(sp, text, strlen(text), &error) < 0)
 		fail_msg("spool: %s", error);
 }
 
