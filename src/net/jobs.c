@@ -139,56 +139,54 @@ void jobs_submit(struct job *job)
 	pthread_mutex_unlock(&pool.lock);
 }
 
-static struct job_batcher *batcher_of(struct job *job)
-{
-	return (struct job_batcher *)((char *)job - offsetof(struct job_batcher, job));
-}
-
 static void batch_done(struct job *job);
 
 static void batch_work(struct job *job)
 {
-	struct job_batcher *b = batcher_of(job);
-	b->work(b, b->items, b->n_items);
+	struct job_batch *batch = (struct job_batch *)job;
+	batch->batcher->work(batch->batcher, batch->items, batch->n_items);
 }
 
-/* Take up to JOBS_BATCH_MAX waiting items and run them as one job. */
+/* Start batches of the waiting items while a slot is free. */
 static void batch_start(struct job_batcher *b)
 {
-	if (b->running || b->waiting == NULL)
-		return;
-	b->n_items = 0;
-	while (b->waiting != NULL && b->n_items < JOBS_BATCH_MAX) {
-		struct job *item = b->waiting;
-		b->waiting = item->next;
-		b->items[b->n_items++] = item;
+	for (size_t s = 0; s < JOBS_BATCH_INFLIGHT && b->waiting != NULL; s++) {
+		struct job_batch *batch = &b->batches[s];
+		if (batch->running)
+			continue;
+		batch->n_items = 0;
+		while (b->waiting != NULL && batch->n_items < JOBS_BATCH_MAX) {
+			struct job *item = b->waiting;
+			b->waiting = item->next;
+			batch->items[batch->n_items++] = item;
+		}
+		if (b->waiting == NULL)
+			b->waiting_tail = NULL;
+		batch->batcher = b;
+		batch->running = true;
+		batch->job.work = batch_work;
+		batch->job.done = batch_done;
+		/* Ahead of other work: every item of the batch waits for it. */
+		pool.in_flight++;
+		pthread_mutex_lock(&pool.lock);
+		queue_push_head(&pool.todo, &batch->job);
+		pthread_cond_signal(&pool.wake);
+		pthread_mutex_unlock(&pool.lock);
 	}
-	if (b->waiting == NULL)
-		b->waiting_tail = NULL;
-	b->running = true;
-	b->job.work = batch_work;
-	b->job.done = batch_done;
-	/* Ahead of other work: every item of the batch waits for it, and
-	 * the items behind it (writing, syncing) make the next batch. */
-	pool.in_flight++;
-	pthread_mutex_lock(&pool.lock);
-	queue_push_head(&pool.todo, &b->job);
-	pthread_cond_signal(&pool.wake);
-	pthread_mutex_unlock(&pool.lock);
 }
 
 static void batch_done(struct job *job)
 {
-	struct job_batcher *b = batcher_of(job);
+	struct job_batch *batch = (struct job_batch *)job;
 	struct job *done[JOBS_BATCH_MAX];
-	size_t n = b->n_items;
+	size_t n = batch->n_items;
 
-	memcpy(done, b->items, n * sizeof(*done));
-	b->running = false;
-	b->n_items = 0;
+	memcpy(done, batch->items, n * sizeof(*done));
+	batch->running = false;
+	batch->n_items = 0;
 	/* The next batch goes to the disk before this one's items are
 	 * answered: the disk is not idle while items wait. */
-	batch_start(b);
+	batch_start(batch->batcher);
 	for (size_t i = 0; i < n; i++) {
 		pool.in_flight--;
 		done[i]->done(done[i]);

@@ -24,44 +24,55 @@
  * A batch's fsyncs are issued together, from this many helper threads of
  * the process (made at first use) plus the caller: the device serves
  * concurrent syncs with shared cache flushes, where one thread would wait
- * for each flush in turn. The helpers only ever wait in fsync(). */
+ * for each flush in turn. Requests of concurrent batches queue in order;
+ * the helpers only ever wait in fsync(). */
 #define DELIVER_SYNC_THREADS 15
 
-static struct {
-	pthread_once_t once;
-	pthread_mutex_t caller;       /* one batch of syncs at a time */
-	pthread_mutex_t lock;         /* guards the rest */
-	pthread_cond_t work, done;
+/* One caller's fsyncs: helpers and the caller take them one by one. */
+struct sync_req {
 	const int *fds;
 	int *errs;                    /* errno of each fd's fsync, 0: synced */
 	size_t n, next, finished;
-	unsigned threads;
-} syncer = { .once = PTHREAD_ONCE_INIT,
-	     .caller = PTHREAD_MUTEX_INITIALIZER,
-	     .lock = PTHREAD_MUTEX_INITIALIZER,
-	     .work = PTHREAD_COND_INITIALIZER, .done = PTHREAD_COND_INITIALIZER };
+	pthread_cond_t done;
+	struct sync_req *next_req;    /* queued: fds not all taken yet */
+};
 
-/* Sync fds taken from the current batch until none is left. Locked. */
-static void sync_some(void)
+static struct {
+	pthread_once_t once;
+	pthread_mutex_t lock;         /* guards the rest and every sync_req */
+	pthread_cond_t work;
+	struct sync_req *head, *tail;
+	unsigned threads;
+} syncer = { .once = PTHREAD_ONCE_INIT, .lock = PTHREAD_MUTEX_INITIALIZER,
+	     .work = PTHREAD_COND_INITIALIZER };
+
+/* Sync the next fd of req (queued, not all taken). Locked; unlocks while
+ * syncing. */
+static void sync_one(struct sync_req *req)
 {
-	while (syncer.next < syncer.n) {
-		size_t i = syncer.next++;
-		pthread_mutex_unlock(&syncer.lock);
-		int err = fsync(syncer.fds[i]) < 0 ? errno : 0;
-		pthread_mutex_lock(&syncer.lock);
-		syncer.errs[i] = err;
-		if (++syncer.finished == syncer.n)
-			pthread_cond_signal(&syncer.done);
+	size_t i = req->next++;
+
+	if (req->next == req->n) {
+		/* All taken: off the queue (it is the head: FIFO). */
+		syncer.head = req->next_req;
+		if (syncer.head == NULL)
+			syncer.tail = NULL;
 	}
+	pthread_mutex_unlock(&syncer.lock);
+	int err = fsync(req->fds[i]) < 0 ? errno : 0;
+	pthread_mutex_lock(&syncer.lock);
+	req->errs[i] = err;
+	if (++req->finished == req->n)
+		pthread_cond_signal(&req->done);
 }
 
 static void *sync_thread(void *arg)
 {
 	pthread_mutex_lock(&syncer.lock);
 	for (;;) {
-		while (syncer.next >= syncer.n)
+		while (syncer.head == NULL)
 			pthread_cond_wait(&syncer.work, &syncer.lock);
-		sync_some();
+		sync_one(syncer.head);
 	}
 	return NULL;
 }
@@ -95,19 +106,28 @@ static void sync_all(const int *fds, int *errs, size_t n)
 		return;
 	}
 	pthread_once(&syncer.once, syncer_start);
-	pthread_mutex_lock(&syncer.caller);
+	if (syncer.threads == 0) {
+		for (size_t i = 0; i < n; i++)
+			errs[i] = fsync(fds[i]) < 0 ? errno : 0;
+		return;
+	}
+	struct sync_req req = { .fds = fds, .errs = errs, .n = n };
+	pthread_cond_init(&req.done, NULL);
 	pthread_mutex_lock(&syncer.lock);
-	syncer.fds = fds;
-	syncer.errs = errs;
-	syncer.n = n;
-	syncer.next = syncer.finished = 0;
+	if (syncer.tail != NULL)
+		syncer.tail->next_req = &req;
+	else
+		syncer.head = &req;
+	syncer.tail = &req;
 	pthread_cond_broadcast(&syncer.work);
-	sync_some();
-	while (syncer.finished < syncer.n)
-		pthread_cond_wait(&syncer.done, &syncer.lock);
-	syncer.n = syncer.next = 0;
+	/* The caller syncs too until its own fds are all taken (those of
+	 * requests queued before it first: they are served in order). */
+	while (req.next < req.n)
+		sync_one(syncer.head);
+	while (req.finished < req.n)
+		pthread_cond_wait(&req.done, &syncer.lock);
 	pthread_mutex_unlock(&syncer.lock);
-	pthread_mutex_unlock(&syncer.caller);
+	pthread_cond_destroy(&req.done);
 }
 
 int spool_open(const char *data_dir, struct spool *sp, const char **error_r)

@@ -4,6 +4,8 @@
 #include "test_store_util.h"
 #include "store/deliver.h"
 
+#include <pthread.h>
+
 static size_t count_new(const char *data_dir, const char *address)
 {
 	char *maildir = mailbox_path(data_dir, address);
@@ -71,6 +73,60 @@ static void test_batch_partial_failure(void **state)
 	test_rm_rf(&data_dir);
 }
 
+#define CONCURRENT_BATCHES 3
+#define BATCH_ITEMS 6
+
+struct batch_arg {
+	const char *data_dir;
+	struct spool sp[BATCH_ITEMS];
+	struct deliver_item items[BATCH_ITEMS];
+};
+
+static void *commit_thread(void *p)
+{
+	struct batch_arg *a = p;
+	deliver_commit_batch(a->items, BATCH_ITEMS, a->data_dir);
+	return NULL;
+}
+
+/* Batches committed at the same time (the committer runs two at once)
+ * share the sync helpers: every message of each ends up delivered. */
+static void test_concurrent_batches(void **state)
+{
+	char *data_dir, *root = test_mailbox(&data_dir);
+	char *spool_dir = fs_join(data_dir, DELIVER_SPOOL_DIR);
+	char *to[] = { "user@example.test", "other@example.test" };
+	static struct batch_arg args[CONCURRENT_BATCHES];
+	pthread_t threads[CONCURRENT_BATCHES];
+
+	assert_int_equal(mkdir(spool_dir, 0700), 0);
+	for (int t = 0; t < CONCURRENT_BATCHES; t++) {
+		args[t].data_dir = data_dir;
+		for (int i = 0; i < BATCH_ITEMS; i++) {
+			spool_with(data_dir, &args[t].sp[i], "Subject: c\r\n\r\nx\r\n");
+			args[t].items[i] = (struct deliver_item){
+				.sp = &args[t].sp[i], .addresses = to, .n_addresses = 2 };
+		}
+	}
+	for (int t = 0; t < CONCURRENT_BATCHES; t++)
+		assert_int_equal(pthread_create(&threads[t], NULL, commit_thread,
+						&args[t]), 0);
+	for (int t = 0; t < CONCURRENT_BATCHES; t++) {
+		assert_int_equal(pthread_join(threads[t], NULL), 0);
+		for (int i = 0; i < BATCH_ITEMS; i++) {
+			assert_int_equal(args[t].items[i].result, 0);
+			spool_discard(&args[t].sp[i]);
+		}
+	}
+	assert_int_equal(count_new(data_dir, "user@example.test"),
+			 CONCURRENT_BATCHES * BATCH_ITEMS);
+	assert_int_equal(count_new(data_dir, "other@example.test"),
+			 CONCURRENT_BATCHES * BATCH_ITEMS);
+	free(spool_dir);
+	free(root);
+	test_rm_rf(&data_dir);
+}
+
 static void test_single_commit(void **state)
 {
 	char *data_dir, *root = test_mailbox(&data_dir);
@@ -94,6 +150,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_batch_partial_failure),
+		cmocka_unit_test(test_concurrent_batches),
 		cmocka_unit_test(test_single_commit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
