@@ -224,11 +224,11 @@ void smtp_data_free(struct smtp_session *ss)
 }
 
 /* ---- group commit -------------------------------------------------------
- * A message whose spool file is written joins the worker's committer: one
- * batch at a time syncs the spool files of the batch together, links
- * them into their recipients' new/ folders and syncs each folder once
- * (store/deliver.h); then each session gets its 250, or its 451 if its
- * part failed. */
+ * A message whose spool file is written joins the worker's committer
+ * (net/jobs.h batches): a batch syncs the spool files of its messages
+ * together, links them into their recipients' new/ folders and syncs each
+ * folder once (store/deliver.h); then each session gets its 250, or its
+ * 451 if its part failed. */
 
 static void commit_batch_work(struct job_batcher *b, struct job **items, size_t n)
 {

@@ -44,7 +44,7 @@ int deliver_commit(struct spool *sp, const char *data_dir,
  * shared cache flushes), links each into its recipients' new/ folders,
  * then syncs each folder once for the whole batch. A message is durable,
  * and may be acknowledged, only when the batch returns with its result 0.
- * One batch at a time per process. */
+ * Batches may be committed from several threads at once. */
 
 struct deliver_item {
 	struct spool *sp;               /* written; discarded by the caller */
