@@ -1,5 +1,6 @@
 /* auth.c — password verification off the loop, with failure delays. */
 #include "auth/auth.h"
+#include "auth/auth_cache.h"
 #include "auth/passwd.h"
 #include "net/iptable.h"
 #include "net/loop.h"
@@ -26,6 +27,7 @@ struct auth_request {
 	size_t password_len;
 	unsigned failures_before;
 	bool ok;
+	bool cached;                /* answered by the credential cache */
 	struct event *ev_delay;
 };
 
@@ -65,7 +67,9 @@ static void verify_work(struct session_job *job)
 {
 	struct auth_request *ar = (struct auth_request *)job;
 	ar->ok = users != NULL &&
-		 passwd_db_verify(users, ar->user, ar->password, ar->password_len);
+		 passwd_db_verify_cached(users, auth_cache_server(), ar->user,
+					 ar->password, ar->password_len,
+					 &ar->cached);
 	OPENSSL_cleanse(ar->password, sizeof(ar->password));
 }
 
@@ -88,8 +92,9 @@ static void finish(struct auth_request *ar, bool held)
 
 	if (ar->ok) {
 		iptable_success(&s->peer_ss, ar->user);
-		session_log(s, LOG_LEVEL_INFO, "auth ok user=\"%s\" mechanism=%s",
-			    log_value(ar->user), ar->mech);
+		session_log(s, LOG_LEVEL_INFO, "auth ok user=\"%s\" mechanism=%s%s",
+			    log_value(ar->user), ar->mech,
+			    ar->cached ? " cached=yes" : "");
 	} else {
 		iptable_fail(&s->peer_ss, ar->user);
 		/* The name is the client's: quoted, so it cannot forge

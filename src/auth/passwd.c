@@ -6,6 +6,7 @@
  * side and swaps the pointer. So several threads verify while another
  * reloads, and a verify always sees one whole version of the file. */
 #include "auth/passwd.h"
+#include "auth/auth_cache.h"
 #include "auth/passwd_private.h"
 #include "lib/fsutil.h"
 #include "lib/util.h"
@@ -428,8 +429,28 @@ int passwd_db_refresh(struct passwd_db *db, const char **error_r)
 bool passwd_db_verify(struct passwd_db *db, const char *address,
 		      const char *password, size_t password_len)
 {
+	return passwd_db_verify_cached(db, NULL, address, password,
+				       password_len, NULL);
+}
+
+/* The user's line is gone: so is what the cache knew of it. */
+static void cache_forget(struct auth_cache *cache, const char *address)
+{
+	char norm[ADDRESS_MAX + 1];
+
+	if (cache == NULL || strlen(address) > ADDRESS_MAX)
+		return;
+	mailbox_address_normalize(address, norm, sizeof(norm));
+	auth_cache_forget(cache, norm);
+}
+
+bool passwd_db_verify_cached(struct passwd_db *db, struct auth_cache *cache,
+			     const char *address, const char *password,
+			     size_t password_len, bool *cached_r)
+{
 	char copy[PASSWD_PASSWORD_MAX + 1];
 	const char *error;
+	bool hit = false, match;
 
 	(void)db_refresh(db, true, &error);
 	struct passwd_snapshot *snap = snapshot_get(db);
@@ -440,11 +461,20 @@ bool passwd_db_verify(struct passwd_db *db, const char *address,
 
 	memcpy(copy, password, n);
 	copy[n] = '\0';
-	/* The same hashing work whether or not the user exists. */
-	bool match = passwd_hash_verify(e != NULL && input_ok ? e->hash :
-					db->dummy_hash, copy);
+	if (e == NULL)
+		cache_forget(cache, address);
+	else if (input_ok)
+		hit = auth_cache_lookup(cache, e->address, e->hash, copy, n);
+	/* A miss, a wrong password included, costs the full hash: the same
+	 * hashing work whether or not the user exists or is cached. */
+	match = hit || passwd_hash_verify(e != NULL && input_ok ? e->hash :
+					  db->dummy_hash, copy);
+	if (match && !hit && e != NULL && input_ok)
+		auth_cache_store(cache, e->address, e->hash, copy, n);
 	OPENSSL_cleanse(copy, sizeof(copy));
 	snapshot_put(db, snap);
+	if (cached_r != NULL)
+		*cached_r = hit;
 	return e != NULL && input_ok && match;
 }
 

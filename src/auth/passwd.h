@@ -96,6 +96,16 @@ int passwd_db_refresh(struct passwd_db *db, const char **error_r);
 bool passwd_db_verify(struct passwd_db *db, const char *address,
 		      const char *password, size_t password_len);
 
+/* passwd_db_verify() with a credential cache (auth_cache.h; NULL: none):
+ * a login that matches a live entry is answered without hashing
+ * (*cached_r true, when cached_r is not NULL); every other one hashes in
+ * full, and a success is stored. A user whose line is gone is dropped from
+ * the cache. */
+struct auth_cache;
+bool passwd_db_verify_cached(struct passwd_db *db, struct auth_cache *cache,
+			     const char *address, const char *password,
+			     size_t password_len, bool *cached_r);
+
 /* Is address a user (with a usable hash)? Refreshes first; no hashing.
  * Thread-safe. */
 bool passwd_db_exists(struct passwd_db *db, const char *address);

@@ -115,6 +115,9 @@ static const struct conf_option options[] = {
 	OPT_UINT("limits", "data_min_rate", data_min_rate, "256", 0, (uint64_t)1 << 30),
 	OPT_UINT("limits", "data_rate_window", data_rate_window, "60", 1, 3600),
 	OPT_UINT("limits", "data_rate_grace", data_rate_grace, "30", 0, 3600),
+	/* Seconds a verified login is remembered (auth/auth_cache.h); 0: off.
+	 * At most a day. */
+	OPT_UINT("", "auth_cache_ttl", auth_cache_ttl, "3600", 0, 86400),
 };
 _Static_assert(N_ELEMENTS(options) <= CONFIG_OPTIONS_MAX,
 	       "config.option_line needs a slot per option");

@@ -94,6 +94,7 @@ struct config {
 	char *user;
 	enum log_level log_level;
 	uint64_t workers;    /* 0: one per CPU core */
+	uint64_t auth_cache_ttl;  /* seconds a verified login is kept; 0: off */
 
 	struct listen_addr listen[SERVICE_COUNT][CONFIG_LISTEN_MAX];
 	size_t n_listen[SERVICE_COUNT];

@@ -21,6 +21,8 @@ struct conn {
 	struct tls_conn *tls;
 
 	bool read_added, write_added;
+	bool write_kicked;           /* ev_write made active without epoll */
+	bool write_blocked;          /* the last write attempt would block */
 	bool handshaking, hs_wants_write;
 	bool tls_read_wants_write;   /* SSL_read asked for writability */
 	bool tls_write_wants_read;   /* SSL_write asked for readability */
@@ -96,9 +98,30 @@ static bool want_write(const struct conn *c)
 	return evbuffer_get_length(c->out) > 0 || c->tls_read_wants_write;
 }
 
+/* Writability is asked of epoll only once a write would block. Until
+ * then output is flushed from the loop right away (event_active): a reply
+ * costs its write, not also two epoll_ctl calls and a wake-up. */
+static void update_write_event(struct conn *c, bool w)
+{
+	bool wait = w && (c->write_blocked || c->handshaking ||
+			  c->tls_read_wants_write);
+
+	if (wait != c->write_added) {
+		if (wait)
+			event_add(c->ev_write, NULL);
+		else
+			event_del(c->ev_write);
+		c->write_added = wait;
+	}
+	if (w && !wait && !c->write_kicked) {
+		c->write_kicked = true;
+		event_active(c->ev_write, EV_WRITE, 1);
+	}
+}
+
 static void update_events(struct conn *c)
 {
-	bool r = want_read(c), w = want_write(c);
+	bool r = want_read(c);
 
 	if (r != c->read_added) {
 		if (r)
@@ -107,13 +130,7 @@ static void update_events(struct conn *c)
 			event_del(c->ev_read);
 		c->read_added = r;
 	}
-	if (w != c->write_added) {
-		if (w)
-			event_add(c->ev_write, NULL);
-		else
-			event_del(c->ev_write);
-		c->write_added = w;
-	}
+	update_write_event(c, want_write(c));
 }
 
 static void progress(struct conn *c)
@@ -264,6 +281,7 @@ static bool flush_out(struct conn *c, bool *wrote_r)
 {
 	const char *error = NULL;
 
+	c->write_blocked = false;
 	while (evbuffer_get_length(c->out) > 0) {
 		if (c->tls == NULL) {
 			int n = evbuffer_write_atmost(c->out, c->fd, -1);
@@ -276,6 +294,7 @@ static bool flush_out(struct conn *c, bool *wrote_r)
 				end(c, CONN_END_ERROR, errfmt("write: %s", strerror(errno)));
 				return false;
 			}
+			c->write_blocked = true;
 			return true;
 		}
 		size_t chunk = evbuffer_get_length(c->out), n = 0;
@@ -288,6 +307,7 @@ static bool flush_out(struct conn *c, bool *wrote_r)
 			*wrote_r = true;
 			break;
 		case TLS_IO_WANT_WRITE:
+			c->write_blocked = true;
 			return true;
 		case TLS_IO_WANT_READ:
 			c->tls_write_wants_read = true;
@@ -349,6 +369,7 @@ static void on_write(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
 
+	c->write_kicked = false;
 	if (c->dead)
 		return;
 	if (c->handshaking) {

@@ -6,6 +6,7 @@
 #include "server/ipc.h"
 #include "server/keyd.h"
 #include "server/tls_set.h"
+#include "auth/auth_cache.h"
 #include "net/iptable.h"
 #include "net/listener.h"
 #include "net/loop.h"
@@ -296,7 +297,8 @@ static int start(struct server *srv)
 		return sp_print_error("%s", error);
 	srv->n_workers = worker_count(cfg);
 	if (iptable_init(cfg->max_connections, cfg->max_connections_per_ip,
-			 srv->n_workers, &error) < 0)
+			 srv->n_workers, &error) < 0 ||
+	    auth_cache_init((unsigned)cfg->auth_cache_ttl, &error) < 0)
 		return sp_print_error("%s", error);
 	tls_set_rotate_tickets(srv->tickets);
 	memset(srv->tickets + TLS_TICKET_KEY_SIZE, 0, TLS_TICKET_KEY_SIZE);

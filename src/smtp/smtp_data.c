@@ -40,6 +40,7 @@ struct spool_job {
 	char **rcpts;               /* SPOOL_COMMIT: copies */
 	size_t n_rcpts;
 	bool refuse;                /* SPOOL_COMMIT of a refused message */
+	bool skip;                  /* in the commit batch: only discard */
 	int result;
 	int err;                    /* errno of a failure */
 	char error[200];
@@ -182,12 +183,9 @@ static void spool_job_work(struct session_job *job)
 			sj->err = errno;
 			evbuffer_drain(sj->buf, v.iov_len);
 		}
-		if (sj->result == 0 && sj->op == SPOOL_COMMIT && !sj->refuse) {
-			sj->result = deliver_commit(sp, config->data_dir, sj->rcpts,
-						    sj->n_rcpts, &error);
-			sj->err = errno;
-		}
-		if (sj->op == SPOOL_COMMIT)
+		/* Written, not synced: the group committer syncs it with the
+		 * rest of its batch. */
+		if (sj->op == SPOOL_COMMIT && (sj->result < 0 || sj->refuse))
 			spool_discard(sp);
 		break;
 	case SPOOL_DISCARD:
@@ -264,6 +262,66 @@ void smtp_data_free(struct smtp_session *ss)
 		discard_detached(data);   /* frees data when done */
 	else
 		data_free(&data);
+}
+
+/* ---- group commit -------------------------------------------------------
+ * A message whose spool file is written joins the worker's committer
+ * (net/jobs.h batches): a batch syncs the spool files of its messages
+ * together, links them into their recipients' new/ folders and syncs each
+ * folder once (store/deliver.h); then each session gets its 250, or its
+ * 451 if its part failed. */
+
+static void commit_batch_work(struct job_batcher *b, struct job **items, size_t n)
+{
+	struct deliver_item *di = xcalloc(n, sizeof(*di));
+
+	for (size_t i = 0; i < n; i++) {
+		struct spool_job *sj = (struct spool_job *)items[i];
+		di[i].sp = &sj->data->spool;
+		di[i].addresses = sj->rcpts;
+		di[i].n_addresses = sj->n_rcpts;
+		di[i].result = sj->skip ? -1 : 0;
+	}
+	deliver_commit_batch(di, n, config->data_dir);
+	for (size_t i = 0; i < n; i++) {
+		struct spool_job *sj = (struct spool_job *)items[i];
+		if (!sj->skip) {
+			sj->result = di[i].result;
+			sj->err = di[i].err;
+			strlcpy_sp(sj->error, di[i].error, sizeof(sj->error));
+		}
+		spool_discard(&sj->data->spool);
+	}
+	free(di);
+}
+
+static struct job_batcher committer = { .work = commit_batch_work };
+
+static void release_hold(struct smtp_session *ss);
+static void data_finish(struct smtp_session *ss, struct spool_job *sj);
+
+static void commit_item_done(struct job *job)
+{
+	struct spool_job *sj = (struct spool_job *)job;
+	struct smtp_session *ss = sj->ss;
+
+	sj->data->job_running = false;
+	if (session_live(&ss->s))
+		data_finish(ss, sj);
+	else
+		release_hold(ss);
+	spool_job_free(sj);
+	session_unref(&ss->s);
+}
+
+/* sj (a SPOOL_COMMIT whose spool is written) joins the next batch; a
+ * session that is gone only has its spool removed there. Takes sj. */
+static void commit_join(struct spool_job *sj, bool live)
+{
+	sj->skip = !live;
+	sj->job.job.done = commit_item_done;
+	session_ref(&sj->ss->s);
+	jobs_batch_submit(&committer, &sj->job.job);
 }
 
 /* ---- the session side -------------------------------------------------- */
@@ -399,6 +457,10 @@ static void spool_job_done(struct session_job *job, bool live)
 	struct smtp_session *ss = sj->ss;
 	struct smtp_data *data = sj->data;
 
+	if (sj->op == SPOOL_COMMIT && sj->result == 0 && !sj->refuse) {
+		commit_join(sj, live);        /* the spool stays ours */
+		return;
+	}
 	data->job_running = false;
 	if (sj->result < 0 && sj->op != SPOOL_COMMIT && !data->failed) {
 		data->failed = true;
