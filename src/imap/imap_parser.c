@@ -709,7 +709,9 @@ int imap_flags_parse(const struct imap_arg *items, size_t count, uint32_t *flags
 	const char *s;
 
 	for (size_t i = 0; i < count; i++) {
-		if (!imap_arg_get_atom(&items[i], &s) || items[i].type == IMAP_ARG_NIL) {
+		/* NIL is an atom like any other here: the keyword "NIL"
+		 * (RFC 3501 9: flag-keyword = atom). */
+		if (!imap_arg_get_atom(&items[i], &s)) {
 			*error_r = "Invalid flag";
 			goto fail;
 		}

@@ -8,6 +8,7 @@
 
 #include "imap/imap_date.h"
 #include "imap/imap_util.h"
+#include "mail/mime_address.h"
 #include "mail/mime_decode.h"
 #include "mail/text_match.h"
 
@@ -438,11 +439,32 @@ static const struct mime_headers *root_headers(struct eval *e)
 	return &e->hdr;
 }
 
+/* Fields holding address lists: matched as written and in the normal form
+ * of mime_address_text(), so that "user@domain.org" finds
+ * "<user (comment)@ (comment) domain.org>" (RFC 5322 CFWS), as Dovecot
+ * matches FROM/TO/CC/BCC. */
+static bool is_address_field(const char *name, size_t len)
+{
+	static const char *const fields[] = {
+		"From", "To", "Cc", "Bcc", "Sender", "Reply-To",
+	};
+	for (size_t i = 0; i < N_ELEMENTS(fields); i++) {
+		if (strlen(fields[i]) == len && strncasecmp(name, fields[i], len) == 0)
+			return true;
+	}
+	return false;
+}
+
 static bool field_contains(const struct mime_header_field *f, const char *needle)
 {
 	char *v = mime_header_decode(f->value, f->value_len);
 	bool found = text_contains(v, strlen(v), needle, strlen(needle));
 	free(v);
+	if (!found && is_address_field(f->name, f->name_len)) {
+		v = mime_address_text(f->value, f->value_len);
+		found = text_contains(v, strlen(v), needle, strlen(needle));
+		free(v);
+	}
 	return found;
 }
 

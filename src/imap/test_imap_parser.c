@@ -397,6 +397,13 @@ static void test_flags(void **state)
 	cmd = parse_ok(p, "a STORE 1 FLAGS (\"quoted\")");
 	assert_int_equal(imap_flags_parse(cmd->args[2].list, 1, &flags, &kw, &error), -1);
 	assert_string_equal(error, "Invalid flag");
+	/* RFC 3501 9: flag-keyword is an atom, and NIL is one. */
+	cmd = parse_ok(p, "a STORE 1 +FLAGS NIL");
+	assert_int_equal(imap_flags_parse(&cmd->args[2], 1, &flags, &kw, &error), 0);
+	assert_int_equal(flags, 0);
+	assert_int_equal(strv_len(kw), 1);
+	assert_string_equal(kw[0], "NIL");
+	strv_free(&kw);
 	cmd = parse_ok(p, "a STORE 1 FLAGS (a]b)");
 	assert_int_equal(imap_flags_parse(cmd->args[2].list, 1, &flags, &kw, &error), -1);
 	assert_string_equal(error, "Invalid keyword");
