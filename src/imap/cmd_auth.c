@@ -7,6 +7,8 @@
 #include "lib/fsutil.h"
 #include "lib/util.h"
 
+#include <assert.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Mechanisms offered inside TLS (RFC 3501 6.2.2, SASL-IR RFC 4959). */
@@ -14,16 +16,59 @@
 /* Items of an ID list we look at (RFC 2971 3.3: at most 30 pairs). */
 #define IMAP_ID_PAIRS_MAX 30
 
-#define CAPS_COMMON "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE " \
-	"UNSELECT CHILDREN SPECIAL-USE LIST-EXTENDED UIDPLUS MOVE"
+/* Where a capability is announced. */
+enum cap_when {
+	CAP_ALWAYS,
+	CAP_PLAIN_PREAUTH,          /* before login, before TLS */
+	CAP_TLS_PREAUTH,            /* before login, inside TLS */
+};
+
+/* The capabilities, one a line, in the order announced. */
+static const struct {
+	const char *name;
+	enum cap_when when;
+} capabilities[] = {
+	{ "IMAP4rev1", CAP_ALWAYS },
+	{ "LITERAL+", CAP_ALWAYS },
+	{ "SASL-IR", CAP_ALWAYS },
+	{ "ID", CAP_ALWAYS },
+	{ "ENABLE", CAP_ALWAYS },
+	{ "IDLE", CAP_ALWAYS },
+	{ "NAMESPACE", CAP_ALWAYS },
+	{ "UNSELECT", CAP_ALWAYS },
+	{ "CHILDREN", CAP_ALWAYS },
+	{ "SPECIAL-USE", CAP_ALWAYS },
+	{ "LIST-EXTENDED", CAP_ALWAYS },
+	{ "UIDPLUS", CAP_ALWAYS },
+	{ "MOVE", CAP_ALWAYS },
+	{ "ESEARCH", CAP_ALWAYS },              /* RFC 4731 */
+	{ "SEARCHRES", CAP_ALWAYS },            /* RFC 5182 */
+	{ "STARTTLS", CAP_PLAIN_PREAUTH },
+	{ "LOGINDISABLED", CAP_PLAIN_PREAUTH },
+	{ "AUTH=PLAIN", CAP_TLS_PREAUTH },
+};
+
+/* Longest capability list (the names above and their spaces). */
+#define IMAP_CAPABILITY_MAX 1024
 
 const char *imap_capabilities(struct imap_session *is)
 {
-	if (is->state != IMAP_STATE_NOT_AUTH)
-		return CAPS_COMMON;
-	if (!session_is_tls(&is->s))
-		return CAPS_COMMON " STARTTLS LOGINDISABLED";
-	return CAPS_COMMON " AUTH=PLAIN";
+	static char out[IMAP_CAPABILITY_MAX];
+	enum cap_when now = CAP_ALWAYS;
+	size_t len = 0;
+
+	if (is->state == IMAP_STATE_NOT_AUTH)
+		now = session_is_tls(&is->s) ? CAP_TLS_PREAUTH : CAP_PLAIN_PREAUTH;
+	out[0] = '\0';
+	for (size_t i = 0; i < N_ELEMENTS(capabilities); i++) {
+		if (capabilities[i].when != CAP_ALWAYS && capabilities[i].when != now)
+			continue;
+		int n = snprintf(out + len, sizeof(out) - len, "%s%s",
+				 len > 0 ? " " : "", capabilities[i].name);
+		assert(n > 0 && (size_t)n < sizeof(out) - len);
+		len += (size_t)n;
+	}
+	return out;
 }
 
 void cmd_capability(struct imap_session *is, const struct imap_arg *args, size_t n)

@@ -81,6 +81,10 @@ struct imap_mailbox {
 	size_t cache_bytes;
 
 	struct imap_idle_watch *idle;   /* IDLE under way (cmd_idle.c) */
+
+	/* RFC 5182 SEARCHRES: the result SEARCH RETURN (SAVE) kept, as UIDs
+	 * ("$" in sequence sets); empty after SELECT/EXAMINE. */
+	struct imap_seqset saved;
 };
 
 /* ---- flags ------------------------------------------------------------ */
@@ -105,7 +109,9 @@ size_t imap_mailbox_keyword_names(const struct imap_mailbox *mb, uint32_t keywor
 
 /* Parse a sequence set argument (UIDs when uid) and resolve it against the
  * view. Sequence numbers beyond the view are an error (RFC 3501 9: BAD),
- * UIDs simply match what exists. The caller frees *set_r (also on error). */
+ * UIDs simply match what exists. "$" is the saved search result (RFC
+ * 5182): its UIDs, or the numbers of those still in the view. The caller
+ * frees *set_r (also on error). */
 int imap_mailbox_msgset(const struct imap_mailbox *mb, const struct imap_arg *arg,
 			bool uid, struct imap_seqset *set_r, const char **error_r);
 /* Does view message i (0-based) belong to a resolved set? */

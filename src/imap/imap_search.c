@@ -251,6 +251,10 @@ static bool parse_key_args(struct sparser *sp, const struct key_def *def,
 	case ARG_SEQSET:
 		if ((arg = next_arg(sp)) == NULL)
 			return false;
+		if (imap_arg_atom_equals(arg, "$")) {
+			key->saved = true;      /* UID $ (RFC 5182) */
+			return true;
+		}
 		if (!imap_arg_get_atom(arg, &s) ||
 		    imap_seqset_parse(s, &key->set, &sp->error) < 0) {
 			sp->error = "Invalid UID set";
@@ -319,6 +323,12 @@ static bool parse_key(struct sparser *sp, struct imap_search_key *key, unsigned 
 		sp->error = "Invalid search key";
 		return false;
 	}
+	if (strcmp(s, "$") == 0) {
+		/* RFC 5182: the saved result, UIDs even in a SEARCH */
+		key->type = IMAP_SEARCH_UID;
+		key->saved = true;
+		return true;
+	}
 	if ((*s >= '0' && *s <= '9') || *s == '*') {
 		key->type = IMAP_SEARCH_SEQSET;
 		return imap_seqset_parse(s, &key->set, &sp->error) == 0;
@@ -377,6 +387,19 @@ void imap_search_free(struct imap_search_key **keyp)
 		return;
 	key_clear(*keyp);
 	x_free(keyp);
+}
+
+void imap_search_use_saved(struct imap_search_key *key,
+			   const struct imap_seqset *saved)
+{
+	if (key->saved) {
+		imap_seqset_free(&key->set);
+		for (size_t i = 0; i < saved->count; i++)
+			imap_seqset_add(&key->set, saved->ranges[i].lo,
+					saved->ranges[i].hi);
+	}
+	for (size_t i = 0; i < key->n_children; i++)
+		imap_search_use_saved(&key->children[i], saved);
 }
 
 void imap_search_resolve(struct imap_search_key *key, uint32_t count, uint32_t max_uid)
