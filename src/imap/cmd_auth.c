@@ -43,6 +43,11 @@ static const struct {
 	{ "MOVE", CAP_ALWAYS },
 	{ "ESEARCH", CAP_ALWAYS },              /* RFC 4731 */
 	{ "SEARCHRES", CAP_ALWAYS },            /* RFC 5182 */
+	{ "SORT", CAP_ALWAYS },                 /* RFC 5256 */
+	{ "SORT=DISPLAY", CAP_ALWAYS },         /* RFC 5957 */
+	{ "ESORT", CAP_ALWAYS },                /* RFC 5267 */
+	{ "THREAD=ORDEREDSUBJECT", CAP_ALWAYS },        /* RFC 5256 */
+	{ "THREAD=REFERENCES", CAP_ALWAYS },    /* RFC 5256 */
 	{ "STARTTLS", CAP_PLAIN_PREAUTH },
 	{ "LOGINDISABLED", CAP_PLAIN_PREAUTH },
 	{ "AUTH=PLAIN", CAP_TLS_PREAUTH },

@@ -12,7 +12,6 @@
 #include "imap/imap_search.h"
 #include "lib/util.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <string.h>
 
@@ -20,7 +19,6 @@ struct search_job {
 	struct session_job job;
 	struct imap_session *is;
 	struct imap_search_key *key;
-	unsigned needs;
 	bool uid_cmd;
 	struct imap_esearch es;         /* RETURN (...) */
 	uint32_t *seqs, *uids;          /* the matches, ascending */
@@ -32,38 +30,18 @@ struct search_job {
 /* Does view message i match? -1 when reading it failed. */
 static int match_one(struct search_job *sj, size_t i, bool *match_r)
 {
-	struct imap_mailbox *mb = sj->is->sel;
-	struct imap_view_msg *m = &mb->msgs[i];
-	const char *kw[MAILDIR_KEYWORDS_MAX];
-	struct imap_search_msg sm = { .seq = (uint32_t)(i + 1), .uid = m->uid,
-				      .size = m->size, .internal_date = m->internal_date };
-	struct imap_msg msg = { .fd = -1 };
+	struct imap_msg msg;
 	const char *error = NULL;
-	uint32_t keywords;
-	int ret = 0;
+	bool opened;
 
-	*match_r = false;
-	imap_view_msg_current(mb, m, &sm.flags, &keywords);
-	sm.n_keywords = imap_mailbox_keyword_names(mb, keywords, kw);
-	sm.keywords = kw;
-	if (sj->needs != 0) {
-		if (imap_msg_open(mb, m, (sj->needs & IMAP_SEARCH_NEEDS_BODY) ?
-				  IMAP_MSG_NEED_TREE : IMAP_MSG_NEED_HEADER,
-				  &msg, &error) < 0) {
-			if (errno == ENOENT)
-				return 0;       /* expunged: no match */
-			strlcpy_sp(sj->error, error, sizeof(sj->error));
-			return -1;
-		}
-		sm.mime = msg.root;
-		sm.reader = &msg.reader;
-	}
-	if (imap_search_match(sj->key, &sm, match_r, &error) < 0)
-		ret = -1;
-	imap_msg_close(&msg);
-	if (ret < 0)
+	if (imap_msg_search(sj->is->sel, i, sj->key, IMAP_MSG_NEED_NOTHING, &msg,
+			    &opened, match_r, &error) < 0) {
 		strlcpy_sp(sj->error, error, sizeof(sj->error));
-	return ret;
+		return -1;
+	}
+	if (opened)
+		imap_msg_close(&msg);
+	return 0;
 }
 
 static void add_found(struct search_job *sj, uint32_t seq, uint32_t uid)
@@ -181,7 +159,6 @@ void cmd_search(struct imap_session *is, const struct imap_arg *args, size_t n)
 	sj->is = is;
 	sj->es = es;
 	sj->key = key;
-	sj->needs = imap_search_needs(key);
 	sj->uid_cmd = is->uid;
 	imap_job_start(is, &sj->job);
 }

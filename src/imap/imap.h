@@ -208,7 +208,7 @@ const struct imap_literal_sink *cmd_append_literal(
 	struct imap_session *is, const struct imap_command *so_far,
 	const struct imap_literal *lit);
 /* the selected state (cmd_select.c, cmd_fetch.c, cmd_store.c, cmd_search.c,
- * cmd_copy.c, cmd_idle.c) */
+ * cmd_sort.c, cmd_thread.c, cmd_copy.c, cmd_idle.c) */
 void cmd_select(struct imap_session *, const struct imap_arg *, size_t);
 void cmd_examine(struct imap_session *, const struct imap_arg *, size_t);
 void cmd_close(struct imap_session *, const struct imap_arg *, size_t);
@@ -218,6 +218,8 @@ void cmd_expunge(struct imap_session *, const struct imap_arg *, size_t);
 void cmd_fetch(struct imap_session *, const struct imap_arg *, size_t);
 void cmd_store(struct imap_session *, const struct imap_arg *, size_t);
 void cmd_search(struct imap_session *, const struct imap_arg *, size_t);
+void cmd_sort(struct imap_session *, const struct imap_arg *, size_t);
+void cmd_thread(struct imap_session *, const struct imap_arg *, size_t);
 void cmd_copy(struct imap_session *, const struct imap_arg *, size_t);
 void cmd_move(struct imap_session *, const struct imap_arg *, size_t);
 void cmd_idle(struct imap_session *, const struct imap_arg *, size_t);

@@ -42,6 +42,8 @@ static const struct imap_cmd commands[] = {
 	{ "FETCH", SELECTED, IMAP_CMD_UID | IMAP_CMD_NO_EXPUNGE, cmd_fetch, NULL },
 	{ "STORE", SELECTED, IMAP_CMD_UID | IMAP_CMD_NO_EXPUNGE, cmd_store, NULL },
 	{ "SEARCH", SELECTED, IMAP_CMD_UID | IMAP_CMD_NO_EXPUNGE, cmd_search, NULL },
+	{ "SORT", SELECTED, IMAP_CMD_UID | IMAP_CMD_NO_EXPUNGE, cmd_sort, NULL },
+	{ "THREAD", SELECTED, IMAP_CMD_UID | IMAP_CMD_NO_EXPUNGE, cmd_thread, NULL },
 	{ "COPY", SELECTED, IMAP_CMD_UID, cmd_copy, NULL },
 	{ "MOVE", SELECTED, IMAP_CMD_UID, cmd_move, NULL },
 	{ "IDLE", AUTHED | SELECTED, 0, cmd_idle, NULL },
