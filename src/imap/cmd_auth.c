@@ -43,6 +43,7 @@ static const struct {
 	{ "MOVE", CAP_ALWAYS },
 	{ "ESEARCH", CAP_ALWAYS },              /* RFC 4731 */
 	{ "SEARCHRES", CAP_ALWAYS },            /* RFC 5182 */
+	{ "COMPRESS=DEFLATE", CAP_ALWAYS },     /* RFC 4978 */
 	{ "SORT", CAP_ALWAYS },                 /* RFC 5256 */
 	{ "SORT=DISPLAY", CAP_ALWAYS },         /* RFC 5957 */
 	{ "ESORT", CAP_ALWAYS },                /* RFC 5267 */
@@ -147,6 +148,33 @@ void cmd_starttls(struct imap_session *is, const struct imap_arg *args, size_t n
 	}
 	imap_command_done(is, "OK", NULL, "Begin TLS negotiation now");
 	session_start_tls(&is->s);
+}
+
+/* RFC 4978: COMPRESS DEFLATE. The OK leaves uncompressed, everything after
+ * it is compressed both ways (net/compress.h); a second one, or one while
+ * the connection is compressed otherwise, is refused. */
+void cmd_compress(struct imap_session *is, const struct imap_arg *args, size_t n)
+{
+	const char *mech, *error = NULL;
+
+	if (n != 1 || !imap_arg_get_atom(&args[0], &mech)) {
+		imap_command_bad(is, "Syntax: COMPRESS DEFLATE");
+		return;
+	}
+	if (!str_ieq(mech, "DEFLATE")) {
+		imap_command_done(is, "NO", NULL, "Unsupported compression mechanism");
+		return;
+	}
+	if (session_is_compressed(&is->s)) {
+		imap_command_done(is, "NO", "COMPRESSIONACTIVE", "DEFLATE active already");
+		return;
+	}
+	/* Nothing may come between the OK and the switch: no updates. */
+	imap_command_done_now(is, "OK", NULL, "DEFLATE active");
+	if (session_start_compress(&is->s, &error) < 0) {
+		session_log(&is->s, LOG_LEVEL_ERROR, "compress error=\"%s\"", error);
+		session_close(&is->s);
+	}
 }
 
 /* ---- login: verify off the loop, then make sure the mailbox exists ------ */

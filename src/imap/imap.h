@@ -150,6 +150,12 @@ void imap_untagged(struct imap_session *is, const char *fmt, ...)
 void imap_command_done(struct imap_session *is, const char *status,
 		       const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* imap_command_done() without the update of the selected mailbox: the
+ * tagged reply is queued before this returns (COMPRESS switches the
+ * stream right after it). */
+void imap_command_done_now(struct imap_session *is, const char *status,
+			   const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 /* A syntax error in the arguments: "BAD <text>", counted as bad. */
 void imap_command_bad(struct imap_session *is, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -189,6 +195,7 @@ void cmd_capability(struct imap_session *, const struct imap_arg *, size_t);
 void cmd_noop(struct imap_session *, const struct imap_arg *, size_t);
 void cmd_logout(struct imap_session *, const struct imap_arg *, size_t);
 void cmd_starttls(struct imap_session *, const struct imap_arg *, size_t);
+void cmd_compress(struct imap_session *, const struct imap_arg *, size_t);
 void cmd_login(struct imap_session *, const struct imap_arg *, size_t);
 void cmd_authenticate(struct imap_session *, const struct imap_arg *, size_t);
 void cmd_id(struct imap_session *, const struct imap_arg *, size_t);

@@ -20,6 +20,7 @@ static const struct imap_cmd commands[] = {
 	{ "LOGOUT", ANY, 0, cmd_logout, NULL },
 	{ "ID", ANY, 0, cmd_id, NULL },
 	{ "STARTTLS", NOT_AUTH, 0, cmd_starttls, NULL },
+	{ "COMPRESS", AUTHED | SELECTED, 0, cmd_compress, NULL },
 	{ "LOGIN", NOT_AUTH, 0, cmd_login, NULL },
 	{ "AUTHENTICATE", NOT_AUTH, 0, cmd_authenticate, NULL },
 	{ "ENABLE", AUTHED, 0, cmd_enable, NULL },
@@ -145,6 +146,16 @@ void imap_command_done(struct imap_session *is, const char *status,
 				       send_tagged);
 	else
 		send_tagged(is);
+}
+
+void imap_command_done_now(struct imap_session *is, const char *status,
+			   const char *code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	format_reply(is, status, code, fmt, ap);
+	va_end(ap);
+	send_tagged(is);
 }
 
 void imap_command_bad(struct imap_session *is, const char *fmt, ...)
