@@ -44,6 +44,7 @@ static const struct {
 	{ "ESEARCH", CAP_ALWAYS },              /* RFC 4731 */
 	{ "SEARCHRES", CAP_ALWAYS },            /* RFC 5182 */
 	{ "COMPRESS=DEFLATE", CAP_ALWAYS },     /* RFC 4978 */
+	{ "UNAUTHENTICATE", CAP_ALWAYS },       /* RFC 8437 */
 	{ "SORT", CAP_ALWAYS },                 /* RFC 5256 */
 	{ "SORT=DISPLAY", CAP_ALWAYS },         /* RFC 5957 */
 	{ "ESORT", CAP_ALWAYS },                /* RFC 5267 */
@@ -175,6 +176,28 @@ void cmd_compress(struct imap_session *is, const struct imap_arg *args, size_t n
 		session_log(&is->s, LOG_LEVEL_ERROR, "compress error=\"%s\"", error);
 		session_close(&is->s);
 	}
+}
+
+/* RFC 8437: back to the not-authenticated state as after the greeting
+ * (TLS and compression stay): the mailbox is closed without expunging,
+ * and the account, its mailbox path and every ENABLEd extension are
+ * forgotten. Per-user session state added later must be reset here. */
+void cmd_unauthenticate(struct imap_session *is, const struct imap_arg *args,
+			size_t n)
+{
+	if (n != 0) {
+		imap_command_bad(is, "UNAUTHENTICATE takes no arguments");
+		return;
+	}
+	session_log(&is->s, LOG_LEVEL_INFO, "unauthenticate user=%s", is->user);
+	imap_mailbox_close(is);
+	x_free(&is->user);
+	x_free(&is->root);
+	sasl_clear(&is->sasl);
+	is->utf8_accept = false;
+	imap_enter_state(is, IMAP_STATE_NOT_AUTH);
+	session_set_timeout(&is->s, IMAP_PREAUTH_TIMEOUT_SECS);
+	imap_command_done(is, "OK", NULL, "Unauthenticate completed");
 }
 
 /* ---- login: verify off the loop, then make sure the mailbox exists ------ */

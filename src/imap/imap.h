@@ -196,6 +196,7 @@ void cmd_noop(struct imap_session *, const struct imap_arg *, size_t);
 void cmd_logout(struct imap_session *, const struct imap_arg *, size_t);
 void cmd_starttls(struct imap_session *, const struct imap_arg *, size_t);
 void cmd_compress(struct imap_session *, const struct imap_arg *, size_t);
+void cmd_unauthenticate(struct imap_session *, const struct imap_arg *, size_t);
 void cmd_login(struct imap_session *, const struct imap_arg *, size_t);
 void cmd_authenticate(struct imap_session *, const struct imap_arg *, size_t);
 void cmd_id(struct imap_session *, const struct imap_arg *, size_t);

@@ -21,6 +21,7 @@ static const struct imap_cmd commands[] = {
 	{ "ID", ANY, 0, cmd_id, NULL },
 	{ "STARTTLS", NOT_AUTH, 0, cmd_starttls, NULL },
 	{ "COMPRESS", AUTHED | SELECTED, 0, cmd_compress, NULL },
+	{ "UNAUTHENTICATE", AUTHED | SELECTED, 0, cmd_unauthenticate, NULL },
 	{ "LOGIN", NOT_AUTH, 0, cmd_login, NULL },
 	{ "AUTHENTICATE", NOT_AUTH, 0, cmd_authenticate, NULL },
 	{ "ENABLE", AUTHED, 0, cmd_enable, NULL },
