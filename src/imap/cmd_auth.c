@@ -45,6 +45,8 @@ static const struct {
 	{ "SEARCHRES", CAP_ALWAYS },            /* RFC 5182 */
 	{ "COMPRESS=DEFLATE", CAP_ALWAYS },     /* RFC 4978 */
 	{ "UNAUTHENTICATE", CAP_ALWAYS },       /* RFC 8437 */
+	{ "LIST-STATUS", CAP_ALWAYS },          /* RFC 5819 */
+	{ "STATUS=SIZE", CAP_ALWAYS },          /* RFC 8438 */
 	{ "SORT", CAP_ALWAYS },                 /* RFC 5256 */
 	{ "SORT=DISPLAY", CAP_ALWAYS },         /* RFC 5957 */
 	{ "ESORT", CAP_ALWAYS },                /* RFC 5267 */

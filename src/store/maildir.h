@@ -203,6 +203,9 @@ struct maildir_status {
 	uint32_t unseen;       /* without \Seen */
 	uint32_t uidnext;      /* after the UIDs given to new/ */
 	uint32_t uidvalidity;
+	uint32_t deleted;      /* with \Deleted (IMAP4rev2 STATUS DELETED) */
+	uint64_t size;         /* the messages' vsizes added up (RFC 8438
+				  STATUS SIZE) */
 };
 
 /* Describe the folder without taking \Recent away: the sync of
