@@ -46,6 +46,7 @@ static const struct {
 	{ "COMPRESS=DEFLATE", CAP_ALWAYS },     /* RFC 4978 */
 	{ "UNAUTHENTICATE", CAP_ALWAYS },       /* RFC 8437 */
 	{ "LIST-STATUS", CAP_ALWAYS },          /* RFC 5819 */
+	{ "MULTIAPPEND", CAP_ALWAYS },          /* RFC 3502 */
 	{ "STATUS=SIZE", CAP_ALWAYS },          /* RFC 8438 */
 	{ "SORT", CAP_ALWAYS },                 /* RFC 5256 */
 	{ "SORT=DISPLAY", CAP_ALWAYS },         /* RFC 5957 */

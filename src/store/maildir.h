@@ -305,6 +305,19 @@ int maildir_append_commit(struct maildir_append **ctx, unsigned flags,
 			     uint32_t keywords, time_t internal_date,
 			     uint32_t *uidvalidity_r, uint32_t *uid_r,
 			     const char **error_r);
+/* Several messages in one step (IMAP MULTIAPPEND, RFC 3502): finish each
+ * when its bytes are written (fsync'd, measured, given internal_date as
+ * mtime, its descriptor closed; it stays in tmp/), then commit them all
+ * into cur/ under one lock with consecutive UIDs (uids_r[i] for ctxs[i]),
+ * flags[i] and keywords[i]: all or nothing, and every ctx is freed (its
+ * tmp/ file removed on failure). Abort (maildir_append_abort) frees a
+ * finished ctx as well. */
+int maildir_append_finish(struct maildir_append *ctx, time_t internal_date,
+			  const char **error_r);
+int maildir_append_commit_all(struct maildir_append **ctxs, size_t n,
+			      const unsigned *flags, const uint32_t *keywords,
+			      uint32_t *uidvalidity_r, uint32_t *uids_r,
+			      const char **error_r);
 
 /* Copy msgs (from a snapshot of src) into dst: hard links where possible,
  * else copies fsync'd with the same internal date; flags are kept, and
