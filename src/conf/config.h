@@ -81,6 +81,8 @@ struct config {
 	uint64_t pop3_timeout;
 	uint64_t imap_timeout;
 	uint64_t auth_max_failures;
+	uint64_t quota;          /* bytes per mailbox, 0: none */
+	uint64_t quota_messages; /* messages per mailbox, 0: none */
 };
 
 /* The loaded config of the running process. */

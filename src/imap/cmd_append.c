@@ -53,6 +53,7 @@ struct append_msg {
 
 struct imap_append {
 	struct imap_session *is;    /* NULL once cancelled */
+	char *user;
 	char *root;
 	char *mailbox;
 	size_t n_args;              /* arguments up to the last literal */
@@ -184,6 +185,17 @@ out:
 	return ret;
 }
 
+/* RFC 9208: refused before "+" when the messages so far (announced
+ * sizes) would not fit the quota. */
+static int quota_check(struct imap_append *ap, const char **error_r)
+{
+	uint64_t bytes = 0;
+
+	for (size_t i = 0; i < ap->n_msgs; i++)
+		bytes += ap->msgs[i].size;
+	return imap_quota_check(ap->user, bytes, ap->n_msgs, error_r);
+}
+
 static void append_work(struct session_job *job)
 {
 	struct append_job *aj = (struct append_job *)job;
@@ -195,6 +207,8 @@ static void append_work(struct session_job *job)
 	case OP_OPEN:
 		ret = maildir_folder_open(ap->root, ap->mailbox, &ap->folder, &error);
 		if (ret == 0)
+			ret = quota_check(ap, &error);
+		if (ret == 0)
 			ret = maildir_append_begin(ap->folder, &cur_msg(ap)->ctx,
 						   &ap->fd, &error);
 		break;
@@ -202,6 +216,8 @@ static void append_work(struct session_job *job)
 		/* the previous message is complete: durable in tmp/ */
 		if (!ap->write_failed)
 			ret = finish_msg(ap, &ap->msgs[ap->n_msgs - 2], aj->buf, &error);
+		if (ret == 0 && !ap->write_failed)
+			ret = quota_check(ap, &error);
 		if (ret == 0 && !ap->write_failed)
 			ret = maildir_append_begin(ap->folder, &cur_msg(ap)->ctx,
 						   &ap->fd, &error);
@@ -230,6 +246,7 @@ static void append_free(struct imap_append *ap)
 	maildir_folder_close(&ap->folder);
 	if (ap->pending != NULL)
 		evbuffer_free(ap->pending);
+	free(ap->user);
 	free(ap->root);
 	free(ap->mailbox);
 	free(ap);
@@ -569,6 +586,7 @@ static void first_literal(struct imap_session *is, const struct imap_command *so
 		return;
 	}
 	ap->is = is;
+	ap->user = xstrdup(is->user);
 	ap->root = xstrdup(is->root);
 	ap->pending = evbuffer_new();
 	is->append = ap;

@@ -47,6 +47,9 @@ static const struct {
 	{ "UNAUTHENTICATE", CAP_ALWAYS },       /* RFC 8437 */
 	{ "LIST-STATUS", CAP_ALWAYS },          /* RFC 5819 */
 	{ "MULTIAPPEND", CAP_ALWAYS },          /* RFC 3502 */
+	{ "QUOTA", CAP_ALWAYS },                /* RFC 9208 */
+	{ "QUOTA=RES-STORAGE", CAP_ALWAYS },    /* RFC 9208 */
+	{ "QUOTA=RES-MESSAGE", CAP_ALWAYS },    /* RFC 9208 */
 	{ "STATUS=SIZE", CAP_ALWAYS },          /* RFC 8438 */
 	{ "SORT", CAP_ALWAYS },                 /* RFC 5256 */
 	{ "SORT=DISPLAY", CAP_ALWAYS },         /* RFC 5957 */

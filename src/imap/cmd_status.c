@@ -22,6 +22,7 @@ static const char *const item_names[IMAP_STATUS_ITEM_COUNT] = {
 	[IMAP_STATUS_UIDNEXT] = "UIDNEXT", [IMAP_STATUS_UIDVALIDITY] = "UIDVALIDITY",
 	[IMAP_STATUS_UNSEEN] = "UNSEEN", [IMAP_STATUS_DELETED] = "DELETED",
 	[IMAP_STATUS_SIZE] = "SIZE",
+	[IMAP_STATUS_DELETED_STORAGE] = "DELETED-STORAGE",
 };
 
 struct status_job {
@@ -65,6 +66,7 @@ static uint64_t item_value(const struct maildir_status *st, enum imap_status_ite
 	case IMAP_STATUS_UNSEEN: return st->unseen;
 	case IMAP_STATUS_DELETED: return st->deleted;
 	case IMAP_STATUS_SIZE: return st->size;
+	case IMAP_STATUS_DELETED_STORAGE: return (st->deleted_bytes + 1023) / 1024;
 	case IMAP_STATUS_ITEM_COUNT: break;
 	}
 	return 0;

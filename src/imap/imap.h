@@ -212,6 +212,10 @@ void cmd_subscribe(struct imap_session *, const struct imap_arg *, size_t);
 void cmd_unsubscribe(struct imap_session *, const struct imap_arg *, size_t);
 void cmd_status(struct imap_session *, const struct imap_arg *, size_t);
 void cmd_append(struct imap_session *, const struct imap_arg *, size_t);
+/* cmd_quota.c */
+void cmd_getquota(struct imap_session *, const struct imap_arg *, size_t);
+void cmd_getquotaroot(struct imap_session *, const struct imap_arg *, size_t);
+void cmd_setquota(struct imap_session *, const struct imap_arg *, size_t);
 const struct imap_literal_sink *cmd_append_literal(
 	struct imap_session *is, const struct imap_command *so_far,
 	const struct imap_literal *lit);

@@ -35,7 +35,7 @@ void imap_reply_store_error(struct imap_session *is, const char *what,
 	bool private = is->root != NULL && strstr(r->error, is->root) != NULL;
 	const char *detail = private ? "Operation refused" : r->error;
 
-	if (private || (r->err != ENOENT && r->err != EEXIST &&
+	if (private || (r->err != ENOENT && r->err != EEXIST && r->err != EDQUOT &&
 			r->err != EINVAL && r->err != EPERM && r->err != EOVERFLOW))
 		session_log(&is->s, LOG_LEVEL_ERROR, "store-error op=%s error=\"%s\"",
 			    what, r->error);
@@ -54,8 +54,12 @@ void imap_reply_store_error(struct imap_session *is, const char *what,
 		imap_command_done(is, "NO", "LIMIT", "Mailbox has run out of UIDs");
 		return;
 	case ENOSPC:
-	case EDQUOT:
 		imap_command_done(is, "NO", "OVERQUOTA", "Not enough disk space");
+		return;
+	case EDQUOT:
+		/* the mailbox's quota (cmd_quota.c), as Dovecot words it */
+		imap_command_done(is, "NO", "OVERQUOTA", "Quota exceeded (mailbox "
+				  "for user is full)");
 		return;
 	default:
 		imap_command_done(is, "NO", "SERVERBUG", "Internal error occurred. "

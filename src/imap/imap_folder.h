@@ -5,6 +5,7 @@
 #define SEALPOST_IMAP_FOLDER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "imap/imap.h"
 
@@ -35,5 +36,12 @@ bool imap_arg_get_mailbox(const struct imap_arg *arg, const char **name_r);
  * the operation for the log. */
 void imap_reply_store_error(struct imap_session *is, const char *what,
 			    const struct imap_store_result *r);
+
+/* Pool thread: may user's mailbox take bytes in messages more (QUOTA,
+ * RFC 9208; cmd_quota.c)? -1 with errno EDQUOT and *error_r when that
+ * would exceed a limit (imap_reply_store_error answers NO [OVERQUOTA]);
+ * a usage that cannot be read is logged and allowed. */
+int imap_quota_check(const char *user, uint64_t bytes, uint64_t messages,
+		     const char **error_r);
 
 #endif

@@ -1,8 +1,9 @@
 /* imap_status.h — what STATUS (RFC 3501 6.3.10, cmd_status.c) and LIST
  * RETURN (STATUS ...) (RFC 5819, cmd_list.c) share: the items, reading a
  * folder's counts in a job, and the "STATUS name (...)" response. Items:
- * MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN, and DELETED and SIZE of
- * IMAP4rev2 (RFC 9051 6.3.11, RFC 8438 STATUS=SIZE). */
+ * MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN, DELETED and SIZE of
+ * IMAP4rev2 (RFC 9051 6.3.11, RFC 8438 STATUS=SIZE), and QUOTA's
+ * DELETED-STORAGE (RFC 9208 4.2, in units of 1024 octets). */
 #ifndef SEALPOST_IMAP_STATUS_H
 #define SEALPOST_IMAP_STATUS_H
 
@@ -21,6 +22,7 @@ enum imap_status_item {
 	IMAP_STATUS_UNSEEN,
 	IMAP_STATUS_DELETED,
 	IMAP_STATUS_SIZE,
+	IMAP_STATUS_DELETED_STORAGE,    /* RFC 9208 4.2 */
 	IMAP_STATUS_ITEM_COUNT
 };
 

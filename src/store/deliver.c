@@ -168,6 +168,12 @@ int deliver_commit(struct spool *sp, const char *data_dir,
 			goto done;
 	}
 	ret = 0;
+	/* each mailbox's quota usage (maildirsize) grows by the message */
+	for (size_t i = 0; i < n_addresses; i++) {
+		char *maildir = mailbox_path(data_dir, addresses[i]);
+		maildir_quota_add(maildir, (int64_t)sp->size, 1);
+		free(maildir);
+	}
 done:
 	for (size_t i = 0; i < n_placed; i++) {
 		if (ret < 0)

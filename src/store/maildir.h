@@ -206,6 +206,8 @@ struct maildir_status {
 	uint32_t deleted;      /* with \Deleted (IMAP4rev2 STATUS DELETED) */
 	uint64_t size;         /* the messages' vsizes added up (RFC 8438
 				  STATUS SIZE) */
+	uint64_t deleted_bytes; /* the files of those with \Deleted (RFC 9208
+				  STATUS DELETED-STORAGE) */
 };
 
 /* Describe the folder without taking \Recent away: the sync of
@@ -349,6 +351,38 @@ int maildir_new_basename(char *buf, size_t size, size_t msg_size);
 /* The unique part alone, "<sec>.M<usec>P<pid>Q<n>.<host>": the name of a
  * file whose size is not known yet (tmp/, the spool). Thread-safe. */
 int maildir_unique_name(char *buf, size_t size);
+
+/* ---- quota (Maildir++ maildirsize, maildir_quota.c) -------------------- */
+
+/* A mailbox's limits; 0: no limit of that kind. */
+struct maildir_quota {
+	uint64_t bytes;
+	uint64_t messages;
+};
+
+struct maildir_quota_usage {
+	uint64_t bytes;        /* message files, as stored */
+	uint64_t messages;
+};
+
+/* The usage of the mailbox at root (every folder), from root/maildirsize
+ * (Maildir++ quota, as Dovecot's maildir backend and maildrop keep it):
+ * read when it is fresh and written for these limits, else recalculated
+ * from the folders' file names and replaced atomically. Only call it for
+ * a mailbox that has a limit: the file it creates makes every later
+ * change be recorded. */
+int maildir_quota_usage(const char *root, const struct maildir_quota *limit,
+			struct maildir_quota_usage *usage_r, const char **error_r);
+/* Does adding bytes and messages stay within limit? */
+bool maildir_quota_allows(const struct maildir_quota *limit,
+			  const struct maildir_quota_usage *usage,
+			  uint64_t bytes, uint64_t messages);
+/* Record a change of the mailbox at root (the store does so for every
+ * message it adds or removes; deliveries too). Nothing when it keeps no
+ * maildirsize. */
+void maildir_quota_add(const char *root, int64_t bytes, int64_t messages);
+/* Forget the recorded usage (a folder was deleted): recalculated next. */
+void maildir_quota_invalidate(const char *root);
 
 /* ---- POP3 session lock ------------------------------------------------ */
 

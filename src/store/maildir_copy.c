@@ -189,8 +189,9 @@ out:
 /* Unlink msg's file, found by basename when renamed or moved from new/ to
  * cur/. *in_new_r is set when a file in new/ was unlinked. */
 static int unlink_msg(struct maildir_folder *folder, struct maildir_msg *msg,
-		      bool *in_new_r, const char **error_r)
+		      bool *in_new_r, bool *removed_r, const char **error_r)
 {
+	*removed_r = false;
 	for (int attempt = 0; attempt < MAILDIR_COPY_ATTEMPTS; attempt++) {
 		char *path = maildir_msg_path(folder, msg);
 		int r = unlink(path), err = errno;
@@ -199,6 +200,7 @@ static int unlink_msg(struct maildir_folder *folder, struct maildir_msg *msg,
 				*error_r = errfmt("%s: unlink: %s", path, strerror(err));
 			else if (msg->in_new)
 				*in_new_r = true;
+			*removed_r = r == 0;
 			free(path);
 			errno = err;
 			return r;
@@ -230,6 +232,7 @@ int maildir_expunge(struct maildir_folder *folder,
 	uint32_t *uids = xcalloc(count + 1, sizeof(*uids));
 	bool from_new = false;
 	int lock_fd = -1, ret = -1, err;
+	uint64_t bytes = 0, n_removed = 0;
 
 	memset(&ul, 0, sizeof(ul));
 	if (maildir_lock(folder->path, MAILDIR_UIDLIST_LOCK_NAME, false, &lock_fd,
@@ -238,7 +241,13 @@ int maildir_expunge(struct maildir_folder *folder,
 	/* Files first: a crash before the uidlist is rewritten only leaves
 	 * entries the next sync drops. The other order could resurrect. */
 	for (size_t i = 0; i < count; i++) {
-		if (unlink_msg(folder, msgs[i], &from_new, error_r) < 0)
+		bool removed;
+		int rc = unlink_msg(folder, msgs[i], &from_new, &removed, error_r);
+		if (removed) {
+			bytes += msgs[i]->size;
+			n_removed++;
+		}
+		if (rc < 0)
 			goto out;
 		uids[i] = msgs[i]->uid;
 	}
@@ -253,6 +262,9 @@ int maildir_expunge(struct maildir_folder *folder,
 	ret = 0;
 out:
 	err = errno;
+	/* what is gone is gone, whatever failed after */
+	if (n_removed > 0)
+		maildir_quota_add(folder->root, -(int64_t)bytes, -(int64_t)n_removed);
 	maildir_unlock(&lock_fd);
 	uidlist_free(&ul);
 	free(uids);

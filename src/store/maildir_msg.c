@@ -270,6 +270,10 @@ int maildir_enter_cur(struct maildir_folder *folder, struct maildir_entering *in
 	if (uidvalidity_r != NULL)
 		*uidvalidity_r = ul.uidvalidity;
 	ret = 0;
+	uint64_t bytes = 0;
+	for (size_t i = 0; i < n; i++)
+		bytes += in[i].size;
+	maildir_quota_add(folder->root, (int64_t)bytes, (int64_t)n);
 	goto out;
 fail:
 	err = errno;
