@@ -47,6 +47,7 @@ static const struct {
 	{ "UNAUTHENTICATE", CAP_ALWAYS },       /* RFC 8437 */
 	{ "LIST-STATUS", CAP_ALWAYS },          /* RFC 5819 */
 	{ "MULTIAPPEND", CAP_ALWAYS },          /* RFC 3502 */
+	{ "BINARY", CAP_ALWAYS },               /* RFC 3516 */
 	{ "QUOTA", CAP_ALWAYS },                /* RFC 9208 */
 	{ "QUOTA=RES-STORAGE", CAP_ALWAYS },    /* RFC 9208 */
 	{ "QUOTA=RES-MESSAGE", CAP_ALWAYS },    /* RFC 9208 */

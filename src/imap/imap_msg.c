@@ -163,6 +163,7 @@ int imap_msg_segments(struct imap_msg *msg, const struct mime_body_result *res,
 		const struct mime_segment *ms = &res->segs[i];
 		struct fstream_segment *fs = &(*segs)[(*n)++];
 		memset(fs, 0, sizeof(*fs));
+		fs->fd = -1;            /* the message's file */
 		fs->data = ms->data;
 		fs->offset = ms->offset;
 		fs->length = ms->size;

@@ -32,6 +32,11 @@ int fs_mkdir_p(const char *path, mode_t mode, const char **error_r);
 
 bool fs_exists(const char *path);
 
+/* A scratch file in dir that has no name (O_TMPFILE; else made with
+ * mkstemp and unlinked at once): read/write, mode 0600, gone when its
+ * last descriptor closes. -1 with *error_r. */
+int fs_tmpfile(const char *dir, const char **error_r);
+
 /* "dir/name" in a new string; name is returned as-is when absolute. */
 char *fs_join(const char *dir, const char *name);
 /* Folder part of path ("." when none), new string. */
