@@ -569,6 +569,14 @@ static void first_literal(struct imap_session *is, const struct imap_command *so
 	struct imap_append *ap = xcalloc(1, sizeof(*ap));
 
 	ap->fd = -1;
+	/* IMAP4rev2: the name is UTF-8 (the command table converts the
+	 * others; APPEND's first literal comes before dispatch) */
+	if (is->rev2 && so_far->n_args >= 1 &&
+	    !imap_names_from_utf8(is, 1, so_far->args, so_far->n_args)) {
+		append_free(ap);
+		imap_command_bad(is, "Mailbox names are UTF-8 (IMAP4rev2)");
+		return;
+	}
 	if (so_far->n_args < 1 || !imap_arg_get_mailbox(&so_far->args[0], &mailbox)) {
 		append_free(ap);
 		imap_command_bad(is, "Syntax: APPEND mailbox [(flags)] "

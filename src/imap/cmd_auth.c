@@ -8,6 +8,7 @@
 #include "lib/util.h"
 
 #include <assert.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -29,6 +30,7 @@ static const struct {
 	enum cap_when when;
 } capabilities[] = {
 	{ "IMAP4rev1", CAP_ALWAYS },
+	{ "IMAP4rev2", CAP_ALWAYS },            /* RFC 9051, after ENABLE */
 	{ "LITERAL+", CAP_ALWAYS },
 	{ "SASL-IR", CAP_ALWAYS },
 	{ "ID", CAP_ALWAYS },
@@ -123,10 +125,22 @@ void cmd_id(struct imap_session *is, const struct imap_arg *args, size_t n)
 	imap_command_done(is, "OK", NULL, "ID completed");
 }
 
-/* RFC 5161: nothing we offer needs enabling, so nothing is enabled. */
+/* What ENABLE can turn on (RFC 5161): one line each. */
+static const struct {
+	const char *name;
+	size_t flag_offset;             /* a bool in struct imap_session */
+} enablers[] = {
+	{ "IMAP4rev2", offsetof(struct imap_session, rev2) },   /* RFC 9051 */
+};
+
+/* RFC 5161: the extensions named that we have and that were not on
+ * already are turned on and listed in "* ENABLED"; unknown names are
+ * ignored. */
 void cmd_enable(struct imap_session *is, const struct imap_arg *args, size_t n)
 {
+	struct buf b = { 0 };
 	const char *cap;
+
 	if (n == 0) {
 		imap_command_bad(is, "ENABLE needs capability names");
 		return;
@@ -137,7 +151,20 @@ void cmd_enable(struct imap_session *is, const struct imap_arg *args, size_t n)
 			return;
 		}
 	}
-	imap_untagged(is, "ENABLED");
+	buf_append(&b, "ENABLED", 7);
+	for (size_t i = 0; i < n; i++) {
+		imap_arg_get_atom(&args[i], &cap);
+		for (size_t k = 0; k < N_ELEMENTS(enablers); k++) {
+			bool *flag = (bool *)((char *)is + enablers[k].flag_offset);
+			if (!str_ieq(cap, enablers[k].name) || *flag)
+				continue;
+			*flag = true;
+			buf_printf(&b, " %s", enablers[k].name);
+			session_log(&is->s, LOG_LEVEL_DEBUG, "enabled %s", enablers[k].name);
+		}
+	}
+	imap_untagged(is, "%s", b.data);
+	buf_free(&b);
 	imap_command_done(is, "OK", NULL, "ENABLE completed");
 }
 
@@ -202,6 +229,7 @@ void cmd_unauthenticate(struct imap_session *is, const struct imap_arg *args,
 	x_free(&is->root);
 	sasl_clear(&is->sasl);
 	is->utf8_accept = false;
+	is->rev2 = false;
 	imap_enter_state(is, IMAP_STATE_NOT_AUTH);
 	session_set_timeout(&is->s, IMAP_PREAUTH_TIMEOUT_SECS);
 	imap_command_done(is, "OK", NULL, "Unauthenticate completed");

@@ -72,6 +72,7 @@ struct list_job {
 	bool lsub;
 	bool extended;              /* LIST-EXTENDED syntax was used */
 	bool empty_mailbox;         /* the mailbox argument was "" */
+	bool utf8;                  /* names in UTF-8 (IMAP4rev2) */
 	unsigned select, ret;
 	struct imap_pattern *patterns;
 	size_t n_patterns;
@@ -274,7 +275,7 @@ static int cmp_entry(const void *a, const void *b)
 			 ((const struct list_entry *)b)->name);
 }
 
-static void render_entry(struct buf *b, const char *cmd,
+static void render_entry(struct buf *b, const char *cmd, bool utf8,
 			 const struct list_entry *e)
 {
 	static const struct { unsigned bit; const char *name; } names[] = {
@@ -295,7 +296,7 @@ static void render_entry(struct buf *b, const char *cmd,
 	if (e->special_use != NULL)
 		buf_printf(b, "%s%s", sp, e->special_use);
 	buf_printf(b, ") \"%c\" ", MAILDIR_SEP);
-	imap_append_astring(b, e->name);
+	imap_append_mailbox(b, e->name, utf8);
 	if (e->childinfo)
 		buf_printf(b, " (\"CHILDINFO\" (\"SUBSCRIBED\"))");
 	buf_append(b, "\r\n", 2);
@@ -315,7 +316,7 @@ static void render_status(struct list_job *lj, const struct list_entry *e)
 	if (imap_status_read(lj->root, e->name, &st, &error) < 0)
 		return;
 	buf_append(&lj->out, "* ", 2);
-	imap_status_render(&lj->out, e->name, &lj->status, &st);
+	imap_status_render(&lj->out, e->name, lj->utf8, &lj->status, &st);
 	buf_append(&lj->out, "\r\n", 2);
 }
 
@@ -329,7 +330,7 @@ static void render(struct list_job *lj)
 	for (size_t i = 0; i < lj->n_entries; i++) {
 		if (i > 0 && strcmp(lj->entries[i - 1].name, lj->entries[i].name) == 0)
 			continue;
-		render_entry(&lj->out, cmd, &lj->entries[i]);
+		render_entry(&lj->out, cmd, lj->utf8, &lj->entries[i]);
 		if (lj->ret & RET_STATUS)
 			render_status(lj, &lj->entries[i]);
 	}
@@ -533,6 +534,7 @@ static void list_or_lsub(struct imap_session *is, const struct imap_arg *args,
 	struct list_job *lj = xcalloc(1, sizeof(*lj));
 
 	lj->lsub = lsub;
+	lj->utf8 = is->rev2;
 	if (!parse_list_args(lj, args, n)) {
 		list_job_free(lj);
 		imap_command_bad(is, lsub ? "Syntax: LSUB reference mailbox" :

@@ -104,7 +104,7 @@ static void quota_done(struct session_job *job, bool live)
 	} else if (qj->mailbox != NULL) {
 		struct buf b = { 0 };
 		buf_append(&b, "QUOTAROOT ", 10);
-		imap_append_astring(&b, qj->mailbox);
+		imap_append_mailbox(&b, qj->mailbox, is->rev2);
 		if (qj->limited) {
 			buf_append(&b, " ", 1);
 			imap_append_string(&b, IMAP_QUOTA_ROOT, strlen(IMAP_QUOTA_ROOT));

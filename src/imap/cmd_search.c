@@ -136,6 +136,12 @@ void cmd_search(struct imap_session *is, const struct imap_arg *args, size_t n)
 		imap_command_bad(is, "%s", error);
 		return;
 	}
+	/* RFC 9051 6.4.4: IMAP4rev2 answers ESEARCH, "RETURN (ALL)" when
+	 * nothing was asked */
+	if (is->rev2 && !es.given) {
+		es.given = true;
+		es.opts = IMAP_ESEARCH_ALL;
+	}
 	switch (imap_search_parse(args + used, n - used, &key, &error)) {
 	case IMAP_SEARCH_PARSE_OK:
 		break;

@@ -72,12 +72,12 @@ static uint64_t item_value(const struct maildir_status *st, enum imap_status_ite
 	return 0;
 }
 
-void imap_status_render(struct buf *b, const char *name,
+void imap_status_render(struct buf *b, const char *name, bool utf8,
 			const struct imap_status_request *req,
 			const struct maildir_status *st)
 {
 	buf_append(b, "STATUS ", 7);
-	imap_append_astring(b, name);
+	imap_append_mailbox(b, name, utf8);
 	for (size_t i = 0; i < req->n_items; i++)
 		buf_printf(b, "%s%s %" PRIu64, i == 0 ? " (" : " ",
 			   item_names[req->items[i]], item_value(st, req->items[i]));
@@ -95,7 +95,7 @@ static void status_done(struct session_job *job, bool live)
 		imap_reply_store_error(is, "status", &sj->r);
 	} else {
 		struct buf b = { 0 };
-		imap_status_render(&b, sj->name, &sj->req, &sj->st);
+		imap_status_render(&b, sj->name, is->rev2, &sj->req, &sj->st);
 		imap_untagged(is, "%s", b.data);
 		buf_free(&b);
 		imap_command_done(is, "OK", NULL, "Status completed");
@@ -144,6 +144,14 @@ void cmd_status(struct imap_session *is, const struct imap_arg *args, size_t n)
 		imap_command_bad(is, "Syntax: STATUS mailbox (MESSAGES RECENT UIDNEXT "
 				 "UIDVALIDITY UNSEEN DELETED SIZE)");
 		return;
+	}
+	/* RFC 9051 6.3.11: no RECENT for an IMAP4rev2 client */
+	for (size_t i = 0; is->rev2 && i < sj->req.n_items; i++) {
+		if (sj->req.items[i] == IMAP_STATUS_RECENT) {
+			free(sj);
+			imap_command_bad(is, "RECENT is not an IMAP4rev2 status item");
+			return;
+		}
 	}
 	sj->job.work = status_work;
 	sj->job.done = status_done;

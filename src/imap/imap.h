@@ -54,6 +54,10 @@ struct imap_session;
 
 struct imap_literal_sink;
 
+/* imap_cmd.mailbox_args: LIST/LSUB syntax ([(selection)] reference
+ * pattern-or-patterns ...). */
+#define IMAP_MBOX_LIST (1u << 31)
+
 struct imap_cmd {
 	const char *name;
 	unsigned states;            /* bit per enum imap_state */
@@ -69,6 +73,11 @@ struct imap_cmd {
 	const struct imap_literal_sink *(*literal_begin)(
 		struct imap_session *is, const struct imap_command *so_far,
 		const struct imap_literal *lit);
+	/* Arguments that are mailbox names (bit i: args[i]; IMAP_MBOX_LIST:
+	 * LIST's reference and patterns), converted from UTF-8 to the
+	 * store's modified UTF-7 for an IMAP4rev2 session before the
+	 * handler runs. */
+	unsigned mailbox_args;
 };
 
 /* Streamed literal (APPEND message): where its bytes go. */
@@ -121,6 +130,10 @@ struct imap_session {
 
 	/* RFC 5161 ENABLE */
 	bool utf8_accept;
+	/* RFC 9051: IMAP4rev2 is on (ENABLE IMAP4rev2): mailbox names are
+	 * UTF-8 both ways, no \Recent and no RECENT, SEARCH answers ESEARCH,
+	 * SELECT lists the mailbox */
+	bool rev2;
 
 	/* the selected mailbox (cmd_select.c and friends) */
 	struct imap_mailbox *sel;
@@ -165,6 +178,12 @@ void imap_command_bad(struct imap_session *is, const char *fmt, ...)
  * (embed struct session_job first); done() frees it and, when live,
  * answers the command. */
 void imap_job_start(struct imap_session *is, struct session_job *job);
+
+/* IMAP4rev2: the mailbox-name arguments of a command (imap_cmd
+ * mailbox_args bits) from UTF-8 to modified UTF-7, in place; false when
+ * one is not valid UTF-8. */
+bool imap_names_from_utf8(struct imap_session *is, unsigned which,
+			  const struct imap_arg *args, size_t n);
 
 /* The capability list for the session's state (no leading "CAPABILITY"). */
 const char *imap_capabilities(struct imap_session *is);

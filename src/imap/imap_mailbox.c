@@ -82,6 +82,8 @@ void imap_mailbox_append_flags(const struct imap_mailbox *mb, struct buf *b,
 {
 	const char *names[MAILDIR_KEYWORDS_MAX];
 	size_t n = imap_mailbox_keyword_names(mb, keywords, names);
+	if (mb->rev2)
+		flags &= ~IMAP_FLAG_RECENT;     /* RFC 9051: \Recent is gone */
 	imap_append_flags(b, flags, names, n);
 }
 
@@ -346,7 +348,8 @@ static void view_apply(struct imap_session *is, struct maildir_snapshot *snap,
 	/* RFC 3501 7.3.1-2: new messages, and RECENT with them */
 	if (mb->count != old_count) {
 		imap_untagged(is, "%zu EXISTS", mb->count);
-		imap_untagged(is, "%zu RECENT", mb->recent);
+		if (!mb->rev2)
+			imap_untagged(is, "%zu RECENT", mb->recent);
 	}
 	send_flag_changes(is, old_count);
 }

@@ -64,6 +64,8 @@ struct imap_mailbox {
 	struct maildir_folder *folder;
 	char *name;                     /* as the client wrote it */
 	bool read_only;                 /* EXAMINE */
+	bool rev2;                      /* IMAP4rev2 (RFC 9051): no \Recent
+					   in FLAGS, no RECENT responses */
 	struct maildir_snapshot *snap;  /* the last sync */
 	uint32_t uidvalidity, uidnext;
 

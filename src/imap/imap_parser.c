@@ -602,6 +602,18 @@ const char *imap_parser_tag(const struct imap_parser *p)
 
 /* ---- argument accessors -------------------------------------------- */
 
+void imap_parser_replace_str(struct imap_parser *p, const struct imap_arg *arg,
+			     char *str)
+{
+	/* the tree is the parser's: its arguments are writable here */
+	struct imap_arg *a = (struct imap_arg *)arg;
+
+	(void)p;
+	free(a->str);
+	a->str = str;
+	a->len = strlen(str);
+}
+
 bool imap_arg_atom_equals(const struct imap_arg *arg, const char *word)
 {
 	const char *s;

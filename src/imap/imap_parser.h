@@ -167,6 +167,12 @@ const struct imap_parse_error *imap_parser_error(const struct imap_parser *p);
  * "*" then). */
 const char *imap_parser_tag(const struct imap_parser *p);
 
+/* Replace the text of an argument of the current command (an ATOM,
+ * NUMBER, STRING or LITERAL; its type stays) with str, which the parser
+ * takes over. For the session's rewriting of IMAP4rev2 mailbox names. */
+void imap_parser_replace_str(struct imap_parser *p, const struct imap_arg *arg,
+			     char *str);
+
 /* Argument accessors: true when arg has the asked form. */
 /* ATOM/NUMBER/NIL equal to word, case-insensitively. */
 bool imap_arg_atom_equals(const struct imap_arg *arg, const char *word);

@@ -38,8 +38,9 @@ bool imap_status_parse(const struct imap_arg *items, size_t count,
 /* Pool thread: the counts of folder name of the mailbox at root. */
 int imap_status_read(const char *root, const char *name,
 		     struct maildir_status *st_r, const char **error_r);
-/* Append "STATUS <name> (MESSAGES 3 ...)" (no "* ", no CRLF). */
-void imap_status_render(struct buf *b, const char *name,
+/* Append "STATUS <name> (MESSAGES 3 ...)" (no "* ", no CRLF); the name
+ * in UTF-8 when utf8 (IMAP4rev2). */
+void imap_status_render(struct buf *b, const char *name, bool utf8,
 			const struct imap_status_request *req,
 			const struct maildir_status *st);
 
