@@ -57,9 +57,15 @@ def _curl_ok(out):
             and {"smtps", "pop3s", "imaps"} <= set(protocols.group(1).split()))
 
 
+# The DNS tests' authoritative server (tests/proto/dnsworld.py); in sbin,
+# which a user's PATH may lack.
+NSD = "/usr/sbin/nsd"
+
 # The Debian package that ships each program the tests run.
 PROGRAM_PACKAGE = {"swaks": "swaks", "curl": "curl", "fetchmail": "fetchmail",
-                   "openssl": "openssl", "pgrep": "procps", "pkill": "procps"}
+                   "openssl": "openssl", "pgrep": "procps", "pkill": "procps",
+                   NSD: "nsd", "ldns-keygen": "ldnsutils",
+                   "ldns-signzone": "ldnsutils"}
 
 # (what is wrong when the check fails, the program's self-report, is it
 # enough?, the package that supplies it when the program is there but falls
@@ -76,6 +82,11 @@ CHECKS = [
      lambda o: "-starttls" in o, "openssl"),
     ("pgrep is missing", ["pgrep", "--version"], lambda o: "procps" in o, "procps"),
     ("pkill is missing", ["pkill", "--version"], lambda o: "procps" in o, "procps"),
+    ("nsd 4 is missing (DNS tests)", [NSD, "-v"], lambda o: "NSD version 4" in o, "nsd"),
+    ("ldns-keygen is missing (DNS tests)", ["ldns-keygen", "-v"],
+     lambda o: "ldns version" in o, "ldnsutils"),
+    ("ldns-signzone is missing (DNS tests)", ["ldns-signzone", "-v"],
+     lambda o: "ldns version" in o, "ldnsutils"),
 ]
 # (what is wrong when the check fails, a check in this process, the package)
 PYTHON_CHECKS = [
@@ -84,6 +95,7 @@ PYTHON_CHECKS = [
     ("the system's CA bundle is missing",
      lambda: os.path.getsize(CA_BUNDLE) > 0 if os.path.exists(CA_BUNDLE) else False,
      "ca-certificates"),
+    ("dnslib is missing for Python 3 (DNS tests)", lambda: _python_module("dnslib"), "python3-dnslib"),
 ]
 
 

@@ -1,10 +1,11 @@
-/* cli_check_config.c — sealpost check-config: the config, the served pair and
- * the passwd file, each problem on one line. */
-#include "cli/cli.h"
+/* cli_check_config.c — sealpost check-config: the config, every pair it
+ * names and which of them serves each configured name, and the passwd
+ * file, each problem on one line. */
+#include "cli/cli_cert.h"
 #include "lib/util.h"
 #include "auth/passwd.h"
 #include "lib/fsutil.h"
-#include "pki/pki.h"
+#include "pki/pki_set.h"
 
 #include <stdio.h>
 #include <sys/stat.h>
@@ -21,19 +22,17 @@ static void print_finding(const struct pki_finding *f, void *context)
 	}
 }
 
-/* The pair the server would serve: loadable, matching, and sound. */
-static int certificate_problems(const struct config *cfg)
+/* Every pair the server would serve (`certificate` and [sni]): loadable,
+ * matching and sound; and the set as a whole (one pair per key type in a
+ * list; configured names no pair covers are warnings). *set_r is the set
+ * for the summary. */
+static int certificate_problems(const struct config *cfg,
+				struct pki_set **set_r)
 {
-	struct pki_pair *pair;
-	const char *error;
 	int problems = 0;
 
-	if (pki_pair_load(cfg->certs_dir, cfg->certificate, &pair, &error) < 0) {
-		cli_fail("%s", error);
-		return 1;
-	}
-	pki_pair_check(pair, cfg->hostname, time(NULL), print_finding, &problems);
-	pki_pair_free(&pair);
+	pki_set_load(cfg, time(NULL), print_finding, &problems, set_r);
+	pki_set_check(*set_r, print_finding, &problems);
 	return problems;
 }
 
@@ -64,7 +63,7 @@ static int passwd_problems(const struct config *cfg)
 
 /* Problems that do not stop parsing but would stop or hobble the server.
  * Each is printed as one "sealpost: FILE: ..." line; returns their count. */
-static int semantic_problems(const struct config *cfg)
+static int semantic_problems(const struct config *cfg, struct pki_set **set_r)
 {
 	const char *file = cfg->path ? cfg->path : "(defaults)";
 	int problems = 0;
@@ -83,33 +82,58 @@ static int semantic_problems(const struct config *cfg)
 		problems++;
 	}
 	if (config_any_listen(cfg))
-		problems += certificate_problems(cfg);
+		problems += certificate_problems(cfg, set_r);
 	problems += passwd_problems(cfg);
 	return problems;
 }
 
+/* "mail, mail-ec" (errfmt() text). */
+static const char *pair_list(char *const *pairs, size_t n)
+{
+	struct buf b = { 0 };
+	const char *text;
+
+	for (size_t i = 0; i < n; i++)
+		buf_printf(&b, "%s%s", i > 0 ? ", " : "", pairs[i]);
+	text = errfmt("%s", b.data);
+	buf_free(&b);
+	return text;
+}
+
+static void print_summary(const struct config *cfg, const struct pki_set *set)
+{
+	printf("%s: ok\n", cfg->path);
+	printf("hostname    %s\n", cfg->hostname);
+	for (size_t i = 0; i < cfg->n_domains; i++)
+		printf("domain      %s\n", cfg->domains[i]);
+	printf("data_dir    %s\n", cfg->data_dir);
+	printf("certs_dir   %s\n", cfg->certs_dir);
+	printf("certificate %s\n", pair_list(cfg->certificates,
+					     cfg->n_certificates));
+	for (size_t i = 0; i < cfg->n_sni; i++)
+		printf("sni         %s = %s\n", cfg->sni[i].host,
+		       pair_list(cfg->sni[i].pairs, cfg->sni[i].n_pairs));
+	for (int s = 0; s < SERVICE_COUNT; s++) {
+		for (size_t i = 0; i < cfg->n_listen[s]; i++)
+			printf("listen      %-10s %s\n", service_infos[s].name,
+			       cfg->listen[s][i].text);
+	}
+	if (set != NULL)
+		cli_print_serving(set);
+}
+
 int cmd_check_config(const struct cli_command *cmd, struct cli_args *args)
 {
+	struct pki_set *set = NULL;
 	struct config *cfg;
 	int problems;
 
 	if (cli_load_config(args, true, &cfg) < 0)
 		return CLI_FAIL;
-	problems = semantic_problems(cfg);
-	if (problems == 0) {
-		printf("%s: ok\n", cfg->path);
-		printf("hostname    %s\n", cfg->hostname);
-		for (size_t i = 0; i < cfg->n_domains; i++)
-			printf("domain      %s\n", cfg->domains[i]);
-		printf("data_dir    %s\n", cfg->data_dir);
-		printf("certs_dir   %s\n", cfg->certs_dir);
-		printf("certificate %s\n", cfg->certificate);
-		for (int s = 0; s < SERVICE_COUNT; s++) {
-			for (size_t i = 0; i < cfg->n_listen[s]; i++)
-				printf("listen      %-10s %s\n", service_infos[s].name,
-				       cfg->listen[s][i].text);
-		}
-	}
+	problems = semantic_problems(cfg, &set);
+	if (problems == 0)
+		print_summary(cfg, set);
+	pki_set_free(&set);
 	config_free(&cfg);
 	return problems == 0 ? CLI_OK : CLI_FAIL;
 }

@@ -32,6 +32,10 @@ int fs_mkdir_p(const char *path, mode_t mode, const char **error_r);
 
 bool fs_exists(const char *path);
 
+/* Close every descriptor above 2 but those in keep (a child forked from a
+ * process that holds more than it should hand on). */
+void fs_close_all_except(const int *keep, size_t n);
+
 /* A scratch file in dir that has no name (O_TMPFILE; else made with
  * mkstemp and unlinked at once): read/write, mode 0600, gone when its
  * last descriptor closes. -1 with *error_r. */

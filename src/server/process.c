@@ -70,13 +70,25 @@ int server_prepare_dirs(const struct config *cfg, bool drop, uid_t uid, gid_t gi
 	return ret;
 }
 
-int server_check_writable(const struct config *cfg)
+/* The spool must be writable by the serving user: looked at with its
+ * effective ids (the master keeps root; the workers drop). */
+int server_check_writable(const struct config *cfg, uid_t uid, gid_t gid,
+			  bool drop)
 {
 	char *spool = fs_join(cfg->data_dir, DELIVER_SPOOL_DIR);
-	int ret = 0;
-	if (access(spool, W_OK | X_OK) < 0)
+	int ret = 0, err = 0;
+
+	if (drop && (setegid(gid) < 0 || seteuid(uid) < 0)) {
+		ret = sp_print_error("user %s: cannot take its ids: %s", cfg->user,
+				     strerror(errno));
+	} else if (eaccess(spool, W_OK | X_OK) < 0) {
+		err = errno;
+	}
+	if (drop && (seteuid(0) < 0 || setegid(0) < 0))
+		ret = sp_print_error("cannot take back root: %s", strerror(errno));
+	if (ret == 0 && err != 0)
 		ret = sp_print_error("data_dir: %s: not writable by the serving user: %s",
-			   spool, strerror(errno));
+				     spool, strerror(err));
 	free(spool);
 	return ret;
 }

@@ -1,19 +1,15 @@
 /* services.c — the wiring of services: which protocol serves which
- * listener, the TLS context they share, and what each worker starts for
- * them. The one place that knows every protocol module; the connection
+ * listener, and what each worker starts for them. The one place that knows every protocol module; the connection
  * core (src/net) knows none of them. */
 #include "server/server_private.h"
 #include "net/session.h"
-#include "net/tls.h"
 #include "auth/auth.h"
-#include "pki/pki.h"
 #include "imap/imap.h"
 #include "pop3/pop3.h"
 #include "smtp/smtp.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
-#include <time.h>
 
 const struct session_vfuncs *const server_proto_vfuncs[PROTO_COUNT] = {
 	[PROTO_SMTP] = &smtp_vfuncs,
@@ -35,33 +31,6 @@ int server_check_services(const struct config *cfg)
 	}
 	if (cfg->n_domains == 0)
 		return sp_print_error("%s: domains: no local domain is set", cfg->path);
-	return 0;
-}
-
-/* Findings about the served pair go to the log; only a missing, unreadable
- * or mismatched pair (pki_pair_load) stops the start. */
-static void log_finding(const struct pki_finding *f, void *context)
-{
-	if (f->severity == PKI_ERROR)
-		log_error("certificate %s: %s", f->file, f->text);
-	else if (f->severity == PKI_WARNING)
-		log_warn("certificate %s: %s", f->file, f->text);
-}
-
-int server_load_tls(const struct config *cfg, struct server *srv)
-{
-	struct pki_pair *pair;
-	const char *error;
-
-	if (pki_pair_load(cfg->certs_dir, cfg->certificate, &pair, &error) < 0)
-		return sp_print_error("%s", error);
-	pki_pair_check(pair, cfg->hostname, time(NULL), log_finding, NULL);
-	if (tls_server_ctx_new(pair->cert, pair->chain, pair->key,
-			       cfg->tls_min_version, &srv->tls_ctx, &error) < 0) {
-		pki_pair_free(&pair);
-		return sp_print_error("%s/%s.crt: %s", cfg->certs_dir, cfg->certificate, error);
-	}
-	pki_pair_free(&pair);
 	return 0;
 }
 
