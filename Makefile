@@ -9,7 +9,7 @@
 
 CC      ?= gcc
 PYTHON  ?= /usr/bin/python3
-PKGS    := openssl libevent inih libcrypt libunbound
+PKGS    := openssl libevent inih libcrypt libunbound zlib
 
 CSTD    := -std=c17 -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \

@@ -28,6 +28,7 @@ struct passwd_entry {
 	char *address;        /* lower case */
 	char *hash;           /* crypt string, without {SCHEME} */
 	unsigned line;
+	struct passwd_quota quota;      /* userdb_quota_rule extra fields */
 };
 
 struct passwd_snapshot {
@@ -124,6 +125,61 @@ static void problem_add(struct load_ctx *ctx, unsigned line, const char *text)
 		xasprintf("%s:%u: %s", ctx->path, line, text);
 }
 
+/* One "*:storage=1G:messages=1000" rule value into q; false with
+ * *error_r on a form we cannot honour. Rules for other folders ("Trash:")
+ * are Dovecot's per-folder rules: ignored. */
+static bool quota_rule_parse(const char *value, struct passwd_quota *q,
+			     const char **error_r)
+{
+	if (strncmp(value, "*:", 2) != 0)
+		return true;
+	char *copy = xstrdup(value + 2), *save = NULL;
+	bool ok = true;
+	for (char *item = strtok_r(copy, ":", &save); ok && item != NULL;
+	     item = strtok_r(NULL, ":", &save)) {
+		if (str_has_prefix_ci(item, "storage=") || str_has_prefix_ci(item, "bytes=")) {
+			ok = str_to_size(strchr(item, '=') + 1, UINT64_MAX, &q->bytes);
+			q->has_bytes = ok;
+		} else if (str_has_prefix_ci(item, "messages=")) {
+			ok = str_to_u64(item + 9, UINT64_MAX, &q->messages);
+			q->has_messages = ok;
+		} else if (!str_ieq(item, "ignore") && !str_ieq(item, "noenforcing")) {
+			ok = false;
+		}
+		if (!ok)
+			*error_r = errfmt("quota rule '%s': expected *:storage=SIZE "
+					  "and/or *:messages=N", value);
+	}
+	free(copy);
+	return ok;
+}
+
+/* The extra fields after the 7th colon (Dovecot passwd-file: "key=value"
+ * separated by blanks): the quota rules (userdb_quota_rule,
+ * userdb_quota_rule2, ...). */
+static bool extra_fields_parse(const char *line, size_t len, struct passwd_quota *q,
+			       const char **error_r)
+{
+	const char *p = line, *end = line + len;
+	bool ok = true;
+
+	memset(q, 0, sizeof(*q));
+	for (int colons = 0; colons < 7; colons++) {
+		p = memchr(p, ':', (size_t)(end - p));
+		if (p == NULL)
+			return true;
+		p++;
+	}
+	char *extra = xstrndup(p, (size_t)(end - p)), *save = NULL;
+	for (char *f = strtok_r(extra, " \t", &save); ok && f != NULL;
+	     f = strtok_r(NULL, " \t", &save)) {
+		if (str_has_prefix_ci(f, "userdb_quota_rule") && strchr(f, '=') != NULL)
+			ok = quota_rule_parse(strchr(f, '=') + 1, q, error_r);
+	}
+	free(extra);
+	return ok;
+}
+
 static void entry_add(struct load_ctx *ctx, const char *address,
 		      const char *hash, unsigned line)
 {
@@ -136,6 +192,7 @@ static void entry_add(struct load_ctx *ctx, const char *address,
 	str_lower(e->address);
 	e->hash = xstrdup(hash);
 	e->line = line;
+	memset(&e->quota, 0, sizeof(e->quota));
 }
 
 /* Parse one line (without '\n') into an entry or a problem. */
@@ -177,7 +234,13 @@ static void parse_line(struct load_ctx *ctx, unsigned lineno, const char *line,
 						"'sealpost user passwd %s'",
 						shown, error, shown));
 	} else {
+		struct passwd_quota q;
 		entry_add(ctx, user, hash, lineno);
+		/* A bad rule is reported; the user keeps the default limits. */
+		if (!extra_fields_parse(line, len, &q, &error))
+			problem_add(ctx, lineno, errfmt("%s: %s", shown, error));
+		else
+			ctx->entries[ctx->count - 1].quota = q;
 	}
 	free(password);
 }
@@ -487,6 +550,21 @@ bool passwd_db_exists(struct passwd_db *db, const char *address)
 	bool found = snapshot_find(snap, address) != NULL;
 	snapshot_put(db, snap);
 	return found;
+}
+
+bool passwd_db_quota(struct passwd_db *db, const char *address,
+		     struct passwd_quota *quota_r)
+{
+	const char *error;
+
+	(void)db_refresh(db, true, &error);
+	struct passwd_snapshot *snap = snapshot_get(db);
+	const struct passwd_entry *e = snapshot_find(snap, address);
+	memset(quota_r, 0, sizeof(*quota_r));
+	if (e != NULL)
+		*quota_r = e->quota;
+	snapshot_put(db, snap);
+	return quota_r->has_bytes || quota_r->has_messages;
 }
 
 size_t passwd_db_count(struct passwd_db *db)

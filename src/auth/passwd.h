@@ -24,6 +24,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #define PASSWD_FILE_NAME "passwd"
@@ -109,6 +110,19 @@ bool passwd_db_verify_cached(struct passwd_db *db, struct auth_cache *cache,
 /* Is address a user (with a usable hash)? Refreshes first; no hashing.
  * Thread-safe. */
 bool passwd_db_exists(struct passwd_db *db, const char *address);
+
+/* A user's own limits: Dovecot's extra fields "userdb_quota_rule=*:storage=1G"
+ * (also "*:messages=N", "*:storage=1G:messages=N", userdb_quota_rule2 ...;
+ * sizes take K M G T, 1024-based; rules for other folders are ignored). */
+struct passwd_quota {
+	bool has_bytes, has_messages;
+	uint64_t bytes, messages;       /* 0: unlimited */
+};
+
+/* The quota rules of address; false when it has none (or no such user).
+ * Refreshes first. Thread-safe. */
+bool passwd_db_quota(struct passwd_db *db, const char *address,
+		     struct passwd_quota *quota_r);
 
 /* Number of users loaded (after a refresh). */
 size_t passwd_db_count(struct passwd_db *db);

@@ -44,6 +44,7 @@ enum conf_type {
 	CONF_PAIRS,      /* a list of pair names (see CONFIG_PAIR_NAME_MAX) */
 	CONF_SNI,        /* [sni]: any host name as the key, pairs as the value */
 	CONF_UINT,
+	CONF_SIZE,       /* bytes, with K/M/G/T (str_to_size) */
 	CONF_DOMAINS,
 	CONF_LISTEN,
 	CONF_TLS_VERSION,
@@ -65,6 +66,8 @@ struct conf_option {
 	{ sec, key, type, offsetof(struct config, field), def, 0, 0 }
 #define OPT_UINT(sec, key, field, def, lo, hi) \
 	{ sec, key, CONF_UINT, offsetof(struct config, field), def, lo, hi }
+#define OPT_SIZE(sec, key, field, def, lo, hi) \
+	{ sec, key, CONF_SIZE, offsetof(struct config, field), def, lo, hi }
 
 static const struct conf_option options[] = {
 	OPT("", "hostname", CONF_STRING, hostname, NULL),
@@ -102,6 +105,10 @@ static const struct conf_option options[] = {
 	/* RFC 3501 5.4: autologout timer of at least 30 minutes. */
 	OPT_UINT("limits", "imap_timeout", imap_timeout, "1800", 5, 86400),
 	OPT_UINT("limits", "auth_max_failures", auth_max_failures, "3", 1, 100),
+	/* Per-mailbox limits (IMAP QUOTA, RFC 9208; Maildir++ maildirsize):
+	 * 0 is none; a user's userdb_quota_rule in the passwd file wins. */
+	OPT_SIZE("limits", "quota", quota, "0", 0, (uint64_t)1 << 50),
+	OPT_UINT("limits", "quota_messages", quota_messages, "0", 0, 1000000000),
 	OPT("outbound", "resolver", CONF_RESOLVER, outbound_resolver, NULL),
 	OPT("outbound", "trust_anchor", CONF_OPT_PATH, outbound_trust_anchor, NULL),
 	/* A connection must log in (port 25: send MAIL) within this time
@@ -485,6 +492,14 @@ static int set_option(struct config *cfg, const struct conf_option *opt,
 			*error_r = errfmt("%s: '%s' must be a number from %llu to %llu",
 					  opt->name, value, (unsigned long long)opt->min,
 					  (unsigned long long)opt->max);
+			return -1;
+		}
+		*(uint64_t *)field = u;
+		return 0;
+	case CONF_SIZE:
+		if (!str_to_size(value, UINT64_MAX, &u) || u < opt->min || u > opt->max) {
+			*error_r = errfmt("%s: '%s' must be a size such as 500M or 2G "
+					  "(0 for none)", opt->name, value);
 			return -1;
 		}
 		*(uint64_t *)field = u;

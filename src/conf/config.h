@@ -114,6 +114,8 @@ struct config {
 	uint64_t data_min_rate;      /* bytes/s of DATA and literals; 0: no check */
 	uint64_t data_rate_window;   /* seconds the rate is averaged over */
 	uint64_t data_rate_grace;    /* seconds before the first window */
+	uint64_t quota;          /* bytes per mailbox, 0: none */
+	uint64_t quota_messages; /* messages per mailbox, 0: none */
 
 	unsigned option_line[CONFIG_OPTIONS_MAX]; /* see config_line() */
 	/* [outbound]: how outbound mail finds its next hop (src/dns/). */

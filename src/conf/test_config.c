@@ -48,7 +48,7 @@ static void test_full_example(void **state)
 		"smtp       = 0.0.0.0:25\n"
 		"submission = 127.0.0.1:587, [::1]:587\n"
 		"[tls]\nmin_version = TLSv1.3\n"
-		"[limits]\nmax_message_size = 1048576\n", &cfg, &error), 0);
+		"[limits]\nmax_message_size = 1048576\nquota = 2G\n", &cfg, &error), 0);
 	assert_string_equal(cfg->hostname, "mail.example.test");
 	assert_int_equal(cfg->n_domains, 2);
 	assert_string_equal(cfg->domains[1], "example.org");
@@ -69,6 +69,8 @@ static void test_full_example(void **state)
 	assert_int_equal(cfg->data_min_rate, 256);
 	assert_int_equal(cfg->data_rate_window, 60);
 	assert_int_equal(cfg->data_rate_grace, 30);
+	assert_int_equal(cfg->quota, 2147483648u);
+	assert_int_equal(cfg->quota_messages, 0);
 	config_free(&cfg);
 	assert_null(cfg);
 }
@@ -131,6 +133,8 @@ static void test_errors_name_the_line(void **state)
 		{ "domains = a.test\ndomains = b.test\n", ":2: 'domains' is set twice" },
 		{ "[limits]\ndata_rate_window = 0\n",
 		  ":2: data_rate_window: '0' must be a number from 1 to 3600" },
+		{ "[limits]\nquota = 1Q\n",
+		  ":2: quota: '1Q' must be a size such as 500M or 2G (0 for none)" },
 		{ "\n\n[listen]\nsmtp = 1.2.3:25\n",
 		  ":4: listen smtp: '1.2.3': not a numeric IPv4 address" },
 		{ "[listen]\nsmtp = ::1:25\n",

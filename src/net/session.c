@@ -398,6 +398,12 @@ static void cb_closed(void *ctx, enum conn_end why, const char *error)
 
 	if (error != NULL)
 		str_sanitize(safe, sizeof(safe), error, strlen(error));
+	if (conn_is_compressed(s->conn)) {
+		unsigned long long in_plain, in_wire, out_plain, out_wire;
+		conn_compress_stats(s->conn, &in_plain, &in_wire, &out_plain, &out_wire);
+		session_log(s, LOG_LEVEL_INFO, "compress in=%llu/%llu out=%llu/%llu",
+			    in_wire, in_plain, out_wire, out_plain);
+	}
 	session_log(s, LOG_LEVEL_INFO, "disconnected reason=\"%s\"%s%s%s",
 		    end_text(why), error ? " error=\"" : "", safe, error ? "\"" : "");
 	s->closing = true;
@@ -473,6 +479,19 @@ void session_start_tls(struct session *s)
 	conn_pause_read(s->conn);
 	if (session_output_len(s) == 0)
 		cb_drained(s);
+}
+
+int session_start_compress(struct session *s, const char **error_r)
+{
+	if (conn_start_compress(s->conn, error_r) < 0)
+		return -1;
+	session_log(s, LOG_LEVEL_DEBUG, "compress started");
+	return 0;
+}
+
+bool session_is_compressed(const struct session *s)
+{
+	return conn_is_compressed(s->conn);
 }
 
 bool session_is_tls(const struct session *s)

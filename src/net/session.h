@@ -208,6 +208,13 @@ const char *session_tls_version(const struct session *s);
 const char *session_tls_cipher(const struct session *s);
 int session_tls_bits(const struct session *s);
 
+/* Compress the connection from now on (conn_start_compress: raw DEFLATE
+ * both ways, e.g. IMAP COMPRESS=DEFLATE, RFC 4978). Call right after
+ * queueing the go-ahead, which is still sent as it is. -1 with *error_r
+ * when compression is on already or cannot start. */
+int session_start_compress(struct session *s, const char **error_r);
+bool session_is_compressed(const struct session *s);
+
 /* Close after flushing queued output (QUIT). */
 void session_close(struct session *s);
 /* Queue the protocol's last words for why (its bye()), then close. */

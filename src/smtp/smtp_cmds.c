@@ -169,13 +169,23 @@ struct rcpt_job {
 	struct session_job job;
 	struct smtp_session *ss;
 	char address[ADDRESS_MAX + 1];
+	uint64_t size;              /* MAIL FROM SIZE=, 0 if absent */
 	bool exists;
+	bool quota_ok;
 };
 
 static void rcpt_work(struct session_job *job)
 {
 	struct rcpt_job *rj = (struct rcpt_job *)job;
+	const char *error;
+
 	rj->exists = auth_user_exists(rj->address);
+	rj->quota_ok = true;
+	/* A mailbox over its quota (with the announced size) takes no mail;
+	 * its usage unreadable: take it, the log says why. */
+	if (rj->exists &&
+	    auth_quota_check(rj->address, rj->size, 1, &rj->quota_ok, &error) < 0)
+		log_warn("quota of %s: %s", rj->address, error);
 }
 
 static void rcpt_done(struct session_job *job, bool live)
@@ -191,6 +201,10 @@ static void rcpt_done(struct session_job *job, bool live)
 		/* Counted like Postfix's hard errors: no endless guessing of
 		 * addresses on one connection. */
 		session_bad_command(&ss->s);
+	} else if (!rj->quota_ok) {
+		/* RFC 3463 4.2.2: mailbox full, a temporary failure */
+		smtp_reply(ss, 452, "4.2.2", "<%s>: Recipient address rejected: "
+			   "Mailbox full", rj->address);
 	} else {
 		bool dup = false;
 		for (size_t i = 0; i < ss->n_rcpts && !dup; i++)
@@ -225,6 +239,7 @@ static void rcpt_local(struct smtp_session *ss, const struct smtp_path *path)
 	rj->job.work = rcpt_work;
 	rj->job.done = rcpt_done;
 	rj->ss = ss;
+	rj->size = ss->params.size;
 	strlcpy_sp(rj->address, address, sizeof(rj->address));
 	session_job_start(&ss->s, &rj->job, SESSION_JOB_EXCLUSIVE);
 }

@@ -1,6 +1,8 @@
 /* smtp_data.c — DATA: end-of-data detection and dot-unstuffing, spooling
  * in chunks on pool threads, and the durable commit before 250. */
 #include "smtp/smtp.h"
+#include "auth/auth.h"
+#include "lib/log.h"
 #include "lib/util.h"
 
 #include <errno.h>
@@ -41,6 +43,7 @@ struct spool_job {
 	size_t n_rcpts;
 	bool refuse;                /* SPOOL_COMMIT of a refused message */
 	bool skip;                  /* in the commit batch: only discard */
+	bool over_quota;            /* SPOOL_COMMIT: a mailbox is full */
 	int result;
 	int err;                    /* errno of a failure */
 	char error[200];
@@ -162,6 +165,23 @@ bool smtp_dot_decode(enum smtp_dot_state *state, const unsigned char *in,
 
 /* ---- jobs -------------------------------------------------------------- */
 
+/* Does the message fit every recipient's quota? All or none get it, as
+ * one reply answers for all. A usage that cannot be read does not stop
+ * delivery (the log says why). */
+static bool quota_allows(const struct spool_job *sj, uint64_t size)
+{
+	const char *error;
+	bool ok = true;
+
+	for (size_t i = 0; i < sj->n_rcpts && ok; i++) {
+		if (auth_quota_check(sj->rcpts[i], size, 1, &ok, &error) < 0) {
+			log_warn("quota of %s: %s", sj->rcpts[i], error);
+			ok = true;
+		}
+	}
+	return ok;
+}
+
 static void spool_job_work(struct session_job *job)
 {
 	struct spool_job *sj = (struct spool_job *)job;
@@ -183,9 +203,12 @@ static void spool_job_work(struct session_job *job)
 			sj->err = errno;
 			evbuffer_drain(sj->buf, v.iov_len);
 		}
+		if (sj->result == 0 && sj->op == SPOOL_COMMIT && !sj->refuse)
+			sj->over_quota = !quota_allows(sj, sp->size);
 		/* Written, not synced: the group committer syncs it with the
 		 * rest of its batch. */
-		if (sj->op == SPOOL_COMMIT && (sj->result < 0 || sj->refuse))
+		if (sj->op == SPOOL_COMMIT &&
+		    (sj->result < 0 || sj->refuse || sj->over_quota))
 			spool_discard(sp);
 		break;
 	case SPOOL_DISCARD:
@@ -426,6 +449,9 @@ static void data_finish(struct smtp_session *ss, struct spool_job *sj)
 	if (data->too_big) {
 		smtp_reply(ss, 552, "5.3.4", "Error: message exceeds fixed limit "
 			   "of %llu bytes", (unsigned long long)config->max_message_size);
+	} else if (sj->over_quota) {
+		smtp_reply(ss, 452, "4.2.2", "Error: a recipient's mailbox is full; "
+			   "try again later");
 	} else if (data->failed || sj->result < 0) {
 		int err = data->failed ? data->err : sj->err;
 		session_log(&ss->s, LOG_LEVEL_ERROR, "delivery failed id=%s error=\"%s\"",
@@ -457,7 +483,8 @@ static void spool_job_done(struct session_job *job, bool live)
 	struct smtp_session *ss = sj->ss;
 	struct smtp_data *data = sj->data;
 
-	if (sj->op == SPOOL_COMMIT && sj->result == 0 && !sj->refuse) {
+	if (sj->op == SPOOL_COMMIT && sj->result == 0 && !sj->refuse &&
+	    !sj->over_quota) {
 		commit_join(sj, live);        /* the spool stays ours */
 		return;
 	}

@@ -391,6 +391,12 @@ void deliver_commit_batch(struct deliver_item *items, size_t n,
 	if (error != NULL)
 		items_check_dirs(items, n, &set, error);
 	for (size_t i = 0; i < n; i++) {
+		/* each durable copy grows its mailbox's quota usage (maildirsize) */
+		for (size_t a = 0; items[i].result == 0 && a < items[i].n_addresses; a++) {
+			char *maildir = mailbox_path(data_dir, items[i].addresses[a]);
+			maildir_quota_add(maildir, (int64_t)items[i].sp->size, 1);
+			free(maildir);
+		}
 		for (size_t j = 0; j < items[i].n_placed; j++) {
 			if (items[i].result < 0)
 				unlink(items[i].placed[j]);

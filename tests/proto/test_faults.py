@@ -199,7 +199,7 @@ def test_disk_full_during_data(tmp_path, small_fs):
     # nothing half-written: no spool file, no message
     assert os.listdir(os.path.join(srv.data, "spool")) == []
     assert srv.messages(USER) == [] and srv.messages(USER, "cur") == []
-    assert "delivery failed" in srv.log_text()
+    srv.wait_log("delivery failed")   # log lines have a writer thread
     # the session goes on, and with room again the same message goes in
     assert c.cmd("NOOP") == [b"250 2.0.0 Ok"]
     os.unlink(filler)
