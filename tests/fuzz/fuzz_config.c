@@ -64,7 +64,10 @@ static void check_error(const char *path, const char *error, bool too_long)
 	    strncmp(error, path, plen) != 0 || error[plen] != ':' ||
 	    error[plen + 1] == '\0')
 		abort();  /* one line, naming the file */
-	if (strstr(error, ": line is longer than") != NULL && !too_long)
+	const char *p = error + plen + 1;
+	if (p[strspn(p, "0123456789")] == ':' &&
+	    strncmp(p + strspn(p, "0123456789"), ": line is longer than", 21) == 0 &&
+	    !too_long)
 		abort();  /* CONFIG_LINE_MAX bytes are allowed */
 }
 
