@@ -12,7 +12,7 @@
 
 CC      ?= gcc
 PYTHON  ?= /usr/bin/python3
-PKGS    := openssl libevent libevent_openssl libevent_pthreads inih libcrypt
+PKGS    := openssl libevent inih libcrypt libunbound
 
 CSTD    := -std=c17 -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
@@ -103,9 +103,9 @@ build/fuzz/%: tests/fuzz/%.c $(FUZZLIBOBJS)
 	clang $(FUZZCFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZLIBOBJS) $(PKG_LIBS)
 
 -include $(FUZZLIBOBJS:.o=.d)
-# Named only by the pattern rule above: without this make would delete them
-# as intermediates and rebuild every one on each run.
-.SECONDARY: $(FUZZLIBOBJS)
+# Only pattern rules name them: without this make deletes them as
+# intermediates after every link, and the next run rebuilds them all.
+.SECONDARY: $(FUZZLIBOBJS) $(SANLIBOBJS)
 
 fuzz-build: $(FUZZBINS)
 
@@ -131,12 +131,15 @@ run: deps
 	@$(MAKE) --no-print-directory build/sealpost
 	@scripts/demo.sh
 
-# The SMTP benchmark (a measurement, not part of make test). Options go in
-# BENCH_ARGS, e.g. make bench BENCH_ARGS="-n 100 --mode implicit" or
-# BENCH_ARGS=--suite; see bench/README.md.
+# The benchmarks (measurements, not part of make test): bench/$(BENCH).py,
+# the SMTP load by default. Options go in BENCH_ARGS, e.g.
+# make bench BENCH_ARGS="-n 100 --mode implicit" or BENCH_ARGS=--suite;
+# make bench BENCH=imap_resync BENCH_ARGS="--messages 10000" (IMAP resync
+# with QRESYNC against a full sync); see bench/README.md.
+BENCH ?= smtp_load
 BENCH_ARGS ?=
 bench: build/sealpost
-	@$(PYTHON) bench/smtp_load.py $(BENCH_ARGS)
+	@$(PYTHON) bench/$(BENCH).py $(BENCH_ARGS)
 
 clean:
 	rm -rf build

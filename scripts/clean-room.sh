@@ -42,6 +42,10 @@ rm -rf "$ROOTFS"
 tar -C "$(dirname "$ROOTFS")" -xf "$ROOTFS.tar"
 
 cp /etc/resolv.conf "$ROOTFS/etc/resolv.conf"
+# What every installed Debian has and debootstrap leaves out: localhost and
+# the machine's own name resolve (fetchmail insists on both).
+printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\tlocalhost ip6-localhost ip6-loopback\n' \
+    "$(hostname)" > "$ROOTFS/etc/hosts"
 mount -t proc proc "$ROOTFS/proc"
 mount --rbind /sys "$ROOTFS/sys"
 mount --bind /dev "$ROOTFS/dev"

@@ -11,16 +11,22 @@
 #   fetchmail   -> SSL is built in; ca-certificates
 #   python3     -> ssl, smtplib, imaplib, poplib are in libpython3.11-stdlib
 #   tests       -> procps (pgrep, pkill), openssl (the command)
+#   libunbound  -> dns-root-data (the DNSSEC root key sealpost validates
+#                  with when no trust_anchor is set; libunbound only
+#                  recommends it)
+#   DNS tests   -> nsd (authoritative server), ldnsutils (ldns-keygen,
+#                  ldns-signzone), python3-dnslib; see tests/proto/dnsworld.py
 # tests/preflight.py checks each of these before the test suite starts and
 # names the package that is missing.
 set -eu
 
 # Build: compiler, libraries and their headers.
 BUILD_PKGS="gcc make pkg-config libc6-dev libssl-dev openssl libevent-dev
-libinih-dev libcrypt-dev libcmocka-dev clang libclang-rt-14-dev"
+libinih-dev libcrypt-dev libcmocka-dev clang libclang-rt-14-dev
+libunbound-dev dns-root-data"
 # Tests and the demo's printed commands: the clients and what they need.
 TEST_PKGS="python3 python3-pytest procps curl swaks libnet-ssleay-perl
-fetchmail ca-certificates"
+fetchmail ca-certificates nsd ldnsutils python3-dnslib"
 PKGS="$BUILD_PKGS $TEST_PKGS"
 
 # The unprivileged account `sealpost serve` drops to (config key `user`).
@@ -29,6 +35,17 @@ ensure_user() {
         echo "sealpost: creating system user sealpost" >&2
         useradd --system --home-dir /nonexistent --no-create-home \
             --shell /usr/sbin/nologin sealpost
+    fi
+}
+
+# The tests run nsd as their own process on a loopback port. On a systemd
+# machine the package also enables and starts nsd.service (answering on
+# port 53 for no zone): a mail server does not want that, so when this run
+# installed nsd, its service is stopped and disabled again.
+quiet_nsd() {
+    case " $missing " in *" nsd "*) ;; *) return 0 ;; esac
+    if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+        $SUDO systemctl disable --now nsd.service >/dev/null 2>&1 || true
     fi
 }
 
@@ -59,4 +76,5 @@ if ! $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null; t
     echo "sealpost: apt-get install failed for:$missing" >&2
     exit 1
 fi
+quiet_nsd
 ensure_user

@@ -7,7 +7,7 @@ Debian's swaks only recommends) would otherwise fail one test in the middle
 of the run. Each check runs the client's own self-report and, when it falls
 short, prints one line naming the Debian package to install:
 
-    sealpost: preflight: swaks cannot speak TLS: install libnet-ssleay-perl (scripts/install-deps.sh)
+    sealpost: preflight: swaks cannot speak TLS (`swaks --support`): install libnet-ssleay-perl (scripts/install-deps.sh)
 
 Run alone: python3 tests/preflight.py (exit 0 when everything is there).
 """
@@ -57,37 +57,50 @@ def _curl_ok(out):
             and {"smtps", "pop3s", "imaps"} <= set(protocols.group(1).split()))
 
 
+# The DNS tests' authoritative server (tests/proto/dnsworld.py); in sbin,
+# which a user's PATH may lack.
+NSD = "/usr/sbin/nsd"
+
 # The Debian package that ships each program the tests run.
 PROGRAM_PACKAGE = {"swaks": "swaks", "curl": "curl", "fetchmail": "fetchmail",
-                   "openssl": "openssl", "pgrep": "procps", "pkill": "procps"}
+                   "openssl": "openssl", "pgrep": "procps", "pkill": "procps",
+                   NSD: "nsd", "ldns-keygen": "ldnsutils",
+                   "ldns-signzone": "ldnsutils"}
 
-# (what the tests need, the program's self-report, is it enough?, the package
-# that supplies it when the program is there but falls short)
+# (what is wrong when the check fails, the program's self-report, is it
+# enough?, the package that supplies it when the program is there but falls
+# short)
 CHECKS = [
-    ("swaks can speak TLS", ["swaks", "--support", "TLS"],
+    ("swaks cannot speak TLS", ["swaks", "--support"],
      lambda o: "TLS supported" in o, "libnet-ssleay-perl"),
-    ("swaks can AUTH", ["swaks", "--support", "AUTH"],
+    ("swaks cannot AUTH", ["swaks", "--support"],
      lambda o: "Basic AUTH supported" in o, "swaks"),
-    ("curl speaks TLS for SMTP, POP3 and IMAP", ["curl", "-V"], _curl_ok, "curl"),
-    ("fetchmail speaks TLS", ["fetchmail", "--version"],
+    ("curl cannot speak TLS for SMTP, POP3 and IMAP", ["curl", "-V"], _curl_ok, "curl"),
+    ("fetchmail cannot speak TLS", ["fetchmail", "--version"],
      lambda o: "+SSL" in o, "fetchmail"),
-    ("openssl 3 with s_client -starttls", ["openssl", "s_client", "-help"],
+    ("openssl has no s_client -starttls", ["openssl", "s_client", "-help"],
      lambda o: "-starttls" in o, "openssl"),
-    ("pgrep", ["pgrep", "--version"], lambda o: "procps" in o, "procps"),
-    ("pkill", ["pkill", "--version"], lambda o: "procps" in o, "procps"),
+    ("pgrep is missing", ["pgrep", "--version"], lambda o: "procps" in o, "procps"),
+    ("pkill is missing", ["pkill", "--version"], lambda o: "procps" in o, "procps"),
+    ("nsd 4 is missing (DNS tests)", [NSD, "-v"], lambda o: "NSD version 4" in o, "nsd"),
+    ("ldns-keygen is missing (DNS tests)", ["ldns-keygen", "-v"],
+     lambda o: "ldns version" in o, "ldnsutils"),
+    ("ldns-signzone is missing (DNS tests)", ["ldns-signzone", "-v"],
+     lambda o: "ldns version" in o, "ldnsutils"),
 ]
-# (what the tests need, a check in this process, the package)
+# (what is wrong when the check fails, a check in this process, the package)
 PYTHON_CHECKS = [
-    ("Python's ssl module with TLS 1.3 on OpenSSL 3", _python_ssl, "python3"),
-    ("pytest for Python 3", lambda: _python_module("pytest"), "python3-pytest"),
-    ("the system's CA bundle",
+    ("Python's ssl module lacks TLS 1.3 on OpenSSL 3", _python_ssl, "python3"),
+    ("pytest is missing for Python 3", lambda: _python_module("pytest"), "python3-pytest"),
+    ("the system's CA bundle is missing",
      lambda: os.path.getsize(CA_BUNDLE) > 0 if os.path.exists(CA_BUNDLE) else False,
      "ca-certificates"),
+    ("dnslib is missing for Python 3 (DNS tests)", lambda: _python_module("dnslib"), "python3-dnslib"),
 ]
 
 
 def _line(what, why, package):
-    return (f"sealpost: preflight: {what}: {why}: install {package} "
+    return (f"sealpost: preflight: {what} ({why}): install {package} "
             "(scripts/install-deps.sh)")
 
 
@@ -97,13 +110,13 @@ def problems():
     for what, argv, enough, package in CHECKS:
         report = _run(argv)
         if report is None:
-            out.append(_line(what, f"`{argv[0]}` not found",
+            out.append(_line(what, f"no `{argv[0]}`",
                              PROGRAM_PACKAGE[argv[0]]))
         elif not enough(report):
-            out.append(_line(what, f"not in `{' '.join(argv)}`", package))
+            out.append(_line(what, f"`{' '.join(argv)}`", package))
     for what, check, package in PYTHON_CHECKS:
         if not check():
-            out.append(_line(what, "missing", package))
+            out.append(_line(what, "checked in Python", package))
     return out
 
 

@@ -95,7 +95,7 @@ def main():
     if missing:
         for line in missing:
             print(line)
-            record(False, "preflight: " + line.split(": ", 2)[2])
+            record(False, line.split(": ", 1)[1])
         print(f"{passed} passed, {failed} failed")
         return 1
     run_unit()

@@ -2,7 +2,6 @@
 #include "auth/auth.h"
 #include "auth/passwd.h"
 #include "net/iptable.h"
-#include "net/jobs.h"
 #include "net/loop.h"
 #include "net/session.h"
 #include "store/mailbox.h"
@@ -18,7 +17,7 @@
 static struct passwd_db *users;
 
 struct auth_request {
-	struct job job;
+	struct session_job job;
 	struct session *s;
 	auth_done_cb *done;
 	char mech[16];
@@ -62,7 +61,7 @@ unsigned auth_delay_ms(unsigned failures)
 	return ms > AUTH_DELAY_MAX_MS ? AUTH_DELAY_MAX_MS : ms;
 }
 
-static void verify_work(struct job *job)
+static void verify_work(struct session_job *job)
 {
 	struct auth_request *ar = (struct auth_request *)job;
 	ar->ok = users != NULL &&
@@ -70,7 +69,20 @@ static void verify_work(struct job *job)
 	OPENSSL_cleanse(ar->password, sizeof(ar->password));
 }
 
-static void finish(struct auth_request *ar)
+/* The failure cap of every protocol (auth_max_failures): the protocol's
+ * refusal has been queued; its last words follow and the session ends. */
+static void count_failure(struct session *s)
+{
+	if (++s->auth_failures < config->auth_max_failures || s->closing)
+		return;
+	session_log(s, LOG_LEVEL_INFO, "auth too many failures count=%u",
+		    s->auth_failures);
+	session_bye_and_close(s, SESSION_BYE_AUTH_FAILURES);
+}
+
+/* The verdict, after the delay: logged, counted, told to the protocol.
+ * Releases the hold taken for the delay (held). */
+static void finish(struct auth_request *ar, bool held)
 {
 	struct session *s = ar->s;
 
@@ -86,20 +98,24 @@ static void finish(struct auth_request *ar)
 			    "address=%s recent_failures=%u", log_value(ar->user),
 			    ar->mech, s->peer, ar->failures_before + 1);
 	}
-	if (!s->closing)
+	if (!s->closing) {
 		ar->done(s, ar->ok, ar->user);
+		if (!ar->ok)
+			count_failure(s);
+	}
 	if (ar->ev_delay != NULL)
 		event_free(ar->ev_delay);
-	session_resume(s);
 	free(ar);
+	if (held)
+		session_resume(s);
 }
 
 static void delay_over(evutil_socket_t fd, short what, void *arg)
 {
-	finish(arg);
+	finish(arg, true);
 }
 
-static void verify_done(struct job *job)
+static void verify_done(struct session_job *job, bool live)
 {
 	struct auth_request *ar = (struct auth_request *)job;
 	/* First try of a clean client: success at once. Otherwise both
@@ -107,10 +123,12 @@ static void verify_done(struct job *job)
 	unsigned ms = ar->ok && ar->failures_before == 0 ? 0 :
 		      auth_delay_ms(ar->failures_before + 1);
 
-	if (ms == 0 || ar->s->closing) {
-		finish(ar);
+	if (ms == 0 || !live) {
+		finish(ar, false);
 		return;
 	}
+	/* No command runs during the delay either. */
+	session_suspend(ar->s);
 	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 	ar->ev_delay = evtimer_new(ev_base, delay_over, ar);
 	event_add(ar->ev_delay, &tv);
@@ -133,6 +151,5 @@ void auth_verify(struct session *s, const char *mech, const char *user,
 	       password_len : sizeof(ar->password) - 1);
 	ar->password_len = password_len;
 	ar->failures_before = iptable_failures(&s->peer_ss, ar->user);
-	session_suspend(s);
-	jobs_submit(&ar->job);
+	session_job_start(s, &ar->job, SESSION_JOB_EXCLUSIVE);
 }

@@ -7,7 +7,9 @@
  * (net/iptable). Once a client has failed, success and failure are answered
  * after the same delay, so hanging up early tells an attacker nothing.
  * Failures and successes are logged with the address and the account;
- * passwords never are. */
+ * passwords never are. After auth_max_failures failed logins on one
+ * connection the session ends with the protocol's goodbye
+ * (SESSION_BYE_AUTH_FAILURES): the policy of every protocol, kept here. */
 #ifndef SEALPOST_AUTH_H
 #define SEALPOST_AUTH_H
 
@@ -29,7 +31,8 @@ void auth_deinit(void);
 bool auth_user_exists(const char *address);
 
 /* Called on the loop when the verdict is in (not if the session closed
- * meanwhile). user is the normalised account name. */
+ * meanwhile). user is the normalised account name. After a failure the
+ * protocol queues its refusal; the failure cap is applied afterwards. */
 typedef void auth_done_cb(struct session *s, bool ok, const char *user);
 
 /* Check user/password for session s with mechanism mech (for the log).

@@ -10,6 +10,8 @@
 static const struct cli_command commands[] = {
 	{ "serve", cmd_serve, 0, 0, "", "[-c FILE]" },
 	{ "check-config", cmd_check_config, 0, 0, "", "[-c FILE]" },
+	{ "reload", cmd_reload, 0, 0, "", "[-c FILE]" },
+	{ "tls check", cmd_tls_check, 0, 0, "", "[-c FILE]" },
 	{ "cert create", cmd_cert_create, 1, 1,
 	  "cn=,san=,type=,bits=,days=,org=,unit=,locality=,state=,country=,"
 	  "email=,force,dir=",
@@ -24,6 +26,9 @@ static const struct cli_command commands[] = {
 	{ "cert list", cmd_cert_list, 0, 0, "dir=", "[--dir DIR]" },
 	{ "cert show", cmd_cert_show, 1, 1, "host=,dir=", "NAME [--host HOST] [--dir DIR]" },
 	{ "cert check", cmd_cert_check, 1, 1, "host=,dir=", "NAME [--host HOST] [--dir DIR]" },
+	{ "cert tlsa", cmd_cert_tlsa, 1, 1, "host=,port=,next=,dir=",
+	  "NAME [--host HOST (default: hostname)] [--port P (default 25)]\n"
+	  "                       [--next KEYFILE] [--dir DIR]" },
 	{ "user add", cmd_user_add, 1, 1, "password-file=",
 	  "ADDRESS [--password-file F]   (else first line of stdin)" },
 	{ "user passwd", cmd_user_passwd, 1, 1, "password-file=",
@@ -32,6 +37,8 @@ static const struct cli_command commands[] = {
 	{ "user list", cmd_user_list, 0, 0, "", "[-c FILE]" },
 	{ "user test", cmd_user_test, 1, 1, "password-file=",
 	  "ADDRESS [--password-file F]" },
+	{ "dns", cmd_dns, 1, 1, "port=,timeout=,all-tlsa",
+	  "DOMAIN [--port N (default 25)] [--timeout SECONDS] [--all-tlsa]" },
 };
 
 const char *cli_opt(const struct cli_args *args, const char *name)

@@ -59,7 +59,8 @@ int cli_load_config(const struct cli_args *args, bool must_exist,
 int cli_main(int argc, char **argv);
 
 /* Handlers, one file per command group (cli_<group>.c). */
-cli_handler_t cmd_serve, cmd_check_config;
+cli_handler_t cmd_serve, cmd_check_config, cmd_reload;
+cli_handler_t cmd_tls_check;     /* cli_tls.c */
 cli_handler_t cmd_user_add;       /* cli_user.c */
 cli_handler_t cmd_user_passwd;
 cli_handler_t cmd_user_del;
@@ -70,5 +71,7 @@ cli_handler_t cmd_cert_import;
 cli_handler_t cmd_cert_list;
 cli_handler_t cmd_cert_show;
 cli_handler_t cmd_cert_check;
+cli_handler_t cmd_cert_tlsa;     /* cli_cert_dane.c */
+cli_handler_t cmd_dns;          /* cli_dns.c */
 
 #endif

@@ -3,8 +3,9 @@
  * Thin handlers: parse and validate options, call src/pki, print. Every
  * command takes --dir DIR, which overrides the config's certs_dir (the
  * config file is then optional). Bad option values are usage errors (2);
- * bad input files, existing pairs and failing checks exit 1. */
-#include "cli/cli.h"
+ * bad input files, existing pairs and failing checks exit 1, and so does
+ * `cert check` within PKI_EXPIRY_FAIL_DAYS of expiry. */
+#include "cli/cli_cert.h"
 #include "lib/fsutil.h"
 #include "lib/util.h"
 #include "pki/pki.h"
@@ -18,28 +19,39 @@
 /* How often key generation prints a progress dot, in milliseconds. */
 #define CERT_PROGRESS_MS 200
 
+int cli_cert_config(const struct cli_args *args, struct config **cfg_r)
+{
+	const char *dir = cli_opt(args, "dir");
+
+	if (cli_load_config(args, dir == NULL, cfg_r) < 0)
+		return -1;
+	if (dir != NULL) {
+		free((*cfg_r)->certs_dir);
+		(*cfg_r)->certs_dir = xstrdup(dir);
+	}
+	return 0;
+}
+
 /* The certs folder: --dir, else the config's certs_dir. New string, or NULL
  * after printing the error. */
 static char *certs_dir(const struct cli_args *args)
 {
-	const char *dir = cli_opt(args, "dir");
 	struct config *cfg;
 	char *result;
 
-	if (cli_load_config(args, dir == NULL, &cfg) < 0)
+	if (cli_cert_config(args, &cfg) < 0)
 		return NULL;
-	result = xstrdup(dir != NULL ? dir : cfg->certs_dir);
+	result = xstrdup(cfg->certs_dir);
 	config_free(&cfg);
 	return result;
 }
 
-/* A usage error about option: "sealpost: --<text>" and the usage line. */
-static int option_error(const struct cli_command *cmd, const char *text)
+int cli_cert_option_error(const struct cli_command *cmd, const char *text)
 {
 	return cli_usage(cmd, errfmt("--%s", text));
 }
 
-static int name_error(const struct cli_command *cmd, const char *name)
+int cli_cert_name_error(const struct cli_command *cmd, const char *name)
 {
 	return cli_usage(cmd, errfmt("'%s' cannot be a certificate name "
 				     "(expected letters, digits, '.', '-', '_', "
@@ -65,18 +77,18 @@ static int parse_key_opts(const struct cli_command *cmd,
 		o->type = PKI_KEY_ECDSA;
 		o->bits = 256;
 		if (bits != NULL && strcmp(bits, "256") != 0)
-			return option_error(cmd, errfmt("bits '%s': ECDSA keys are "
-							"P-256 (256 bits); --bits "
-							"is for RSA", bits));
+			return cli_cert_option_error(cmd, errfmt(
+				"bits '%s': ECDSA keys are P-256 (256 bits); "
+				"--bits is for RSA", bits));
 		return 0;
 	}
 	if (type != NULL && !str_ieq(type, "rsa"))
-		return option_error(cmd, errfmt("type '%s': expected rsa or ecdsa",
-						type));
+		return cli_cert_option_error(cmd, errfmt(
+			"type '%s': expected rsa or ecdsa", type));
 	if (bits != NULL) {
 		if (strcmp(bits, "2048") != 0 && strcmp(bits, "4096") != 0)
-			return option_error(cmd, errfmt("bits '%s': expected 2048 "
-							"or 4096", bits));
+			return cli_cert_option_error(cmd, errfmt(
+				"bits '%s': expected 2048 or 4096", bits));
 		o->bits = (unsigned)atoi(bits);
 	}
 	return 0;
@@ -97,7 +109,7 @@ static int parse_cert_opts(const struct cli_command *cmd,
 	for (size_t i = 0; entries[i] != NULL; i++) {
 		if (pki_parse_san(entries[i], &req->sans[i], &error) < 0) {
 			strv_free(&entries);
-			return option_error(cmd, error);
+			return cli_cert_option_error(cmd, error);
 		}
 	}
 	strv_free(&entries);
@@ -114,11 +126,11 @@ static int parse_cert_opts(const struct cli_command *cmd,
 	req->country = cli_opt(args, "country");
 	req->email = cli_opt(args, "email");
 	if (days != NULL && n == 0)
-		return option_error(cmd, errfmt("days '%s': expected 1 to %d",
-						days, PKI_DAYS_MAX));
+		return cli_cert_option_error(cmd, errfmt(
+			"days '%s': expected 1 to %d", days, PKI_DAYS_MAX));
 	if (pki_check_cn(req->cn, &error) < 0 ||
 	    pki_check_request(req, &error) < 0)
-		return option_error(cmd, error);
+		return cli_cert_option_error(cmd, error);
 	return 0;
 }
 
@@ -216,7 +228,7 @@ int cmd_cert_create(const struct cli_command *cmd, struct cli_args *args)
 	int ret;
 
 	if (!pki_name_valid(name))
-		return name_error(cmd, name);
+		return cli_cert_name_error(cmd, name);
 	ret = parse_key_opts(cmd, args, &o);
 	if (ret == CLI_OK)
 		ret = parse_cert_opts(cmd, args, &o);
@@ -298,7 +310,7 @@ int cmd_cert_import(const struct cli_command *cmd, struct cli_args *args)
 	int ret;
 
 	if (opt_name != NULL && !pki_name_valid(opt_name))
-		return name_error(cmd, opt_name);
+		return cli_cert_name_error(cmd, opt_name);
 	name = opt_name != NULL ? xstrdup(opt_name) :
 		pki_import_default_name(args->pos[0], &error);
 	if (name == NULL)
@@ -315,10 +327,11 @@ int cmd_cert_import(const struct cli_command *cmd, struct cli_args *args)
 
 /* ---- findings -------------------------------------------------------- */
 
-/* The worst finding of a pair, for list's status column. */
+/* The worst finding of a pair and the expiry step, for list's status. */
 struct worst {
 	enum pki_severity severity;
 	char tag[64];
+	enum pki_expiry expiry;
 };
 
 static void worst_finding(const struct pki_finding *f, void *context)
@@ -328,22 +341,52 @@ static void worst_finding(const struct pki_finding *f, void *context)
 		w->severity = f->severity;
 		strlcpy_sp(w->tag, f->tag, sizeof(w->tag));
 	}
+	if (f->expiry > w->expiry)
+		w->expiry = f->expiry;
 }
 
-/* check: passed checks on stdout, problems on stderr. */
+/* list's STATUS: an error first (expired, key mismatch ...), then how soon
+ * the pair expires, then a warning's tag, else "ok". */
+static const char *status_text(const struct worst *w)
+{
+	if (w->severity == PKI_ERROR)
+		return w->tag;
+	if (w->expiry >= PKI_EXPIRY_14)
+		return errfmt("expires within %d days", PKI_EXPIRY_FAIL_DAYS);
+	if (w->expiry == PKI_EXPIRY_30)
+		return errfmt("expires within %d days", PKI_EXPIRY_WARN_DAYS);
+	return w->tag;
+}
+
+struct check_count {
+	unsigned errors, warnings;
+};
+
+/* check: passed checks on stdout, problems on stderr. A certificate within
+ * PKI_EXPIRY_FAIL_DAYS of expiry fails the check, for cron and monitoring. */
 static void print_finding(const struct pki_finding *f, void *context)
 {
-	unsigned *warnings = context;
+	struct check_count *n = context;
+	bool due = f->expiry >= PKI_EXPIRY_14 && f->expiry < PKI_EXPIRY_EXPIRED;
 
 	if (f->severity == PKI_OK) {
 		printf("ok       %s\n", f->text);
 		return;
 	}
 	fflush(stdout);
-	if (f->severity == PKI_WARNING)
-		(*warnings)++;
-	fprintf(stderr, "sealpost: %s%s: %s\n", f->severity == PKI_WARNING ?
-		"warning: " : "", f->file, f->text);
+	if (due) {
+		n->errors++;
+		fprintf(stderr, "sealpost: %s: %s; renew it (cert check fails "
+			"within %d days of expiry)\n", f->file, f->text,
+			PKI_EXPIRY_FAIL_DAYS);
+	} else {
+		if (f->severity == PKI_WARNING)
+			n->warnings++;
+		else
+			n->errors++;
+		fprintf(stderr, "sealpost: %s%s: %s\n", f->severity == PKI_WARNING ?
+			"warning: " : "", f->file, f->text);
+	}
 	fflush(stderr);
 }
 
@@ -360,48 +403,72 @@ static int host_opt(const struct cli_command *cmd, const struct cli_args *args,
 	const char *host = cli_opt(args, "host");
 
 	if (host != NULL && !pki_dns_name_valid(host, false) && !pki_ip_valid(host))
-		return option_error(cmd, errfmt("host '%s': expected a host name "
-						"or IP address", host));
+		return cli_cert_option_error(cmd, errfmt(
+			"host '%s': expected a host name or IP address", host));
 	*host_r = host;
 	return CLI_OK;
 }
 
-/* Read NAME of the folder for show/check; prints the error. */
-static int read_pair(const struct cli_command *cmd, struct cli_args *args,
-		     struct pki_pair **pair_r)
+/* Read NAME of cfg's folder for show/check; prints the error. */
+static int read_pair(const struct cli_command *cmd, const struct config *cfg,
+		     const char *name, struct pki_pair **pair_r)
 {
 	const char *error;
-	char *dir;
-	int ret;
 
-	if (!pki_name_valid(args->pos[0]))
-		return name_error(cmd, args->pos[0]);
-	if ((dir = certs_dir(args)) == NULL)
-		return CLI_FAIL;
-	ret = pki_pair_read(dir, args->pos[0], pair_r, &error);
-	free(dir);
-	return ret < 0 ? cli_fail("%s", error) : CLI_OK;
+	if (!pki_name_valid(name))
+		return cli_cert_name_error(cmd, name);
+	if (pki_pair_read(cfg->certs_dir, name, pair_r, &error) < 0)
+		return cli_fail("%s", error);
+	return CLI_OK;
+}
+
+/* With a config file: which configured names the pair serves, and who
+ * serves --host. Loads the other pairs quietly: only this one is judged. */
+static unsigned check_config_names(const struct config *cfg,
+				   const struct pki_pair *pair, const char *host)
+{
+	struct pki_set *set;
+	unsigned warnings;
+
+	if (cfg->path == NULL)
+		return 0;
+	pki_set_load(cfg, time(NULL), NULL, NULL, &set);
+	warnings = cli_check_serving(set, pair, host);
+	pki_set_free(&set);
+	return warnings;
 }
 
 int cmd_cert_check(const struct cli_command *cmd, struct cli_args *args)
 {
+	struct check_count n = { 0, 0 };
 	struct pki_pair *pair;
+	struct config *cfg;
 	const char *host;
-	unsigned errors, warnings = 0;
 	int ret;
 
-	if ((ret = host_opt(cmd, args, &host)) != CLI_OK ||
-	    (ret = read_pair(cmd, args, &pair)) != CLI_OK)
+	if ((ret = host_opt(cmd, args, &host)) != CLI_OK)
 		return ret;
-	errors = pki_pair_check(pair, host, time(NULL), print_finding, &warnings);
-	if (errors == 0)
-		printf("%s: ok%s\n", pair->name, warnings == 0 ? "" :
-		       errfmt(", %u warning%s", warnings, warnings == 1 ? "" : "s"));
+	if (!pki_name_valid(args->pos[0]))
+		return cli_cert_name_error(cmd, args->pos[0]);
+	if (cli_cert_config(args, &cfg) < 0)
+		return CLI_FAIL;
+	if ((ret = read_pair(cmd, cfg, args->pos[0], &pair)) != CLI_OK) {
+		config_free(&cfg);
+		return ret;
+	}
+	pki_pair_check(pair, host, time(NULL), print_finding, &n);
+	n.warnings += check_config_names(cfg, pair, host);
+	if (n.errors == 0)
+		printf("%s: ok%s\n", pair->name, n.warnings == 0 ? "" :
+		       errfmt(", %u warning%s", n.warnings,
+			      n.warnings == 1 ? "" : "s"));
 	else
-		printf("%s: %u error%s, %u warning%s\n", pair->name, errors,
-		       errors == 1 ? "" : "s", warnings, warnings == 1 ? "" : "s");
+		printf("%s: %u error%s, %u warning%s\n", pair->name, n.errors,
+		       n.errors == 1 ? "" : "s", n.warnings,
+		       n.warnings == 1 ? "" : "s");
 	pki_pair_free(&pair);
-	return errors == 0 ? CLI_OK : CLI_FAIL;
+	config_free(&cfg);
+	return n.errors == 0 ? CLI_OK : CLI_FAIL;
 }
 
 /* ---- show ------------------------------------------------------------ */
@@ -460,12 +527,20 @@ static void show_pair(const struct pki_pair *pair, time_t now)
 int cmd_cert_show(const struct cli_command *cmd, struct cli_args *args)
 {
 	struct pki_pair *pair;
+	struct config *cfg;
 	const char *host;
 	time_t now = time(NULL);
 	int ret;
 
-	if ((ret = host_opt(cmd, args, &host)) != CLI_OK ||
-	    (ret = read_pair(cmd, args, &pair)) != CLI_OK)
+	if ((ret = host_opt(cmd, args, &host)) != CLI_OK)
+		return ret;
+	if (!pki_name_valid(args->pos[0]))
+		return cli_cert_name_error(cmd, args->pos[0]);
+	if (cli_cert_config(args, &cfg) < 0)
+		return CLI_FAIL;
+	ret = read_pair(cmd, cfg, args->pos[0], &pair);
+	config_free(&cfg);
+	if (ret != CLI_OK)
 		return ret;
 	show_pair(pair, now);
 	pki_pair_check(pair, host, now, show_finding, NULL);
@@ -478,7 +553,7 @@ int cmd_cert_show(const struct cli_command *cmd, struct cli_args *args)
 static void list_pair(const char *dir, const struct pki_store_entry *e,
 		      time_t now)
 {
-	struct worst w = { PKI_OK, "ok" };
+	struct worst w = { PKI_OK, "ok", PKI_EXPIRY_NONE };
 	struct pki_pair *pair;
 	const char *error;
 	char *cn;
@@ -501,7 +576,8 @@ static void list_pair(const char *dir, const struct pki_store_entry *e,
 	printf("%-16s %-30s %-12s %-10.10s %5ld  %s\n", pair->name, cn,
 	       pki_key_describe(pair->key),
 	       pki_time_text(X509_get0_notAfter(pair->cert)),
-	       pki_days_until(X509_get0_notAfter(pair->cert), now), w.tag);
+	       pki_days_until(X509_get0_notAfter(pair->cert), now),
+	       status_text(&w));
 	free(cn);
 	pki_pair_free(&pair);
 }

@@ -33,6 +33,7 @@ const char *proto_name(enum proto proto)
 	case PROTO_SMTP: return "smtp";
 	case PROTO_POP3: return "pop3";
 	case PROTO_IMAP: return "imap";
+	case PROTO_COUNT: break;
 	}
 	return "?";
 }
@@ -40,17 +41,20 @@ const char *proto_name(enum proto proto)
 enum conf_type {
 	CONF_STRING,
 	CONF_PATH,
-	CONF_NAME,       /* a file base name: no '/', no leading '.' */
+	CONF_PAIRS,      /* a list of pair names (see CONFIG_PAIR_NAME_MAX) */
+	CONF_SNI,        /* [sni]: any host name as the key, pairs as the value */
 	CONF_UINT,
 	CONF_DOMAINS,
 	CONF_LISTEN,
 	CONF_TLS_VERSION,
 	CONF_LOG_LEVEL,
+	CONF_OPT_PATH,   /* a path; empty: unset (NULL) */
+	CONF_RESOLVER,   /* ADDRESS[:PORT] of a DNS server; empty: unset */
 };
 
 struct conf_option {
 	const char *section;     /* "" for the top of the file */
-	const char *name;
+	const char *name;        /* NULL: any key of the section */
 	enum conf_type type;
 	size_t offset;           /* into struct config */
 	const char *def;         /* default, parsed like file input; NULL: unset */
@@ -67,7 +71,7 @@ static const struct conf_option options[] = {
 	OPT("", "domains", CONF_DOMAINS, domains, NULL),
 	OPT("", "data_dir", CONF_PATH, data_dir, "data"),
 	OPT("", "certs_dir", CONF_PATH, certs_dir, "certs"),
-	OPT("", "certificate", CONF_NAME, certificate, "mail"),
+	OPT("", "certificate", CONF_PAIRS, certificates, "mail"),
 	OPT("", "user", CONF_STRING, user, NULL),
 	OPT("", "log_level", CONF_LOG_LEVEL, log_level, "info"),
 	OPT_UINT("", "workers", workers, "0", 0, 64),
@@ -79,6 +83,10 @@ static const struct conf_option options[] = {
 	{ "listen", "pop3s", CONF_LISTEN, SERVICE_POP3S, NULL, 0, 0 },
 	{ "listen", "imaps", CONF_LISTEN, SERVICE_IMAPS, NULL, 0, 0 },
 	OPT("tls", "min_version", CONF_TLS_VERSION, tls_min_version, "TLSv1.2"),
+	/* Session ticket keys rotate this often (seconds); the previous key
+	 * still resumes, so a stolen key opens at most two periods. */
+	OPT_UINT("tls", "ticket_rotation", ticket_rotation, "43200", 1, 604800),
+	{ "sni", NULL, CONF_SNI, 0, NULL, 0, 0 },
 	/* RFC 1870 SIZE; 25 MiB like most providers. */
 	OPT_UINT("limits", "max_message_size", max_message_size, "26214400",
 		 1024, (uint64_t)1 << 31),
@@ -94,7 +102,11 @@ static const struct conf_option options[] = {
 	/* RFC 3501 5.4: autologout timer of at least 30 minutes. */
 	OPT_UINT("limits", "imap_timeout", imap_timeout, "1800", 5, 86400),
 	OPT_UINT("limits", "auth_max_failures", auth_max_failures, "3", 1, 100),
+	OPT("outbound", "resolver", CONF_RESOLVER, outbound_resolver, NULL),
+	OPT("outbound", "trust_anchor", CONF_OPT_PATH, outbound_trust_anchor, NULL),
 };
+_Static_assert(N_ELEMENTS(options) <= CONFIG_OPTIONS_MAX,
+	       "config.option_line needs a slot per option");
 
 struct parse_ctx {
 	struct config *cfg;
@@ -113,7 +125,7 @@ static const struct conf_option *find_option(const char *section,
 {
 	for (size_t i = 0; i < N_ELEMENTS(options); i++) {
 		if (str_ieq(options[i].section, section) &&
-		    str_ieq(options[i].name, name)) {
+		    (options[i].name == NULL || str_ieq(options[i].name, name))) {
 			*idx_r = i;
 			return &options[i];
 		}
@@ -235,6 +247,198 @@ static int parse_domains(struct config *cfg, const char *value,
 	return 0;
 }
 
+/* One pair name of `certificate` or [sni]; what names the setting. */
+static int check_pair_name(const char *what, const char *name,
+			   const char **error_r)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || name[0] == '.' || strchr(name, '/') != NULL) {
+		*error_r = errfmt("%s: '%s' must be a plain file name (no '/', "
+				  "no leading '.')", what, name);
+		return -1;
+	}
+	if (len > CONFIG_PAIR_NAME_MAX ||
+	    strspn(name, "abcdefghijklmnopqrstuvwxyz"
+		   "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != len) {
+		*error_r = errfmt("%s: '%s' must be a pair name (letters, digits, "
+				  "'.', '-', '_', at most %d)", what, name,
+				  CONFIG_PAIR_NAME_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+/* "mail, mail-ec": 1..CONFIG_CERTIFICATES_MAX distinct pair names. */
+static int parse_pairs(const char *what, const char *value, char ***pairs_r,
+		       size_t *n_r, const char **error_r)
+{
+	size_t n;
+	char **v = strv_split_commas(value, &n);
+	int ret = 0;
+
+	if (n == 0)
+		ret = check_pair_name(what, "", error_r);
+	for (size_t i = 0; ret == 0 && i < n; i++) {
+		ret = check_pair_name(what, v[i], error_r);
+		for (size_t j = 0; ret == 0 && j < i; j++) {
+			if (strcmp(v[i], v[j]) == 0) {
+				*error_r = errfmt("%s: '%s' is listed twice",
+						  what, v[i]);
+				ret = -1;
+			}
+		}
+	}
+	if (ret == 0 && n > CONFIG_CERTIFICATES_MAX) {
+		*error_r = errfmt("%s: at most %d pairs (one RSA and one ECDSA "
+				  "pair for the same names)", what,
+				  CONFIG_CERTIFICATES_MAX);
+		ret = -1;
+	}
+	if (ret < 0) {
+		strv_free(&v);
+		return -1;
+	}
+	*pairs_r = v;
+	*n_r = n;
+	return 0;
+}
+
+static int set_certificates(struct config *cfg, const char *value,
+			    const char **error_r)
+{
+	char **v;
+	size_t n;
+
+	if (parse_pairs("certificate", value, &v, &n, error_r) < 0)
+		return -1;
+	strv_free(&cfg->certificates);
+	free(cfg->certificate);
+	cfg->certificates = v;
+	cfg->n_certificates = n;
+	cfg->certificate = xstrdup(v[0]);
+	return 0;
+}
+
+/* An [sni] key: a host name, or a wildcard in the one form RFC 6125 6.4.3
+ * lets a certificate use, "*." and a name of at least two labels. IP
+ * literals never arrive as SNI (RFC 6066 3). */
+static int check_sni_host(const char *host, const char **error_r)
+{
+	unsigned char addr[16];
+	const char *name = strncmp(host, "*.", 2) == 0 ? host + 2 : host;
+
+	if (inet_pton(AF_INET, host, addr) == 1 ||
+	    inet_pton(AF_INET6, host, addr) == 1) {
+		*error_r = errfmt("[sni] '%s': clients never send an IP address "
+				  "as SNI (RFC 6066 3); expected a host name",
+				  host);
+		return -1;
+	}
+	if (!dns_name_valid(name) || (name != host && strchr(name, '.') == NULL)) {
+		*error_r = errfmt("[sni] '%s': expected a host name such as "
+				  "mail.example.org, or a wildcard such as "
+				  "*.example.org", host);
+		return -1;
+	}
+	return 0;
+}
+
+/* `host = pair[, pair]` of [sni]. append: an indented line continues the
+ * list of the entry just added. */
+static int set_sni(struct config *cfg, const char *name, const char *value,
+		   unsigned line, const char **error_r)
+{
+	char *host = xstrdup(name), *what;
+	struct config_sni *e;
+	char **v;
+	size_t n;
+
+	str_lower(host);
+	for (size_t i = 0; i < cfg->n_sni; i++) {
+		if (strcmp(cfg->sni[i].host, host) == 0) {
+			*error_r = errfmt("[sni] '%s' is set twice (first on "
+					  "line %u)", host, cfg->sni[i].line);
+			free(host);
+			return -1;
+		}
+	}
+	what = xasprintf("[sni] %s", host);
+	if (check_sni_host(host, error_r) < 0 ||
+	    parse_pairs(what, value, &v, &n, error_r) < 0) {
+		free(what);
+		free(host);
+		return -1;
+	}
+	free(what);
+	if (cfg->n_sni == CONFIG_SNI_MAX) {
+		*error_r = errfmt("[sni]: at most %d entries", CONFIG_SNI_MAX);
+		strv_free(&v);
+		free(host);
+		return -1;
+	}
+	cfg->sni = xrealloc(cfg->sni, (cfg->n_sni + 1) * sizeof(*cfg->sni));
+	e = &cfg->sni[cfg->n_sni++];
+	*e = (struct config_sni){ host, v, n, line };
+	return 0;
+}
+
+/* An indented line after an [sni] entry: more pairs for it. */
+static int continue_sni(struct config *cfg, const char *value,
+			const char **error_r)
+{
+	struct config_sni *e = &cfg->sni[cfg->n_sni - 1];
+	char *list = xstrdup(""), *what = xasprintf("[sni] %s", e->host);
+	char **v;
+	size_t n;
+	int ret;
+
+	for (size_t i = 0; i < e->n_pairs; i++) {
+		char *next = xasprintf("%s%s,", list, e->pairs[i]);
+		free(list);
+		list = next;
+	}
+	char *all = xasprintf("%s%s", list, value);
+	ret = parse_pairs(what, all, &v, &n, error_r);
+	if (ret == 0) {
+		strv_free(&e->pairs);
+		e->pairs = v;
+		e->n_pairs = n;
+	}
+	free(all);
+	free(list);
+	free(what);
+	return ret;
+}
+
+/* "ADDRESS:PORT", "[IPv6]:PORT", or an address alone for port 53 (RFC 1035
+ * 4.2), stored in the normalised form of [listen]; empty unsets it. */
+static int parse_resolver(char **field, const char *value, const char **error_r)
+{
+	struct listen_addr la;
+	char *spec;
+	bool bare_v4 = value[0] != '[' && strchr(value, ':') == NULL;
+	bool bare_v6 = value[0] == '[' && value[strlen(value) - 1] == ']';
+
+	x_free(field);
+	if (*value == '\0')
+		return 0;
+	if (value[0] != '[' && strchr(value, ':') != strrchr(value, ':')) {
+		*error_r = errfmt("resolver: '%s': write IPv6 addresses as "
+				  "[ADDRESS]:PORT", value);
+		return -1;
+	}
+	spec = bare_v4 || bare_v6 ? xasprintf("%s:53", value) : xstrdup(value);
+	if (parse_listen_one(spec, &la, error_r) < 0) {
+		*error_r = errfmt("resolver: %s", *error_r);
+		free(spec);
+		return -1;
+	}
+	free(spec);
+	*field = xstrdup(la.text);
+	return 0;
+}
+
 static int set_option(struct config *cfg, const struct conf_option *opt,
 		      const char *value, const char **error_r)
 {
@@ -250,15 +454,10 @@ static int set_option(struct config *cfg, const struct conf_option *opt,
 		free(*(char **)field);
 		*(char **)field = xstrdup(value);
 		return 0;
-	case CONF_NAME:
-		if (*value == '\0' || *value == '.' || strchr(value, '/') != NULL) {
-			*error_r = errfmt("%s: '%s' must be a plain file name "
-					  "(no '/', no leading '.')", opt->name, value);
-			return -1;
-		}
-		free(*(char **)field);
-		*(char **)field = xstrdup(value);
-		return 0;
+	case CONF_PAIRS:
+		return set_certificates(cfg, value, error_r);
+	case CONF_SNI:
+		return -1;   /* set_sni(), which needs the key */
 	case CONF_PATH:
 		if (*value == '\0') {
 			*error_r = errfmt("%s must not be empty", opt->name);
@@ -295,6 +494,13 @@ static int set_option(struct config *cfg, const struct conf_option *opt,
 			return -1;
 		}
 		return 0;
+	case CONF_OPT_PATH:
+		x_free((char **)field);
+		if (*value != '\0')
+			*(char **)field = fs_join(cfg->dir, value);
+		return 0;
+	case CONF_RESOLVER:
+		return parse_resolver((char **)field, value, error_r);
 	case CONF_LOG_LEVEL:
 		if (!log_level_parse(value, (enum log_level *)field)) {
 			*error_r = errfmt("log_level: '%s' must be error, warning, "
@@ -318,6 +524,24 @@ static void strip_inline_comment(char *value)
 			break;
 		}
 	}
+}
+
+/* A line of [sni]: a new entry, or an indented line continuing the last. */
+static int sni_handler(struct parse_ctx *ctx, size_t idx, const char *name,
+		       const char *value)
+{
+	struct config *cfg = ctx->cfg;
+	bool more = ctx->continued && idx == ctx->last_idx && cfg->n_sni > 0 &&
+		str_ieq(cfg->sni[cfg->n_sni - 1].host, name);
+	const char *error;
+	int ret;
+
+	ctx->last_idx = idx;
+	ret = more ? continue_sni(cfg, value, &error) :
+		set_sni(cfg, name, value, ctx->line, &error);
+	if (ret < 0)
+		ctx->error = errfmt("%s:%u: %s", ctx->path, ctx->line, error);
+	return 1;
 }
 
 static int conf_ini_handler(void *user, const char *section, const char *name,
@@ -346,9 +570,12 @@ static int conf_ini_handler(void *user, const char *section, const char *name,
 	strlcpy_sp(vbuf, value, sizeof(vbuf));
 	strip_inline_comment(vbuf);
 	value = str_trim(vbuf);
+	if (opt->type == CONF_SNI)
+		return sni_handler(ctx, idx, name, value);
 	if (ctx->continued && ctx->seen[idx] && idx == ctx->last_idx) {
 		/* An indented line continues a list: "domains = a,\n  b". */
-		if (opt->type != CONF_DOMAINS && opt->type != CONF_LISTEN) {
+		if (opt->type != CONF_DOMAINS && opt->type != CONF_LISTEN &&
+		    opt->type != CONF_PAIRS) {
 			ctx->error = errfmt("%s:%u: '%s' takes one value; "
 					    "remove the indentation", ctx->path,
 					    ctx->line, name);
@@ -365,6 +592,7 @@ static int conf_ini_handler(void *user, const char *section, const char *name,
 	} else {
 		free(ctx->list_acc);
 		ctx->list_acc = xstrdup(value);
+		ctx->cfg->option_line[idx] = ctx->line;
 	}
 	ctx->seen[idx] = true;
 	ctx->last_idx = idx;
@@ -511,13 +739,76 @@ void config_free(struct config **cfgp)
 	for (size_t i = 0; i < N_ELEMENTS(options); i++) {
 		const struct conf_option *o = &options[i];
 		if (o->type == CONF_STRING || o->type == CONF_PATH ||
-		    o->type == CONF_NAME)
+		    o->type == CONF_OPT_PATH || o->type == CONF_RESOLVER)
 			free(*(char **)((char *)cfg + o->offset));
 	}
+	for (size_t i = 0; i < cfg->n_sni; i++) {
+		free(cfg->sni[i].host);
+		strv_free(&cfg->sni[i].pairs);
+	}
+	free(cfg->sni);
+	free(cfg->certificate);
+	strv_free(&cfg->certificates);
 	strv_free(&cfg->domains);
 	free(cfg->path);
 	free(cfg->dir);
 	x_free(cfgp);
+}
+
+static bool str_same(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static void carry_string(char **next, const char *old)
+{
+	free(*next);
+	*next = old != NULL ? xstrdup(old) : NULL;
+}
+
+void config_carry_fixed(struct config *next, const struct config *old,
+			struct buf *changed)
+{
+	bool listen_same = memcmp(next->n_listen, old->n_listen,
+				  sizeof(old->n_listen)) == 0;
+	for (int s = 0; s < SERVICE_COUNT && listen_same; s++) {
+		for (size_t i = 0; i < old->n_listen[s] && listen_same; i++)
+			listen_same = strcmp(next->listen[s][i].text,
+					     old->listen[s][i].text) == 0;
+	}
+	if (!listen_same) {
+		buf_printf(changed, "%s[listen]", changed->len ? ", " : "");
+		memcpy(next->listen, old->listen, sizeof(old->listen));
+		memcpy(next->n_listen, old->n_listen, sizeof(old->n_listen));
+	}
+	if (!str_same(next->user, old->user)) {
+		buf_printf(changed, "%suser", changed->len ? ", " : "");
+		carry_string(&next->user, old->user);
+	}
+	if (!str_same(next->data_dir, old->data_dir)) {
+		buf_printf(changed, "%sdata_dir", changed->len ? ", " : "");
+		carry_string(&next->data_dir, old->data_dir);
+	}
+	if (next->workers != old->workers) {
+		buf_printf(changed, "%sworkers", changed->len ? ", " : "");
+		next->workers = old->workers;
+	}
+}
+
+unsigned config_line(const struct config *cfg, const char *section,
+		     const char *name)
+{
+	size_t idx;
+
+	if (str_ieq(section, "sni")) {
+		for (size_t i = 0; i < cfg->n_sni; i++) {
+			if (str_ieq(cfg->sni[i].host, name))
+				return cfg->sni[i].line;
+		}
+		return 0;
+	}
+	return find_option(section, name, &idx) != NULL ?
+		cfg->option_line[idx] : 0;
 }
 
 bool config_is_local_domain(const struct config *cfg, const char *domain)

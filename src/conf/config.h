@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "lib/log.h"
+#include "lib/util.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/sealpost/sealpost.conf"
 #define CONFIG_ENV "SEALPOST_CONF"
@@ -20,11 +21,26 @@
 #define CONFIG_LINE_MAX 199
 /* Addresses one service may listen on. */
 #define CONFIG_LISTEN_MAX 16
+/* Pairs one `certificate` list (or one [sni] entry) may name: one RSA and
+ * one ECDSA pair for the same names. A TLS context serves one certificate
+ * per key type (RFC 8446 4.4.2.2: the client's signature_algorithms pick
+ * among them), and RSA and ECDSA are the types a TLS server can use
+ * (pki_key_supported). */
+#define CONFIG_CERTIFICATES_MAX 2
+/* [sni] entries. RFC 6066 3 sends one host name per handshake; the server
+ * looks it up among these, so the list stays small. */
+#define CONFIG_SNI_MAX 256
+/* A pair name: [A-Za-z0-9._-], no leading '.', at most this long (the
+ * same rule as PKI_NAME_MAX in pki/pki.h). */
+#define CONFIG_PAIR_NAME_MAX 64
+/* Options of the table in config.c (config_line() keeps a line for each). */
+#define CONFIG_OPTIONS_MAX 64
 
 enum proto {
 	PROTO_SMTP,
 	PROTO_POP3,
 	PROTO_IMAP,
+	PROTO_COUNT
 };
 
 enum service {
@@ -53,6 +69,14 @@ struct listen_addr {
 	char text[64];       /* as written, normalised: "127.0.0.1:25", "[::1]:25" */
 };
 
+/* One [sni] line: `host = pair[, pair]`. */
+struct config_sni {
+	char *host;          /* lower case: "mail.example.org" or "*.example.org" */
+	char **pairs;        /* NULL-terminated, 1..CONFIG_CERTIFICATES_MAX names */
+	size_t n_pairs;
+	unsigned line;       /* where it is set in the config file */
+};
+
 struct config {
 	char *path;          /* absolute path of the file loaded (NULL: none) */
 	char *dir;           /* its folder, base of relative paths */
@@ -62,7 +86,11 @@ struct config {
 	size_t n_domains;
 	char *data_dir;
 	char *certs_dir;
-	char *certificate;
+	char *certificate;   /* the default pair: the first of certificates */
+	char **certificates; /* `certificate`, NULL-terminated; served together */
+	size_t n_certificates;
+	struct config_sni *sni; /* [sni], in file order; hosts are unique */
+	size_t n_sni;
 	char *user;
 	enum log_level log_level;
 	uint64_t workers;    /* 0: one per CPU core */
@@ -71,6 +99,7 @@ struct config {
 	size_t n_listen[SERVICE_COUNT];
 
 	int tls_min_version; /* TLS1_2_VERSION or TLS1_3_VERSION numbers */
+	uint64_t ticket_rotation;  /* seconds between ticket key rotations */
 
 	uint64_t max_message_size;
 	uint64_t max_recipients;
@@ -80,6 +109,13 @@ struct config {
 	uint64_t pop3_timeout;
 	uint64_t imap_timeout;
 	uint64_t auth_max_failures;
+
+	unsigned option_line[CONFIG_OPTIONS_MAX]; /* see config_line() */
+	/* [outbound]: how outbound mail finds its next hop (src/dns/). */
+	char *outbound_resolver;     /* "ADDRESS:PORT" of a DNS server, normalised
+				      * as in [listen]; NULL: /etc/resolv.conf */
+	char *outbound_trust_anchor; /* DNSSEC trust anchor file (absolute);
+				      * NULL: the Debian root key */
 };
 
 /* The loaded config of the running process. */
@@ -97,6 +133,18 @@ int config_load(const char *path, bool must_exist, struct config **config_r,
 /* The defaults alone, relative paths resolved against base_dir. */
 struct config *config_defaults(const char *base_dir);
 void config_free(struct config **cfg);
+
+/* A reload: the settings that cannot change while the server runs
+ * ([listen], user, data_dir, workers) are taken from old into next; their
+ * names, where next wanted something else, are appended to changed
+ * ("[listen], user"). */
+void config_carry_fixed(struct config *next, const struct config *old,
+			struct buf *changed);
+
+/* The line of the config file that sets section/name ("" for the top of
+ * the file), 0 when it is not set there (a default). */
+unsigned config_line(const struct config *cfg, const char *section,
+		     const char *name);
 
 bool config_is_local_domain(const struct config *cfg, const char *domain);
 bool config_any_listen(const struct config *cfg);

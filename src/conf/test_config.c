@@ -87,6 +87,37 @@ static void test_continued_list(void **state)
 	config_free(&cfg);
 }
 
+static void test_outbound_resolver(void **state)
+{
+	static const struct { const char *value, *want; } cases[] = {
+		{ "127.0.0.1:5353", "127.0.0.1:5353" },
+		{ "192.0.2.53", "192.0.2.53:53" },
+		{ "[::1]:5300", "[::1]:5300" },
+		{ "[2001:db8::53]", "[2001:db8::53]:53" },
+	};
+	struct config *cfg;
+	const char *error;
+	char text[200];
+
+	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
+		snprintf(text, sizeof(text), "[outbound]\nresolver = %s\n"
+			 "trust_anchor = anchors/root.key\n", cases[i].value);
+		assert_int_equal(load(text, &cfg, &error), 0);
+		assert_string_equal(cfg->outbound_resolver, cases[i].want);
+		assert_true(cfg->outbound_trust_anchor[0] == '/');
+		assert_non_null(strstr(cfg->outbound_trust_anchor,
+				       "/anchors/root.key"));
+		config_free(&cfg);
+	}
+	/* Empty, as in the INTERFACE.md example: the system's resolver and
+	 * the Debian root key. */
+	assert_int_equal(load("[outbound]\nresolver =\ntrust_anchor =\n",
+			      &cfg, &error), 0);
+	assert_null(cfg->outbound_resolver);
+	assert_null(cfg->outbound_trust_anchor);
+	config_free(&cfg);
+}
+
 struct bad_case {
 	const char *text;
 	const char *error;   /* expected suffix after the file name */
@@ -114,7 +145,46 @@ static void test_errors_name_the_line(void **state)
 		  ":1: certificate: '../x' must be a plain file name (no '/', no leading '.')" },
 		{ "hostname = a.test\n  b.test\n",
 		  ":2: 'hostname' takes one value; remove the indentation" },
+		{ "[outbound]\nresolver = ns.example.org:53\n",
+		  ":2: resolver: 'ns.example.org': not a numeric IPv4 address" },
+		{ "[outbound]\nresolver = ::1\n",
+		  ":2: resolver: '::1': write IPv6 addresses as [ADDRESS]:PORT" },
+		{ "[outbound]\nresolver = 127.0.0.1:0\n",
+		  ":2: resolver: '0': port must be 1..65535" },
 		{ "just words\n", ":1: syntax error (expected 'key = value' or '[section]')" },
+		{ "certificate =\n",
+		  ":1: certificate: '' must be a plain file name (no '/', no leading '.')" },
+		{ "certificate = mail, ../x\n",
+		  ":1: certificate: '../x' must be a plain file name (no '/', no leading '.')" },
+		{ "certificate = my cert\n",
+		  ":1: certificate: 'my cert' must be a pair name (letters, digits, '.', "
+		  "'-', '_', at most 64)" },
+		{ "certificate = mail, mail\n", ":1: certificate: 'mail' is listed twice" },
+		{ "certificate = a, b, c\n", ":1: certificate: at most 2 pairs (one RSA "
+		  "and one ECDSA pair for the same names)" },
+		{ "certificate = a,\n  b,\n  c\n", ":3: certificate: at most 2 pairs "
+		  "(one RSA and one ECDSA pair for the same names)" },
+		{ "[sni]\nmail example.org = x\n", ":2: [sni] 'mail example.org': "
+		  "expected a host name such as mail.example.org, or a wildcard such "
+		  "as *.example.org" },
+		{ "[sni]\n*.org = x\n", ":2: [sni] '*.org': expected a host name such as "
+		  "mail.example.org, or a wildcard such as *.example.org" },
+		{ "[sni]\nf*.example.org = x\n", ":2: [sni] 'f*.example.org': expected a "
+		  "host name such as mail.example.org, or a wildcard such as *.example.org" },
+		{ "[sni]\n*.*.example.org = x\n", ":2: [sni] '*.*.example.org': expected a "
+		  "host name such as mail.example.org, or a wildcard such as *.example.org" },
+		{ "[sni]\n192.0.2.1 = x\n", ":2: [sni] '192.0.2.1': clients never send "
+		  "an IP address as SNI (RFC 6066 3); expected a host name" },
+		{ "[sni]\na.example.org = x\nA.Example.ORG = y\n",
+		  ":3: [sni] 'a.example.org' is set twice (first on line 2)" },
+		{ "[sni]\na.example.org = .x\n", ":2: [sni] a.example.org: '.x' must "
+		  "be a plain file name (no '/', no leading '.')" },
+		{ "[sni]\na.example.org = x, y, z\n", ":2: [sni] a.example.org: at most "
+		  "2 pairs (one RSA and one ECDSA pair for the same names)" },
+		{ "[sni]\na.example.org = x,\n   x\n", ":3: [sni] a.example.org: 'x' is "
+		  "listed twice" },
+		{ "[sni]\na.example.org =\n", ":2: [sni] a.example.org: '' must be a "
+		  "plain file name (no '/', no leading '.')" },
 	};
 	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
 		struct config *cfg = NULL;
@@ -126,6 +196,66 @@ static void test_errors_name_the_line(void **state)
 		if (strcmp(colon, cases[i].error) != 0)
 			fail_msg("case %zu: got '%s', want '%s'", i, colon, cases[i].error);
 	}
+}
+
+static void test_certificates_and_sni(void **state)
+{
+	struct config *cfg;
+	const char *error;
+
+	assert_int_equal(load(
+		"hostname = mail.example.test\n"
+		"certificate = mail, mail-ec\n"
+		"[sni]\n"
+		"# a comment\n"
+		"Mail.Example.ORG = org-cert   # trailing comment\n"
+		"*.example.net = net-rsa,\n"
+		"   net-ec\n"
+		"[limits]\n"
+		"max_recipients = 200\n", &cfg, &error), 0);
+	assert_string_equal(cfg->certificate, "mail");
+	assert_int_equal(cfg->n_certificates, 2);
+	assert_string_equal(cfg->certificates[0], "mail");
+	assert_string_equal(cfg->certificates[1], "mail-ec");
+	assert_null(cfg->certificates[2]);
+	assert_int_equal(cfg->n_sni, 2);
+	assert_string_equal(cfg->sni[0].host, "mail.example.org");
+	assert_int_equal(cfg->sni[0].n_pairs, 1);
+	assert_string_equal(cfg->sni[0].pairs[0], "org-cert");
+	assert_int_equal(cfg->sni[0].line, 5);
+	assert_string_equal(cfg->sni[1].host, "*.example.net");
+	assert_int_equal(cfg->sni[1].n_pairs, 2);
+	assert_string_equal(cfg->sni[1].pairs[1], "net-ec");
+	assert_int_equal(cfg->sni[1].line, 6);
+	assert_int_equal(config_line(cfg, "", "certificate"), 2);
+	assert_int_equal(config_line(cfg, "", "hostname"), 1);
+	assert_int_equal(config_line(cfg, "", "data_dir"), 0);
+	assert_int_equal(config_line(cfg, "limits", "max_recipients"), 9);
+	assert_int_equal(config_line(cfg, "sni", "*.example.net"), 6);
+	assert_int_equal(config_line(cfg, "sni", "other.example.net"), 0);
+	config_free(&cfg);
+
+	/* One pair, as before: the list holds it alone. */
+	assert_int_equal(load("certificate = mail\n", &cfg, &error), 0);
+	assert_string_equal(cfg->certificate, "mail");
+	assert_int_equal(cfg->n_certificates, 1);
+	assert_int_equal(cfg->n_sni, 0);
+	config_free(&cfg);
+}
+
+static void test_sni_limit(void **state)
+{
+	struct buf b = { 0 };
+	struct config *cfg = NULL;
+	const char *error;
+
+	buf_printf(&b, "[sni]\n");
+	for (int i = 0; i <= CONFIG_SNI_MAX; i++)
+		buf_printf(&b, "h%d.example.org = x\n", i);
+	assert_int_equal(load(b.data, &cfg, &error), -1);
+	assert_non_null(strstr(error, errfmt(":%d: [sni]: at most %d entries",
+					     CONFIG_SNI_MAX + 2, CONFIG_SNI_MAX)));
+	buf_free(&b);
 }
 
 static void test_long_line(void **state)
@@ -203,6 +333,8 @@ static void test_missing_file(void **state)
 	assert_int_equal(config_load("/nonexistent/sealpost.conf", false, &cfg,
 				     &error), 0);
 	assert_string_equal(cfg->certificate, "mail");
+	assert_int_equal(cfg->n_certificates, 1);
+	assert_string_equal(cfg->certificates[0], "mail");
 	config_free(&cfg);
 }
 
@@ -211,7 +343,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full_example),
 		cmocka_unit_test(test_continued_list),
+		cmocka_unit_test(test_outbound_resolver),
 		cmocka_unit_test(test_errors_name_the_line),
+		cmocka_unit_test(test_certificates_and_sni),
+		cmocka_unit_test(test_sni_limit),
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_line_limit_exact),
 		cmocka_unit_test(test_nul_byte),

@@ -60,15 +60,19 @@ struct imap_append {
 enum append_op { OP_OPEN, OP_WRITE, OP_COMMIT, OP_ABORT };
 
 struct append_job {
-	struct job job;
+	struct session_job job;     /* job.job alone for a detached abort */
 	enum append_op op;
 	struct imap_append *ap;
-	struct imap_session *is;    /* the session holding a ref, or NULL */
 	struct evbuffer *buf;       /* OP_WRITE, OP_COMMIT: bytes to write */
 	struct imap_store_result r;
 };
 
 static const struct imap_literal_sink append_sink;
+
+/* The cancel hook of an APPEND whose command did not complete (parse error
+ * after its message, a second message, disconnect): its file is removed in
+ * a job. */
+static void append_cancel(struct imap_session *is);
 
 /* ---- pool thread ---------------------------------------------------------- */
 
@@ -117,11 +121,11 @@ static int commit(struct imap_append *ap, struct evbuffer *buf,
 		errno = err;
 		return -1;
 	}
-	return maildir_append_commit_kw(&ap->ctx, ap->flags, mask, ap->date,
+	return maildir_append_commit(&ap->ctx, ap->flags, mask, ap->date,
 					&ap->uidvalidity, &ap->uid, error_r);
 }
 
-static void append_work(struct job *job)
+static void append_work(struct session_job *job)
 {
 	struct append_job *aj = (struct append_job *)job;
 	struct imap_append *ap = aj->ap;
@@ -160,10 +164,24 @@ static void append_free(struct imap_append *ap)
 	free(ap);
 }
 
-static void append_job_done(struct job *job);
+static void append_job_done(struct session_job *job, bool live);
 
-static void submit(struct imap_append *ap, enum append_op op,
-		   struct imap_session *ref)
+static void abort_work(struct job *job)
+{
+	append_work((struct session_job *)job);
+}
+
+static void abort_done(struct job *job)
+{
+	struct append_job *aj = (struct append_job *)job;
+	append_free(aj->ap);
+	free(aj);
+}
+
+/* OP_OPEN runs exclusively (no "+" before it answers); OP_WRITE in the
+ * background of the literal; OP_COMMIT in the background of the hold
+ * cmd_append() took; OP_ABORT is a plain job: no session waits for it. */
+static void submit(struct imap_append *ap, enum append_op op)
 {
 	struct append_job *aj = xcalloc(1, sizeof(*aj));
 
@@ -171,13 +189,19 @@ static void submit(struct imap_append *ap, enum append_op op,
 	aj->job.done = append_job_done;
 	aj->op = op;
 	aj->ap = ap;
-	aj->is = ref;
 	if (op == OP_WRITE || op == OP_COMMIT) {
 		aj->buf = evbuffer_new();
 		evbuffer_add_buffer(aj->buf, ap->pending);
 	}
 	ap->job_running = true;
-	jobs_submit(&aj->job);
+	if (op == OP_ABORT) {
+		aj->job.job.work = abort_work;
+		aj->job.job.done = abort_done;
+		jobs_submit(&aj->job.job);
+		return;
+	}
+	session_job_start(&ap->is->s, &aj->job, op == OP_OPEN ?
+			  SESSION_JOB_EXCLUSIVE : SESSION_JOB_BACKGROUND);
 }
 
 /* Remove the tmp/ file (if any) and free ap, with no session involved. */
@@ -185,7 +209,7 @@ static void discard(struct imap_append *ap)
 {
 	ap->is = NULL;
 	if (ap->ctx != NULL)
-		submit(ap, OP_ABORT, NULL);
+		submit(ap, OP_ABORT);
 	else
 		append_free(ap);
 }
@@ -198,14 +222,13 @@ static void flush(struct imap_append *ap)
 	if (ap->job_running)
 		return;
 	if (ap->commit_wanted) {
-		/* The session is suspended until the answer. */
-		submit(ap, OP_COMMIT, NULL);
+		/* The session is held until the answer (cmd_append()). */
+		submit(ap, OP_COMMIT);
 		return;
 	}
 	if (ap->write_failed || have == 0 || (have < IMAP_APPEND_CHUNK && !ap->ended))
 		return;
-	session_ref(&ap->is->s);
-	submit(ap, OP_WRITE, ap->is);
+	submit(ap, OP_WRITE);
 }
 
 static void reply_commit(struct imap_session *is, struct imap_append *ap,
@@ -228,7 +251,8 @@ static void reply_commit(struct imap_session *is, struct imap_append *ap,
 	imap_command_done(is, "OK", code, "Append completed");
 }
 
-static void open_done(struct imap_append *ap, const struct imap_store_result *r)
+static void open_done(struct imap_append *ap, const struct imap_store_result *r,
+		      bool live)
 {
 	struct imap_session *is = ap->is;
 
@@ -237,7 +261,7 @@ static void open_done(struct imap_append *ap, const struct imap_store_result *r)
 		imap_literal_decided(is, &append_sink);
 	} else {
 		is->append = NULL;
-		if (is->s.closing)
+		if (!live)
 			;   /* nobody to answer */
 		else if (r->err == ENOENT)
 			imap_command_done(is, "NO", "TRYCREATE", "Mailbox doesn't exist: %s",
@@ -247,19 +271,18 @@ static void open_done(struct imap_append *ap, const struct imap_store_result *r)
 		discard(ap);    /* frees ap: is->sink never pointed at it */
 		imap_literal_decided(is, NULL);
 	}
-	imap_job_end(is);
 }
 
-static void append_job_done(struct job *job)
+static void append_job_done(struct session_job *job, bool live)
 {
 	struct append_job *aj = (struct append_job *)job;
 	struct imap_append *ap = aj->ap;
-	struct imap_session *is = ap->is;
+	struct imap_session *is = ap->is;   /* NULL: cancelled meanwhile */
 
 	ap->job_running = false;
 	switch (aj->op) {
 	case OP_OPEN:
-		open_done(ap, &aj->r);
+		open_done(ap, &aj->r, live);
 		break;
 	case OP_WRITE:
 		if (aj->r.ret < 0 && !ap->write_failed) {
@@ -269,27 +292,25 @@ static void append_job_done(struct job *job)
 		}
 		if (is == NULL) {
 			discard(ap);        /* cancelled meanwhile */
-		} else if (!is->s.closing) {
+		} else if (live) {
 			flush(ap);
 			imap_literal_resume(is);
 		} else if (ap->commit_wanted) {
 			/* The whole command came before the client left: the
-			 * commit runs and resumes the suspended session. */
+			 * commit runs and releases the hold. */
 			flush(ap);
 		}
-		session_unref(&aj->is->s);
 		break;
 	case OP_COMMIT:
 		/* ctx is gone (committed or aborted) */
 		is->append = NULL;
-		if (!is->s.closing)
+		if (live)
 			reply_commit(is, ap, ap->write_failed ? &ap->r : &aj->r);
 		append_free(ap);
-		session_resume(&is->s);
+		session_resume(&is->s);     /* the hold of cmd_append() */
 		break;
 	case OP_ABORT:
-		append_free(ap);
-		break;
+		break;                      /* a plain job: abort_done() */
 	}
 	if (aj->buf != NULL)
 		evbuffer_free(aj->buf);
@@ -395,7 +416,7 @@ const struct imap_literal_sink *cmd_append_literal(
 
 	if (is->append != NULL) {
 		/* A second message: MULTIAPPEND (RFC 3502) is not offered. */
-		imap_append_cancel(is);
+		append_cancel(is);
 		imap_command_bad(is, "Only one message per APPEND");
 		return NULL;
 	}
@@ -418,9 +439,9 @@ const struct imap_literal_sink *cmd_append_literal(
 	if (ap->keywords == NULL)
 		ap->keywords = xcalloc(1, sizeof(*ap->keywords));
 	is->append = ap;
+	is->cancel = append_cancel;
 	imap_literal_defer(is);
-	session_suspend(&is->s);
-	submit(ap, OP_OPEN, NULL);
+	submit(ap, OP_OPEN);
 	return NULL;
 }
 
@@ -432,17 +453,18 @@ void cmd_append(struct imap_session *is, const struct imap_arg *args, size_t n)
 	 * last, and nothing after it. */
 	if (ap == NULL || n != ap->n_prefix + 1 ||
 	    args[n - 1].type != IMAP_ARG_LITERAL_EXT) {
-		imap_append_cancel(is);
+		append_cancel(is);
 		imap_command_bad(is, "Syntax: APPEND mailbox [(flags)] "
 				 "[\"date-time\"] literal");
 		return;
 	}
 	ap->commit_wanted = true;
+	/* Held: no command is taken until the commit answers. */
 	session_suspend(&is->s);
 	flush(ap);
 }
 
-void imap_append_cancel(struct imap_session *is)
+static void append_cancel(struct imap_session *is)
 {
 	struct imap_append *ap = is->append;
 

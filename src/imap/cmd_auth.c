@@ -2,6 +2,7 @@
  * of the not-authenticated state: STARTTLS LOGIN AUTHENTICATE; ENABLE and
  * NAMESPACE after login. */
 #include "imap/imap.h"
+#include "imap/imap_modseq.h"
 #include "auth/auth.h"
 #include "store/mailbox.h"
 #include "lib/fsutil.h"
@@ -15,7 +16,9 @@
 #define IMAP_ID_PAIRS_MAX 30
 
 #define CAPS_COMMON "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE " \
-	"UNSELECT CHILDREN SPECIAL-USE LIST-EXTENDED UIDPLUS MOVE"
+	"UNSELECT CHILDREN SPECIAL-USE LIST-EXTENDED UIDPLUS MOVE" \
+	" CONDSTORE" \
+	" QRESYNC"
 
 const char *imap_capabilities(struct imap_session *is)
 {
@@ -64,9 +67,11 @@ void cmd_id(struct imap_session *is, const struct imap_arg *args, size_t n)
 	imap_command_done(is, "OK", NULL, "ID completed");
 }
 
-/* RFC 5161: nothing we offer needs enabling, so nothing is enabled. */
+/* RFC 5161: ENABLED names what this command enabled; unknown names and
+ * what was enabled before are left out. */
 void cmd_enable(struct imap_session *is, const struct imap_arg *args, size_t n)
 {
+	struct buf enabled = { 0 };
 	const char *cap;
 	if (n == 0) {
 		imap_command_bad(is, "ENABLE needs capability names");
@@ -78,7 +83,15 @@ void cmd_enable(struct imap_session *is, const struct imap_arg *args, size_t n)
 			return;
 		}
 	}
-	imap_untagged(is, "ENABLED");
+	buf_append(&enabled, "ENABLED", 7);
+	for (size_t i = 0; i < n; i++) {
+		const char *name;
+		imap_arg_get_atom(&args[i], &cap);
+		if ((name = imap_modseq_enable(is, cap)) != NULL)
+			buf_printf(&enabled, " %s", name);
+	}
+	imap_untagged(is, "%s", enabled.data);
+	buf_free(&enabled);
 	imap_command_done(is, "OK", NULL, "ENABLE completed");
 }
 
@@ -102,7 +115,7 @@ void cmd_starttls(struct imap_session *is, const struct imap_arg *args, size_t n
 /* ---- login: verify off the loop, then make sure the mailbox exists ------ */
 
 struct login_job {
-	struct job job;
+	struct session_job job;
 	struct imap_session *is;
 	char user[ADDRESS_MAX + 1];
 	char *root;
@@ -110,7 +123,7 @@ struct login_job {
 	char error[200];
 };
 
-static void login_work(struct job *job)
+static void login_work(struct session_job *job)
 {
 	struct login_job *lj = (struct login_job *)job;
 	const char *error = NULL;
@@ -123,12 +136,12 @@ static void login_work(struct job *job)
 		strlcpy_sp(lj->error, error, sizeof(lj->error));
 }
 
-static void login_done(struct job *job)
+static void login_done(struct session_job *job, bool live)
 {
 	struct login_job *lj = (struct login_job *)job;
 	struct imap_session *is = lj->is;
 
-	if (is->s.closing) {
+	if (!live) {
 		free(lj->root);
 	} else if (lj->result < 0) {
 		session_log(&is->s, LOG_LEVEL_ERROR, "mailbox error=\"%s\"", lj->error);
@@ -144,7 +157,6 @@ static void login_done(struct job *job)
 				  imap_capabilities(is));
 	}
 	free(lj);
-	imap_job_end(is);
 }
 
 static void auth_done(struct session *s, bool ok, const char *user)
@@ -156,10 +168,6 @@ static void auth_done(struct session *s, bool ok, const char *user)
 	if (!ok) {
 		imap_command_done(is, "NO", "AUTHENTICATIONFAILED",
 				  "Authentication failed");
-		if (++is->auth_failures >= config->auth_max_failures) {
-			imap_untagged(is, "BYE Too many authentication failures");
-			session_close(s);
-		}
 		return;
 	}
 	struct login_job *lj = xcalloc(1, sizeof(*lj));
@@ -197,6 +205,12 @@ void cmd_login(struct imap_session *is, const struct imap_arg *args, size_t n)
 static void sasl_result(struct imap_session *is, enum sasl_result res,
 			const char *challenge, const char *error);
 
+/* The cancel hook of an exchange cut short: the secrets go. */
+static void authenticate_cancel(struct imap_session *is)
+{
+	sasl_clear(&is->sasl);
+}
+
 static void authenticate_line(struct imap_session *is, const char *line)
 {
 	const char *challenge = "", *error = NULL;
@@ -209,10 +223,12 @@ static void sasl_result(struct imap_session *is, enum sasl_result res,
 	switch (res) {
 	case SASL_CONTINUE:
 		is->line_handler = authenticate_line;
+		is->cancel = authenticate_cancel;
 		session_printf(&is->s, "+ %s\r\n", challenge);
 		return;
 	case SASL_FAIL:
 		is->line_handler = NULL;
+		is->cancel = NULL;
 		/* RFC 3501 6.2.2: a cancelled exchange gets BAD. */
 		if (is->sasl.cancelled)
 			imap_command_done(is, "BAD", NULL, "Authentication cancelled");
@@ -222,6 +238,7 @@ static void sasl_result(struct imap_session *is, enum sasl_result res,
 		return;
 	case SASL_DONE:
 		is->line_handler = NULL;
+		is->cancel = NULL;
 		auth_verify(&is->s, "PLAIN", is->sasl.user, is->sasl.password,
 			    is->sasl.password_len, auth_done);
 		return;

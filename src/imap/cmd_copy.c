@@ -14,7 +14,7 @@
 #include <string.h>
 
 struct copy_job {
-	struct job job;
+	struct session_job job;
 	struct imap_session *is;
 	struct imap_seqset set;
 	bool uid_cmd, move;
@@ -73,7 +73,7 @@ static int copy_into(struct copy_job *cj, struct maildir_msg **list,
 	return ret;
 }
 
-static void copy_work(struct job *job)
+static void copy_work(struct session_job *job)
 {
 	struct copy_job *cj = (struct copy_job *)job;
 	struct maildir_folder *dst = NULL;
@@ -136,12 +136,11 @@ static void copy_reply(struct copy_job *cj)
 	buf_free(&code);
 }
 
-static void copy_done(struct job *job)
+static void copy_done(struct session_job *job, bool live)
 {
 	struct copy_job *cj = (struct copy_job *)job;
-	struct imap_session *is = cj->is;
 
-	if (!is->s.closing)
+	if (live)
 		copy_reply(cj);
 	imap_seqset_free(&cj->set);
 	imap_seqset_free(&cj->src_uids);
@@ -149,7 +148,6 @@ static void copy_done(struct job *job)
 	free(cj->root);
 	free(cj->dest);
 	free(cj);
-	imap_job_end(is);
 }
 
 static void copy_common(struct imap_session *is, const struct imap_arg *args,

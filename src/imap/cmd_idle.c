@@ -174,11 +174,18 @@ static void watch_ready(struct imap_session *is, void *ctx, int result, int err,
 		idle_kick(w);
 }
 
+/* IDLE's cancel hook, and the end of a DONE: the watch goes. */
+static void idle_cancel(struct imap_session *is)
+{
+	if (is->sel != NULL)
+		imap_idle_stop(is->sel);
+}
+
 static void idle_line(struct imap_session *is, const char *line)
 {
 	is->line_handler = NULL;
-	if (is->sel != NULL)
-		imap_idle_stop(is->sel);
+	is->cancel = NULL;
+	idle_cancel(is);
 	if (str_ieq(line, "DONE"))
 		imap_command_done(is, "OK", NULL, "Idle completed");
 	else
@@ -192,6 +199,7 @@ void cmd_idle(struct imap_session *is, const struct imap_arg *args, size_t n)
 		return;
 	}
 	is->line_handler = idle_line;
+	is->cancel = idle_cancel;
 	session_printf(&is->s, "+ idling\r\n");
 	if (is->sel == NULL)
 		return;                 /* authenticated state: nothing to watch */

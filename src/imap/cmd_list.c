@@ -62,7 +62,7 @@ struct list_entry {
 };
 
 struct list_job {
-	struct job job;
+	struct session_job job;
 	struct imap_session *is;
 	char *root;
 	bool lsub;
@@ -312,7 +312,7 @@ static void render(struct list_job *lj)
 
 /* ---- the job ------------------------------------------------------------- */
 
-static void list_work(struct job *job)
+static void list_work(struct session_job *job)
 {
 	struct list_job *lj = (struct list_job *)job;
 	const char *error = NULL;
@@ -352,12 +352,12 @@ static void list_job_free(struct list_job *lj)
 	free(lj);
 }
 
-static void list_done(struct job *job)
+static void list_done(struct session_job *job, bool live)
 {
 	struct list_job *lj = (struct list_job *)job;
 	struct imap_session *is = lj->is;
 
-	if (is->s.closing) {
+	if (!live) {
 		/* nobody to answer */
 	} else if (lj->r.ret < 0) {
 		imap_reply_store_error(is, lj->lsub ? "lsub" : "list", &lj->r);
@@ -367,7 +367,6 @@ static void list_done(struct job *job)
 				  lj->lsub ? "Lsub" : "List");
 	}
 	list_job_free(lj);
-	imap_job_end(is);
 }
 
 /* ---- arguments ----------------------------------------------------------- */

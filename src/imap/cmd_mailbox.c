@@ -23,7 +23,7 @@ static const char *const op_replies[] = {
 };
 
 struct folder_job {
-	struct job job;
+	struct session_job job;
 	struct imap_session *is;
 	enum folder_op op;
 	char *root;
@@ -32,7 +32,7 @@ struct folder_job {
 	struct imap_store_result r;
 };
 
-static void folder_work(struct job *job)
+static void folder_work(struct session_job *job)
 {
 	struct folder_job *fj = (struct folder_job *)job;
 	const char *error = NULL;
@@ -57,12 +57,12 @@ static void folder_work(struct job *job)
 	imap_store_result_set(&fj->r, ret, error);
 }
 
-static void folder_done(struct job *job)
+static void folder_done(struct session_job *job, bool live)
 {
 	struct folder_job *fj = (struct folder_job *)job;
 	struct imap_session *is = fj->is;
 
-	if (is->s.closing) {
+	if (!live) {
 		/* nobody to answer */
 	} else if (fj->r.ret < 0) {
 		imap_reply_store_error(is, op_names[fj->op], &fj->r);
@@ -79,7 +79,6 @@ static void folder_done(struct job *job)
 	free(fj->name);
 	free(fj->new_name);
 	free(fj);
-	imap_job_end(is);
 }
 
 /* Run op on name (and new_name) in a job; copies both. */

@@ -1,21 +1,25 @@
 /* cmd_select.c — entering and leaving the selected state: SELECT, EXAMINE
- * (RFC 3501 6.3.1-2), CLOSE, UNSELECT (RFC 3691), CHECK, EXPUNGE and
- * UID EXPUNGE (RFC 4315 2.1). */
+ * (RFC 3501 6.3.1-2; with CONDSTORE and QRESYNC parameters, RFC 7162
+ * 3.1.8, 3.2.5), CLOSE, UNSELECT (RFC 3691), CHECK, EXPUNGE and UID
+ * EXPUNGE (RFC 4315 2.1). */
 #include "imap/imap_mailbox.h"
+#include "imap/imap_modseq.h"
 #include "imap/imap_util.h"
 #include "lib/util.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 /* ---- SELECT / EXAMINE ---------------------------------------------------- */
 
 struct select_job {
-	struct job job;
+	struct session_job job;
 	struct imap_session *is;
 	char *root, *name;
 	bool read_only;
+	struct imap_select_params params;
 	struct maildir_folder *folder;
 	struct maildir_snapshot *snap;
 	struct maildir_keywords kw;
@@ -23,7 +27,7 @@ struct select_job {
 	char error[256];
 };
 
-static void select_work(struct job *job)
+static void select_work(struct session_job *job)
 {
 	struct select_job *sj = (struct select_job *)job;
 	const char *error = NULL;
@@ -59,12 +63,12 @@ static void send_select_info(struct imap_session *is)
 	imap_untagged(is, "OK [UIDNEXT %" PRIu32 "] Predicted next UID", mb->uidnext);
 }
 
-static void select_done(struct job *job)
+static void select_done(struct session_job *job, bool live)
 {
 	struct select_job *sj = (struct select_job *)job;
 	struct imap_session *is = sj->is;
 
-	if (is->s.closing) {
+	if (!live) {
 		maildir_snapshot_free(&sj->snap);
 		maildir_keywords_free(&sj->kw);
 		maildir_folder_close(&sj->folder);
@@ -85,33 +89,51 @@ static void select_done(struct job *job)
 		session_log(&is->s, LOG_LEVEL_DEBUG, "select mailbox=%s messages=%zu%s",
 			    sj->name, is->sel->count, sj->read_only ? " read-only=yes" : "");
 		send_select_info(is);
-		imap_command_done(is, "OK", sj->read_only ? "READ-ONLY" : "READ-WRITE",
-				  "%s completed", sj->read_only ? "Examine" : "Select");
+		imap_modseq_select_info(is);
+		const char *code = sj->read_only ? "READ-ONLY" : "READ-WRITE";
+		const char *text = sj->read_only ? "Examine completed" : "Select completed";
+		if (imap_qresync_wanted(is, &sj->params))
+			imap_fetch_qresync(is, &sj->params, code, text);
+		else
+			imap_command_done(is, "OK", code, "%s", text);
 	}
+	imap_select_params_free(&sj->params);
 	free(sj->root);
 	free(sj->name);
 	free(sj);
-	imap_job_end(is);
 }
 
 static void select_common(struct imap_session *is, const struct imap_arg *args,
 			  size_t n, bool read_only)
 {
-	const char *name;
+	struct imap_select_params params;
+	const char *name, *error;
 	size_t len;
 
-	if (n != 1 || !imap_arg_get_astring(&args[0], &name, &len) ||
+	memset(&params, 0, sizeof(params));
+	if (n < 1 || n > 2 || !imap_arg_get_astring(&args[0], &name, &len) ||
 	    strlen(name) != len) {
-		imap_command_bad(is, "Syntax: %s mailbox", read_only ? "EXAMINE" : "SELECT");
+		imap_command_bad(is, "Syntax: %s mailbox [(parameters)]",
+				 read_only ? "EXAMINE" : "SELECT");
+		return;
+	}
+	if (n == 2 && imap_select_params_parse(is, &args[1], &params, &error) < 0) {
+		imap_select_params_free(&params);
+		imap_command_bad(is, "%s", error);
 		return;
 	}
 	/* RFC 3501 6.3.1: the selected mailbox is closed first, without an
-	 * expunge; if the new one fails no mailbox is selected. */
+	 * expunge; if the new one fails no mailbox is selected. RFC 7162
+	 * 3.2.11 (and RFC 9051): CLOSED marks where its responses end. */
 	if (is->sel != NULL) {
 		imap_mailbox_close(is);
 		imap_enter_state(is, IMAP_STATE_AUTH);
+		imap_untagged(is, "OK [CLOSED] Previous mailbox closed.");
 	}
+	if (params.condstore || params.qresync)
+		imap_condstore_enable(is);
 	struct select_job *sj = xcalloc(1, sizeof(*sj));
+	sj->params = params;
 	sj->job.work = select_work;
 	sj->job.done = select_done;
 	sj->is = is;
@@ -177,7 +199,15 @@ static void expunge_done(struct imap_session *is, void *ctx, int result, int err
 		if (ec->expunged > 0)
 			session_log(&is->s, LOG_LEVEL_INFO, "expunge mailbox=%s count=%zu",
 				    is->sel != NULL ? is->sel->name : "-", ec->expunged);
-		imap_command_done(is, "OK", NULL, "Expunge completed");
+		if (ec->expunged > 0 && is->qresync && is->sel != NULL) {
+			/* RFC 7162 3.2.7, 3.2.9 */
+			char code[48];
+			snprintf(code, sizeof(code), "HIGHESTMODSEQ %" PRIu64,
+				 imap_mailbox_safe_modseq(is->sel));
+			imap_command_done(is, "OK", code, "Expunge completed");
+		} else {
+			imap_command_done(is, "OK", NULL, "Expunge completed");
+		}
 	}
 	imap_seqset_free(&ec->set);
 	free(ec);
@@ -219,14 +249,14 @@ void cmd_expunge(struct imap_session *is, const struct imap_arg *args, size_t n)
 }
 
 struct close_job {
-	struct job job;
+	struct session_job job;
 	struct imap_session *is;
 	struct expunge_ctx ec;
 	int result;
 	char error[256];
 };
 
-static void close_work(struct job *job)
+static void close_work(struct session_job *job)
 {
 	struct close_job *cj = (struct close_job *)job;
 	const char *error = NULL;
@@ -237,7 +267,7 @@ static void close_work(struct job *job)
 
 /* RFC 3501 6.4.2: expunge silently, then back to the authenticated state
  * (a failed expunge still closes the mailbox). */
-static void close_done(struct job *job)
+static void close_done(struct session_job *job, bool live)
 {
 	struct close_job *cj = (struct close_job *)job;
 	struct imap_session *is = cj->is;
@@ -248,12 +278,11 @@ static void close_done(struct job *job)
 		session_log(&is->s, LOG_LEVEL_INFO, "expunge mailbox=%s count=%zu",
 			    is->sel->name, cj->ec.expunged);
 	imap_mailbox_close(is);
-	if (!is->s.closing) {
+	if (live) {
 		imap_enter_state(is, IMAP_STATE_AUTH);
 		imap_command_done(is, "OK", NULL, "Close completed");
 	}
 	free(cj);
-	imap_job_end(is);
 }
 
 void cmd_close(struct imap_session *is, const struct imap_arg *args, size_t n)

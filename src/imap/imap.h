@@ -65,8 +65,7 @@ struct imap_cmd {
 	 * where its bytes go, or NULL after answering the command with NO
 	 * (e.g. [TRYCREATE], [TOOBIG]). When the answer needs the disk, it
 	 * calls imap_literal_defer(), starts a job and returns NULL; the
-	 * job's done() then calls imap_literal_decided() (before
-	 * imap_job_end()). */
+	 * job's done() then calls imap_literal_decided(). */
 	const struct imap_literal_sink *(*literal_begin)(
 		struct imap_session *is, const struct imap_command *so_far,
 		const struct imap_literal *lit);
@@ -99,6 +98,11 @@ struct imap_session {
 	bool uid;                   /* "UID <cmd>" */
 	bool busy;                  /* a command is under way */
 	imap_line_handler *line_handler;
+	/* The running command's own cleanup when it ends without completing
+	 * (a parse error, a refused line, the client leaving): set by the
+	 * commands that keep state across lines or literals (APPEND, IDLE,
+	 * AUTHENTICATE); cleared when any command is answered. */
+	void (*cancel)(struct imap_session *is);
 
 	/* literals */
 	bool in_literal;
@@ -112,12 +116,13 @@ struct imap_session {
 
 	/* authentication */
 	struct sasl sasl;
-	unsigned auth_failures;
 	char *user;                 /* logged-in account */
 	char *root;                 /* its mailbox path */
 
 	/* RFC 5161 ENABLE */
 	bool utf8_accept;
+	bool condstore;             /* RFC 7162 (imap_modseq.h) */
+	bool qresync;
 
 	/* the selected mailbox (cmd_select.c and friends) */
 	struct imap_mailbox *sel;
@@ -151,12 +156,11 @@ void imap_command_done(struct imap_session *is, const char *status,
 void imap_command_bad(struct imap_session *is, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* Run work off the loop, then done on the loop; the session takes no
- * input meanwhile. The job struct is the caller's (embed struct job first);
- * done() frees it. */
-void imap_job_start(struct imap_session *is, struct job *job);
-/* From done(): the job is over (resumes the session). */
-void imap_job_end(struct imap_session *is);
+/* A command's disk work: session_job_start(SESSION_JOB_EXCLUSIVE), so
+ * the session takes no input meanwhile. The job struct is the caller's
+ * (embed struct session_job first); done() frees it and, when live,
+ * answers the command. */
+void imap_job_start(struct imap_session *is, struct session_job *job);
 
 /* The capability list for the session's state (no leading "CAPABILITY"). */
 const char *imap_capabilities(struct imap_session *is);
@@ -170,9 +174,10 @@ void imap_literal_defer(struct imap_session *is);
  * a non-synchronising one is read and dropped). */
 void imap_literal_decided(struct imap_session *is,
 			  const struct imap_literal_sink *sink);
-/* cmd_append.c: drop an APPEND whose command did not complete (parse
- * error after its message, disconnect); its file is removed in a job. */
-void imap_append_cancel(struct imap_session *is);
+/* End the running command's exchange without completing it: its cancel
+ * hook runs (an APPEND's file is removed in a job, IDLE's watch and
+ * AUTHENTICATE's secrets go). No reply is sent. */
+void imap_command_cancel(struct imap_session *is);
 
 /* Hooks of the selected-mailbox code (imap_mailbox.c): bring the client's
  * view up to date before the tagged reply of any command (then call

@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #include "imap/imap_parser.h"
-#include "imap/mime.h"
+#include "imap/mime_section.h"
 
 /* Items in one FETCH (a client asking for more is broken or hostile). */
 #define IMAP_FETCH_ITEMS_MAX 256
@@ -30,6 +30,7 @@ enum imap_fetch_kind {
 	IMAP_FETCH_BODY,                /* non-extensible BODYSTRUCTURE */
 	IMAP_FETCH_BODYSTRUCTURE,
 	IMAP_FETCH_SECTION,             /* BODY[..], BODY.PEEK[..], RFC822[.x] */
+	IMAP_FETCH_MODSEQ,              /* RFC 7162 3.1.4.2 */
 };
 
 struct imap_fetch_item {

@@ -4,7 +4,7 @@
  * (mime_serialize), the tree, then the CRLF map (mime_crlf_serialize) for
  * an LF-only file, nothing otherwise. */
 #include "imap/imap_msg.h"
-#include "imap/mime_lines.h"
+#include "mail/mime_lines.h"
 #include "lib/util.h"
 
 #include <errno.h>

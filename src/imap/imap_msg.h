@@ -17,8 +17,8 @@
 #include <stdint.h>
 
 #include "imap/imap_mailbox.h"
-#include "imap/mime.h"
-#include "imap/mime_crlf.h"
+#include "imap/mime_section.h"
+#include "mail/mime_crlf.h"
 #include "net/filestream.h"
 
 enum imap_msg_need {

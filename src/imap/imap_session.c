@@ -103,6 +103,7 @@ static void send_tagged(struct imap_session *is)
 	is->cmd = NULL;
 	is->uid = false;
 	is->line_handler = NULL;
+	is->cancel = NULL;
 	if (is->state == IMAP_STATE_LOGOUT)
 		session_close(&is->s);
 }
@@ -154,17 +155,21 @@ void imap_command_bad(struct imap_session *is, const char *fmt, ...)
 	send_tagged(is);
 }
 
-/* ---- jobs --------------------------------------------------------------- */
-
-void imap_job_start(struct imap_session *is, struct job *job)
+void imap_command_cancel(struct imap_session *is)
 {
-	session_suspend(&is->s);
-	jobs_submit(job);
+	void (*cancel)(struct imap_session *) = is->cancel;
+
+	is->cancel = NULL;
+	is->line_handler = NULL;
+	if (cancel != NULL)
+		cancel(is);
 }
 
-void imap_job_end(struct imap_session *is)
+/* ---- jobs --------------------------------------------------------------- */
+
+void imap_job_start(struct imap_session *is, struct session_job *job)
 {
-	session_resume(&is->s);
+	session_job_start(&is->s, job, SESSION_JOB_EXCLUSIVE);
 }
 
 /* ---- dispatch ---------------------------------------------------------- */
@@ -320,7 +325,7 @@ static void parse_error(struct imap_session *is)
 
 	strlcpy_sp(is->tag, tag != NULL ? tag : "*", sizeof(is->tag));
 	is->cmd = NULL;
-	imap_append_cancel(is);
+	imap_command_cancel(is);
 	if (e->toobig) {
 		imap_command_done(is, "NO", "TOOBIG", "%s", e->text);
 	} else {
@@ -445,13 +450,7 @@ static void imap_bad_input(struct session *s, enum session_bad_input what,
 	 * AUTHENTICATE exchange under way ends with this answer. */
 	imap_parser_reset(is->parser);
 	is->refused = false;
-	imap_append_cancel(is);
-	if (is->line_handler != NULL) {
-		is->line_handler = NULL;
-		sasl_clear(&is->sasl);
-		if (is->sel != NULL)
-			imap_idle_stop(is->sel);
-	}
+	imap_command_cancel(is);
 	format_reply_text(is, "BAD", text[what]);
 	send_tagged(is);
 }
@@ -478,6 +477,9 @@ static void imap_bye(struct session *s, enum session_bye why)
 	case SESSION_BYE_TOO_MANY_ERRORS:
 		imap_untagged(is, "BYE Too many invalid commands");
 		break;
+	case SESSION_BYE_AUTH_FAILURES:
+		imap_untagged(is, "BYE Too many authentication failures");
+		break;
 	}
 }
 
@@ -495,7 +497,7 @@ static void imap_drained(struct session *s)
 static void imap_destroy(struct session *s)
 {
 	struct imap_session *is = IMAP(s);
-	imap_append_cancel(is);
+	imap_command_cancel(is);
 	imap_mailbox_close(is);
 	imap_parser_free(&is->parser);
 	sasl_clear(&is->sasl);

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "imap/imap_util.h"
-#include "imap/mime_address.h"
+#include "mail/mime_address.h"
 
 static void append_cstring(struct buf *out, const char *s)
 {

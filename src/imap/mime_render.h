@@ -15,8 +15,8 @@
 
 #include <stdbool.h>
 
-#include "imap/mime.h"
-#include "imap/mime_header.h"
+#include "mail/mime.h"
+#include "mail/mime_header.h"
 #include "lib/util.h"
 
 /* Append the ENVELOPE list built from a header block. */

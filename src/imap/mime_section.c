@@ -1,6 +1,6 @@
 /* mime_section.c — BODY[section]<partial> to byte ranges (RFC 3501 6.4.5). */
-#include "imap/mime.h"
-#include "imap/mime_lines.h"
+#include "imap/mime_section.h"
+#include "mail/mime_lines.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "imap/imap_msg.h"
-#include "imap/mime.h"
+#include "mail/mime.h"
 #include "lib/fsutil.h"
 
 #define CORPUS "tests/corpus/mime/"

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "imap/imap_fetch_attr.h"
-#include "imap/mime.h"
+#include "imap/mime_section.h"
 #include "imap/mime_render.h"
 #include "lib/fsutil.h"
 

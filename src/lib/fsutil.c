@@ -178,3 +178,27 @@ char *fs_dirname(const char *path)
 		return xstrdup("/");
 	return xstrndup(path, (size_t)(slash - path));
 }
+
+static int int_cmp(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+	return (x > y) - (x < y);
+}
+
+void fs_close_all_except(const int *keep, size_t n)
+{
+	int *k = xcalloc(n + 1, sizeof(*k));
+	unsigned from = 3;
+
+	memcpy(k, keep, n * sizeof(*k));
+	qsort(k, n, sizeof(*k), int_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (k[i] < (int)from)
+			continue;
+		if ((unsigned)k[i] > from)
+			close_range(from, (unsigned)k[i] - 1, 0);
+		from = (unsigned)k[i] + 1;
+	}
+	close_range(from, ~0u, 0);
+	free(k);
+}

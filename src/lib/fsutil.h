@@ -32,6 +32,10 @@ int fs_mkdir_p(const char *path, mode_t mode, const char **error_r);
 
 bool fs_exists(const char *path);
 
+/* Close every descriptor above 2 but those in keep (a child forked from a
+ * process that holds more than it should hand on). */
+void fs_close_all_except(const int *keep, size_t n);
+
 /* "dir/name" in a new string; name is returned as-is when absolute. */
 char *fs_join(const char *dir, const char *name);
 /* Folder part of path ("." when none), new string. */

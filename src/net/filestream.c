@@ -22,7 +22,7 @@ struct fseg {
 };
 
 struct fstream {
-	struct job job;
+	struct session_job job;     /* one read at a time */
 	struct session *s;
 	int fd;
 	struct fseg *segs;
@@ -94,7 +94,7 @@ size_t fstream_transform(struct fstream_state *st, unsigned flags,
 	return o;
 }
 
-static void read_work(struct job *job)
+static void read_work(struct session_job *job)
 {
 	struct fstream *fs = (struct fstream *)job;
 	const struct fseg *seg = &fs->segs[fs->cur];
@@ -112,14 +112,15 @@ static void read_work(struct job *job)
 	fs->read_errno = errno;
 }
 
-static void read_done(struct job *job);
+static void read_done(struct session_job *job, bool live);
 
 static void next_read(struct fstream *fs)
 {
 	fs->job_running = true;
 	fs->job.work = read_work;
 	fs->job.done = read_done;
-	jobs_submit(&fs->job);
+	/* In the background of the hold the whole stream keeps. */
+	session_job_start(fs->s, &fs->job, SESSION_JOB_BACKGROUND);
 }
 
 static void finish(struct fstream *fs, bool ok)
@@ -206,14 +207,14 @@ static void emit(struct fstream *fs, struct fseg *seg, const unsigned char *out,
 	session_write(fs->s, out, n);
 }
 
-static void read_done(struct job *job)
+static void read_done(struct session_job *job, bool live)
 {
 	struct fstream *fs = (struct fstream *)job;
 	struct fseg *seg = &fs->segs[fs->cur];
 	unsigned char out[FSTREAM_CHUNK * 3 + 2];
 
 	fs->job_running = false;
-	if (fs->s->closing) {
+	if (!live) {
 		finish(fs, false);
 		return;
 	}

@@ -1,7 +1,9 @@
 /* listener.c — bind and accept. */
 #include "net/listener.h"
+#include "net/addr.h"
 #include "net/iptable.h"
 #include "net/session.h"
+#include "net/tls.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -79,13 +81,9 @@ int listeners_bind(const struct config *cfg, struct listener **ls_r,
 static void refuse(struct listener *l, int fd, const struct sockaddr_storage *ss,
 		   const char *reason)
 {
-	char host[INET6_ADDRSTRLEN + 8] = "?";
-	if (ss->ss_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr,
-			  host, sizeof(host));
-	else if (ss->ss_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr,
-			  host, sizeof(host));
+	char host[ADDR_TEXT_SIZE];
+
+	addr_text((const struct sockaddr *)ss, host, sizeof(host));
 	log_info("- %s refused address=%s service=%s reason=\"%s\"",
 		 proto_name(service_infos[l->service].proto), host,
 		 service_infos[l->service].name, reason);
@@ -144,11 +142,33 @@ void listeners_start(struct listener *ls, size_t count, struct event_base *base,
 	for (size_t i = 0; i < count; i++) {
 		struct listener *l = &ls[i];
 		l->v = vfuncs[service_infos[l->service].proto];
-		l->tls_ctx = tls_ctx;
+		l->tls_ctx = tls_ctx_ref(tls_ctx);
 		l->ev = event_new(base, l->fd, EV_READ | EV_PERSIST, on_accept, l);
 		l->ev_pause = evtimer_new(base, on_resume, l);
 		event_add(l->ev, NULL);
 	}
+}
+
+void listeners_set_tls(struct listener *ls, size_t count, struct tls_ctx *tls_ctx)
+{
+	for (size_t i = 0; i < count; i++) {
+		tls_ctx_unref(&ls[i].tls_ctx);
+		ls[i].tls_ctx = tls_ctx_ref(tls_ctx);
+	}
+}
+
+void listeners_set_ticket_keys(struct listener *ls, size_t count,
+			       const unsigned char *keys)
+{
+	for (size_t i = 0; i < count; i++) {
+		if (ls[i].tls_ctx != NULL)
+			tls_ctx_set_ticket_keys(ls[i].tls_ctx, keys);
+	}
+}
+
+int listener_fd(const struct listener *ls, size_t i)
+{
+	return ls[i].fd;
 }
 
 void listeners_stop(struct listener *ls, size_t count)
@@ -177,6 +197,7 @@ void listeners_free(struct listener **lsp, size_t count)
 			event_free(ls[i].ev);
 		if (ls[i].ev_pause != NULL)
 			event_free(ls[i].ev_pause);
+		tls_ctx_unref(&ls[i].tls_ctx);
 		close(ls[i].fd);
 	}
 	x_free(lsp);

@@ -26,10 +26,19 @@ struct listener;
 int listeners_bind(const struct config *cfg, struct listener **ls_r,
 		   size_t *count_r, const char **error_r);
 /* Accept on all listeners in this process's loop. vfuncs[proto] serves
- * each protocol. */
+ * each protocol; TLS sessions get tls_ctx (a reference is taken). */
 void listeners_start(struct listener *ls, size_t count, struct event_base *base,
 		     const struct session_vfuncs *const vfuncs[],
 		     struct tls_ctx *tls_ctx);
+/* The context new TLS sessions get from now on (a reload); sessions made
+ * before keep theirs. Takes a reference. */
+void listeners_set_tls(struct listener *ls, size_t count, struct tls_ctx *tls_ctx);
+/* New session ticket keys (a rotation) for the context in service. */
+void listeners_set_ticket_keys(struct listener *ls, size_t count,
+			       const unsigned char *keys);
+/* The socket of listener i (a worker keeps it, closing what it inherited
+ * besides). */
+int listener_fd(const struct listener *ls, size_t i);
 /* Stop accepting (SIGTERM); the sockets stay open for other workers. */
 void listeners_stop(struct listener *ls, size_t count);
 /* "smtp 127.0.0.1:25", for logs. */

@@ -1,5 +1,6 @@
 /* session.c — the line-protocol session core. */
 #include "net/session.h"
+#include "net/addr.h"
 #include "net/conn.h"
 #include "net/filestream.h"
 #include "net/iptable.h"
@@ -7,7 +8,6 @@
 #include "net/tls.h"
 #include "lib/util.h"
 
-#include <arpa/inet.h>
 #include <assert.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -152,7 +152,7 @@ void session_close(struct session *s)
 	conn_close(s->conn, true);
 }
 
-static void say_bye_and_close(struct session *s, enum session_bye why)
+void session_bye_and_close(struct session *s, enum session_bye why)
 {
 	if (s->closing)
 		return;
@@ -166,7 +166,7 @@ void session_bad_command(struct session *s)
 	if (++s->bad_commands >= SESSION_MAX_BAD_COMMANDS) {
 		session_log(s, LOG_LEVEL_INFO, "too many errors count=%u",
 			    s->bad_commands);
-		say_bye_and_close(s, SESSION_BYE_TOO_MANY_ERRORS);
+		session_bye_and_close(s, SESSION_BYE_TOO_MANY_ERRORS);
 	}
 }
 
@@ -189,6 +189,44 @@ void session_resume(struct session *s)
 	if (--s->suspended == 0 && !s->closing)
 		event_active(s->ev_deferred, EV_TIMEOUT, 1);
 	session_unref(s);
+}
+
+bool session_live(const struct session *s)
+{
+	return !s->closing;
+}
+
+static void session_job_work(struct job *job)
+{
+	struct session_job *sj = (struct session_job *)job;
+	sj->work(sj);
+}
+
+static void session_job_done(struct job *job)
+{
+	struct session_job *sj = (struct session_job *)job;
+	struct session *s = sj->session;
+	enum session_job_mode mode = sj->mode;
+
+	sj->done(sj, !s->closing);   /* sj may be gone now */
+	if (mode == SESSION_JOB_EXCLUSIVE)
+		session_resume(s);
+	else
+		session_unref(s);
+}
+
+void session_job_start(struct session *s, struct session_job *sj,
+		       enum session_job_mode mode)
+{
+	sj->job.work = session_job_work;
+	sj->job.done = session_job_done;
+	sj->session = s;
+	sj->mode = mode;
+	if (mode == SESSION_JOB_EXCLUSIVE)
+		session_suspend(s);
+	else
+		session_ref(s);
+	jobs_submit(&sj->job);
 }
 
 /* One line out of the input buffer. Returns false when more input is
@@ -259,7 +297,7 @@ static void process_input(struct session *s)
 
 	while (can_process(s)) {
 		if (s->shutdown_requested && !s->raw_mode) {
-			say_bye_and_close(s, SESSION_BYE_SHUTDOWN);
+			session_bye_and_close(s, SESSION_BYE_SHUTDOWN);
 			return;
 		}
 		size_t before = evbuffer_get_length(in);
@@ -327,7 +365,7 @@ static void cb_timeout(void *ctx)
 {
 	struct session *s = ctx;
 	session_log(s, LOG_LEVEL_INFO, "timeout after=%us", s->timeout_secs);
-	say_bye_and_close(s, SESSION_BYE_TIMEOUT);
+	session_bye_and_close(s, SESSION_BYE_TIMEOUT);
 }
 
 static const char *end_text(enum conn_end why)
@@ -370,19 +408,6 @@ static const struct conn_callbacks session_conn_callbacks = {
 
 /* ---- creation, TLS, shutdown ----------------------------------------- */
 
-static void peer_text(const struct sockaddr *sa, char *out, size_t size)
-{
-	char host[INET6_ADDRSTRLEN] = "?";
-
-	if (sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
-			  host, sizeof(host));
-	else if (sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr,
-			  host, sizeof(host));
-	strlcpy_sp(out, host, size);
-}
-
 void session_accept(enum service service, const struct session_vfuncs *v,
 		    int fd, const struct sockaddr *peer, socklen_t peer_len,
 		    struct tls_ctx *tls_ctx)
@@ -396,7 +421,7 @@ void session_accept(enum service service, const struct session_vfuncs *v,
 	s->line_max = 512;
 	log_new_session_id(s->id);
 	memcpy(&s->peer_ss, peer, peer_len);
-	peer_text(peer, s->peer, sizeof(s->peer));
+	addr_text(peer, s->peer, sizeof(s->peer));
 	s->tls_ctx = tls_ctx_ref(tls_ctx);
 	s->ev_deferred = evtimer_new(ev_base, on_deferred, s);
 	s->conn = conn_new(ev_base, fd, &session_conn_callbacks, s);
@@ -462,7 +487,7 @@ void sessions_shutdown(void)
 	for (struct session *s = sessions_head; s != NULL; s = s->next) {
 		s->shutdown_requested = true;
 		if (!s->suspended && !s->raw_mode)
-			say_bye_and_close(s, SESSION_BYE_SHUTDOWN);
+			session_bye_and_close(s, SESSION_BYE_SHUTDOWN);
 	}
 }
 

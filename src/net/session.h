@@ -18,6 +18,8 @@
 
 #include "conf/config.h"
 #include "lib/log.h"
+#include "net/addr.h"
+#include "net/jobs.h"
 
 struct evbuffer;
 struct event;
@@ -53,6 +55,7 @@ enum session_bye {
 	SESSION_BYE_TIMEOUT,
 	SESSION_BYE_SHUTDOWN,
 	SESSION_BYE_TOO_MANY_ERRORS,
+	SESSION_BYE_AUTH_FAILURES,   /* auth_max_failures reached */
 };
 
 struct session;
@@ -93,12 +96,13 @@ struct session {
 	enum proto proto;
 	struct conn *conn;
 	struct tls_ctx *tls_ctx;
-	char peer[INET6_ADDRSTRLEN + 8];     /* client address, text */
+	char peer[ADDR_TEXT_SIZE];  /* client address, text */
 	struct sockaddr_storage peer_ss;
 
 	size_t line_max;            /* command line limit, CRLF excluded */
 	unsigned timeout_secs;      /* idle timeout while waiting for input */
 	unsigned bad_commands;
+	unsigned auth_failures;     /* failed logins (auth/auth.c counts) */
 	bool raw_mode;
 	bool skipping_line;         /* discarding the rest of an overlong line */
 	bool starttls_pending;      /* go-ahead queued, handshake not begun */
@@ -138,18 +142,52 @@ void session_bad_command(struct session *s);
  * session is not ended by errors spread over hours). */
 void session_good_command(struct session *s);
 
-/* Keep the session alive across an asynchronous operation that does not
- * stop command processing (e.g. spooling message data). */
+/* Keep the session alive across an asynchronous operation (a timer, a
+ * job started with session_job_start() holds its own). */
 void session_ref(struct session *s);
 void session_unref(struct session *s);
 /* Process buffered input again from the loop (after a protocol stopped
  * consuming raw input for flow control). */
 void session_kick(struct session *s);
 
-/* Stop taking commands while a job runs (holds a reference); resume
- * processes whatever the client pipelined meanwhile. */
+/* Stop taking commands while something runs (holds a reference); resume
+ * processes whatever the client pipelined meanwhile. Jobs do this through
+ * session_job_start(); a protocol calls these itself only to hold the
+ * session across a wait of its own (a timer, output draining). */
 void session_suspend(struct session *s);
 void session_resume(struct session *s);
+
+/* ---- jobs of a session -------------------------------------------------
+ * The one lifecycle of blocking work done for a session: work() runs on a
+ * pool thread (net/jobs.h) and touches only what the job owns; done() runs
+ * on the loop afterwards. The core holds a reference meanwhile, so the
+ * session is never freed under the job; when the client went away (or the
+ * server stops) done() is still called, with live false: free what the job
+ * owns and reply to nobody. */
+enum session_job_mode {
+	/* No command is taken until done() has run (a command's disk work). */
+	SESSION_JOB_EXCLUSIVE,
+	/* Input keeps flowing (spooling message data while more arrives); the
+	 * protocol does its own flow control. */
+	SESSION_JOB_BACKGROUND,
+};
+
+struct session_job {
+	struct job job;                  /* internal: set by session_job_start */
+	struct session *session;         /* set by session_job_start */
+	enum session_job_mode mode;      /* set by session_job_start */
+	void (*work)(struct session_job *sj);
+	/* May free sj, start another job, or close the session. */
+	void (*done)(struct session_job *sj, bool live);
+};
+
+/* Run sj (embedded first in the caller's job struct, whose work and done
+ * the caller has set) for s. Ownership of sj stays with the caller, who
+ * must not touch it until done() is called. */
+void session_job_start(struct session *s, struct session_job *sj,
+		       enum session_job_mode mode);
+/* The session still has a client to answer (not closing). */
+bool session_live(const struct session *s);
 
 /* The STARTTLS upgrade. Call after queueing the go-ahead reply: every
  * byte the client sent after the command is discarded, nothing more is read
@@ -163,6 +201,8 @@ int session_tls_bits(const struct session *s);
 
 /* Close after flushing queued output (QUIT). */
 void session_close(struct session *s);
+/* Queue the protocol's last words for why (its bye()), then close. */
+void session_bye_and_close(struct session *s, enum session_bye why);
 
 /* Graceful stop of every session of this process (SIGTERM): idle ones
  * get the protocol's goodbye now, busy ones after their transaction. */

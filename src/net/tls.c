@@ -3,9 +3,12 @@
 #include "lib/util.h"
 
 #include <errno.h>
+#include <sys/socket.h>
 #include <string.h>
 
+#include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 
 /* Mozilla "intermediate" TLS 1.2 suites: ECDHE/DHE key exchange (forward
@@ -23,7 +26,12 @@
 #define TLS_SESSION_ID_CONTEXT "sealpost"
 
 struct tls_ctx {
-	SSL_CTX *ssl_ctx;
+	SSL_CTX **ssl_ctx;          /* one per group; [0] the default */
+	size_t n_ssl_ctx;
+	tls_sni_select_fn *sni_select;
+	void *sni_arg;
+	void (*sni_free)(void *arg);
+	unsigned char tickets[TLS_TICKET_KEYS_SIZE];
 	int refcount;
 };
 
@@ -73,42 +81,166 @@ static int ctx_apply_policy(SSL_CTX *c, int min_version, const char **error_r)
 	SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS |
 			    SSL_MODE_ENABLE_PARTIAL_WRITE |
 			    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	/* Resumption: stateless tickets (keys made when the ctx is created,
-	 * before worker processes fork, so every worker accepts every ticket)
-	 * plus the per-process session cache for clients without tickets. */
+	/* Resumption: stateless tickets (keys from the master, the same in
+	 * every worker: on_ticket_key) plus the per-process session cache for
+	 * clients without tickets. */
 	SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_SERVER);
 	SSL_CTX_set_session_id_context(c, (const unsigned char *)TLS_SESSION_ID_CONTEXT,
 				       sizeof(TLS_SESSION_ID_CONTEXT) - 1);
 	SSL_CTX_set_timeout(c, 3600);
+	/* One TLS 1.3 ticket per handshake (OpenSSL sends two): mail clients
+	 * hold one connection at a time, and each ticket costs the server an
+	 * encryption and the client a record. */
+	SSL_CTX_set_num_tickets(c, 1);
 	return 0;
 }
 
-int tls_server_ctx_new(X509 *cert, STACK_OF(X509) *chain, EVP_PKEY *key,
-		       int min_version, struct tls_ctx **ctx_r,
-		       const char **error_r)
+/* The tls_ctx an SSL_CTX belongs to (for the SNI and ticket callbacks). */
+static int ctx_ex_index = -1;
+
+static struct tls_ctx *owner_of(SSL *ssl)
+{
+	return SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ctx_ex_index);
+}
+
+/* RFC 6066 3: switch to the group serving the name the client asked for. */
+static int on_servername(SSL *ssl, int *alert, void *arg)
+{
+	struct tls_ctx *ctx = arg;
+	const char *host = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+
+	if (host == NULL || ctx->sni_select == NULL)
+		return SSL_TLSEXT_ERR_OK;
+	int i = ctx->sni_select(host, ctx->sni_arg);
+	if (i > 0 && (size_t)i < ctx->n_ssl_ctx)
+		SSL_set_SSL_CTX(ssl, ctx->ssl_ctx[i]);
+	return SSL_TLSEXT_ERR_OK;
+}
+
+/* Ticket keys given by the master, the same in every worker: tickets made
+ * by one worker resume in another, and a rotation keeps the previous key
+ * for decryption only. Returns 1 (ok), 2 (ok, issue a new ticket: made
+ * with the previous key), 0 (unknown key: full handshake), -1 (error). */
+static int on_ticket_key(SSL *ssl, unsigned char name[16], unsigned char *iv,
+			 EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc)
+{
+	static const unsigned char zero[16];
+	struct tls_ctx *ctx = owner_of(ssl);
+	const unsigned char *key = NULL;
+	int ret = 1;
+
+	if (ctx == NULL)
+		return -1;
+	if (enc) {
+		key = ctx->tickets;
+		if (RAND_bytes(iv, EVP_MAX_IV_LENGTH) != 1)
+			return -1;
+		memcpy(name, key, 16);
+	} else {
+		for (int i = 0; i < 2 && key == NULL; i++) {
+			const unsigned char *k = ctx->tickets + i * TLS_TICKET_KEY_SIZE;
+			if (memcmp(k, zero, 16) != 0 && memcmp(k, name, 16) == 0) {
+				key = k;
+				ret = i == 0 ? 1 : 2;
+			}
+		}
+		if (key == NULL)
+			return 0;
+	}
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY,
+						  (void *)(key + 48), 32),
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
+		OSSL_PARAM_construct_end(),
+	};
+	if (EVP_CipherInit_ex(cctx, EVP_aes_256_cbc(), NULL, key + 16, iv, enc) != 1 ||
+	    EVP_MAC_CTX_set_params(hctx, params) != 1)
+		return -1;
+	return ret;
+}
+
+/* One SSL_CTX serving group g. */
+static SSL_CTX *group_ctx(const struct tls_server_spec *spec,
+			  const struct tls_group *g, struct tls_ctx *owner,
+			  const char **error_r)
 {
 	SSL_CTX *c = SSL_CTX_new(TLS_server_method());
 
 	if (c == NULL) {
 		*error_r = errfmt("TLS: %s", ssl_error_text(0));
-		return -1;
+		return NULL;
 	}
-	if (ctx_apply_policy(c, min_version, error_r) < 0)
+	if (ctx_apply_policy(c, spec->min_version, error_r) < 0)
 		goto fail;
-	if (SSL_CTX_use_cert_and_key(c, cert, key, chain, 1) != 1 ||
-	    SSL_CTX_check_private_key(c) != 1) {
-		*error_r = errfmt("TLS: cannot use the certificate pair: %s",
-				  ssl_error_text(0));
-		goto fail;
+	for (size_t i = 0; i < g->n_pairs; i++) {
+		const struct tls_pair *p = &g->pairs[i];
+		if (SSL_CTX_use_cert_and_key(c, p->cert, p->key, p->chain, 1) != 1 ||
+		    SSL_CTX_check_private_key(c) != 1) {
+			*error_r = errfmt("TLS: cannot use the certificate pair: %s",
+					  ssl_error_text(0));
+			goto fail;
+		}
 	}
+	SSL_CTX_set_ex_data(c, ctx_ex_index, owner);
+	if (spec->ticket_keys != NULL)
+		SSL_CTX_set_tlsext_ticket_key_evp_cb(c, on_ticket_key);
+	return c;
+fail:
+	SSL_CTX_free(c);
+	return NULL;
+}
+
+static void ctx_free(struct tls_ctx *ctx)
+{
+	for (size_t i = 0; i < ctx->n_ssl_ctx; i++)
+		SSL_CTX_free(ctx->ssl_ctx[i]);
+	free(ctx->ssl_ctx);
+	if (ctx->sni_free != NULL)
+		ctx->sni_free(ctx->sni_arg);
+	OPENSSL_cleanse(ctx->tickets, sizeof(ctx->tickets));
+	free(ctx);
+}
+
+int tls_server_ctx_new(const struct tls_server_spec *spec,
+		       struct tls_ctx **ctx_r, const char **error_r)
+{
 	struct tls_ctx *ctx = xcalloc(1, sizeof(*ctx));
-	ctx->ssl_ctx = c;
+
+	if (ctx_ex_index < 0)
+		ctx_ex_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 	ctx->refcount = 1;
+	ctx->sni_select = spec->sni_select;
+	ctx->sni_arg = spec->sni_arg;
+	ctx->sni_free = spec->sni_free;
+	if (spec->ticket_keys != NULL)
+		memcpy(ctx->tickets, spec->ticket_keys, sizeof(ctx->tickets));
+	if (spec->n_groups == 0) {
+		*error_r = "TLS: no certificate pair to serve";
+		goto fail;
+	}
+	ctx->ssl_ctx = xcalloc(spec->n_groups, sizeof(*ctx->ssl_ctx));
+	for (size_t i = 0; i < spec->n_groups; i++) {
+		ctx->ssl_ctx[i] = group_ctx(spec, &spec->groups[i], ctx, error_r);
+		if (ctx->ssl_ctx[i] == NULL)
+			goto fail;
+		ctx->n_ssl_ctx++;
+	}
+	if (spec->sni_select != NULL) {
+		SSL_CTX_set_tlsext_servername_callback(ctx->ssl_ctx[0], on_servername);
+		SSL_CTX_set_tlsext_servername_arg(ctx->ssl_ctx[0], ctx);
+	}
 	*ctx_r = ctx;
 	return 0;
 fail:
-	SSL_CTX_free(c);
+	ctx->sni_free = NULL;   /* the caller still owns sni_arg */
+	ctx_free(ctx);
 	return -1;
+}
+
+void tls_ctx_set_ticket_keys(struct tls_ctx *ctx,
+			     const unsigned char keys[TLS_TICKET_KEYS_SIZE])
+{
+	memcpy(ctx->tickets, keys, sizeof(ctx->tickets));
 }
 
 struct tls_ctx *tls_ctx_ref(struct tls_ctx *ctx)
@@ -125,13 +257,12 @@ void tls_ctx_unref(struct tls_ctx **ctxp)
 	*ctxp = NULL;
 	if (--ctx->refcount > 0)
 		return;
-	SSL_CTX_free(ctx->ssl_ctx);
-	free(ctx);
+	ctx_free(ctx);
 }
 
 struct tls_conn *tls_conn_new_server(struct tls_ctx *ctx, int fd)
 {
-	SSL *ssl = SSL_new(ctx->ssl_ctx);
+	SSL *ssl = SSL_new(ctx->ssl_ctx[0]);
 	if (ssl == NULL || SSL_set_fd(ssl, fd) != 1) {
 		SSL_free(ssl);
 		ERR_clear_error();
@@ -245,4 +376,73 @@ int tls_conn_cipher_bits(struct tls_conn *tc)
 bool tls_conn_resumed(struct tls_conn *tc)
 {
 	return SSL_session_reused(tc->ssl) == 1;
+}
+
+/* ---- probing a server -------------------------------------------------- */
+
+/* Signature algorithms offered per key type (RFC 8446 4.2.3 names). */
+static const char *const probe_sigalgs[] = {
+	[TLS_PROBE_ANY] = NULL,
+	[TLS_PROBE_RSA] = "rsa_pss_rsae_sha256:rsa_pss_rsae_sha384:"
+			  "rsa_pss_rsae_sha512:rsa_pkcs1_sha256:rsa_pkcs1_sha384:"
+			  "rsa_pkcs1_sha512",
+	[TLS_PROBE_ECDSA] = "ecdsa_secp256r1_sha256:ecdsa_secp384r1_sha384:"
+			    "ecdsa_secp521r1_sha512",
+};
+
+int tls_probe_handshake(int fd, const char *sni, enum tls_probe_key key,
+			unsigned timeout_secs, struct tls_probe *probe_r,
+			const char **error_r)
+{
+	struct timeval tv = { timeout_secs, 0 };
+	SSL_CTX *c = SSL_CTX_new(TLS_client_method());
+	SSL *ssl = NULL;
+	int ret = -1;
+
+	memset(probe_r, 0, sizeof(*probe_r));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (c == NULL || SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION) != 1 ||
+	    (probe_sigalgs[key] != NULL &&
+	     SSL_CTX_set1_sigalgs_list(c, probe_sigalgs[key]) != 1) ||
+	    (ssl = SSL_new(c)) == NULL || SSL_set_fd(ssl, fd) != 1 ||
+	    (sni != NULL && SSL_set_tlsext_host_name(ssl, sni) != 1)) {
+		*error_r = errfmt("TLS: %s", ssl_error_text(0));
+		goto out;
+	}
+	ERR_clear_error();
+	errno = 0;
+	int r = SSL_connect(ssl);
+	if (r != 1) {
+		*error_r = errfmt("TLS handshake: %s",
+				  ssl_error_text(SSL_get_error(ssl, r)));
+		goto out;
+	}
+	strlcpy_sp(probe_r->version, SSL_get_version(ssl), sizeof(probe_r->version));
+	strlcpy_sp(probe_r->cipher, SSL_get_cipher_name(ssl), sizeof(probe_r->cipher));
+	STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl);
+	for (int i = 0; chain != NULL && i < sk_X509_num(chain) &&
+	     probe_r->n_chain < TLS_PROBE_CHAIN_MAX; i++) {
+		X509 *x = sk_X509_value(chain, i);
+		X509_up_ref(x);
+		probe_r->chain[probe_r->n_chain++] = x;
+	}
+	if (probe_r->n_chain == 0) {
+		*error_r = "TLS handshake: no certificate served";
+		goto out;
+	}
+	(void)SSL_shutdown(ssl);
+	ret = 0;
+out:
+	SSL_free(ssl);
+	SSL_CTX_free(c);
+	ERR_clear_error();
+	return ret;
+}
+
+void tls_probe_free(struct tls_probe *probe)
+{
+	for (size_t i = 0; i < probe->n_chain; i++)
+		X509_free(probe->chain[i]);
+	probe->n_chain = 0;
 }

@@ -1,11 +1,11 @@
-/* tls.h — TLS for every protocol, server side now, client side later.
+/* tls.h — TLS for every protocol.
  *
  * The only module that includes <openssl/ssl.h>. A tls_ctx holds the policy
  * (TLS 1.2+, forward-secret AEAD suites, server preference, tickets) and the
- * certificate pair it serves. Designed so that later a ctx can hold several
- * pairs (RSA beside ECDSA, one per SNI name) and a renewed ctx can be swapped
- * in while connections made under the old one finish: connections keep a
- * reference to the ctx they were made with (tls_ctx_ref/unref). */
+ * certificate pairs it serves: several per name (RSA beside ECDSA), a group
+ * per SNI name. A renewed ctx is swapped in while connections made under
+ * the old one finish: connections keep a reference to the ctx they were
+ * made with (tls_ctx_ref/unref). */
 #ifndef SEALPOST_TLS_H
 #define SEALPOST_TLS_H
 
@@ -26,12 +26,81 @@ enum tls_io {
 	TLS_IO_ERROR,      /* protocol or system error: drop the connection */
 };
 
-/* A server context serving cert (+ chain, issuer first) with key. The ctx
- * takes its own references; the caller keeps its objects. min_version is
- * 0x0303 (TLS 1.2) or 0x0304 (TLS 1.3). */
-int tls_server_ctx_new(X509 *cert, STACK_OF(X509) *chain, EVP_PKEY *key,
-		       int min_version, struct tls_ctx **ctx_r,
-		       const char **error_r);
+/* One certificate pair to serve. key may be a remote key (its signatures
+ * made by the key-holding process, server/keyd.h). The ctx takes its own
+ * references; the caller keeps its objects. */
+struct tls_pair {
+	X509 *cert;
+	STACK_OF(X509) *chain;     /* intermediates, issuer first; may be NULL */
+	EVP_PKEY *key;
+};
+
+/* The pairs served together for one name: an RSA and an ECDSA pair side by
+ * side, OpenSSL choosing by the signature algorithms the client offers. */
+struct tls_group {
+	const struct tls_pair *pairs;
+	size_t n_pairs;
+};
+
+/* Session ticket keys (RFC 5077 4): a 16-byte name, a 32-byte AES-256 key
+ * and a 32-byte HMAC-SHA256 key. Tickets are made with the current key;
+ * those of the previous key are still accepted (and renewed), so a
+ * rotation never costs a full handshake. */
+#define TLS_TICKET_KEY_SIZE 80
+#define TLS_TICKET_KEYS_SIZE (2 * TLS_TICKET_KEY_SIZE)   /* current, previous */
+
+/* The group serving a client's server name (RFC 6066 3): an index into
+ * groups, or -1 for the default (groups[0]). Called during handshakes. */
+typedef int tls_sni_select_fn(const char *host, void *arg);
+
+struct tls_server_spec {
+	int min_version;                 /* 0x0303 TLS 1.2 or 0x0304 TLS 1.3 */
+	const struct tls_group *groups;  /* [0]: no SNI or an unknown name */
+	size_t n_groups;
+	tls_sni_select_fn *sni_select;   /* NULL: every client gets groups[0] */
+	void *sni_arg;                   /* owned by the ctx when sni_free set */
+	void (*sni_free)(void *arg);
+	/* TLS_TICKET_KEYS_SIZE bytes (current, then previous; a previous key
+	 * of zeros is unused), the same in every worker; NULL: keys made by
+	 * OpenSSL in this process. */
+	const unsigned char *ticket_keys;
+};
+
+/* A server context for spec: the policy (TLS 1.2+, forward-secret AEAD
+ * suites, server preference), one SSL_CTX per group, SNI, tickets. */
+int tls_server_ctx_new(const struct tls_server_spec *spec,
+		       struct tls_ctx **ctx_r, const char **error_r);
+/* New ticket keys for every SSL_CTX of ctx (a rotation). */
+void tls_ctx_set_ticket_keys(struct tls_ctx *ctx,
+			     const unsigned char keys[TLS_TICKET_KEYS_SIZE]);
+/* ---- probing a server (sealpost tls check) ---------------------------- */
+
+/* The key type a probe offers signature algorithms for. */
+enum tls_probe_key {
+	TLS_PROBE_ANY,
+	TLS_PROBE_RSA,
+	TLS_PROBE_ECDSA,
+};
+
+/* Certificates a probe keeps of the served chain. */
+#define TLS_PROBE_CHAIN_MAX 10
+
+struct tls_probe {
+	char version[16];                    /* "TLSv1.3" */
+	char cipher[64];
+	X509 *chain[TLS_PROBE_CHAIN_MAX];    /* leaf first; owned */
+	size_t n_chain;
+};
+
+/* A client handshake on the connected, blocking socket fd (after any
+ * STARTTLS exchange), sending sni (may be NULL) and offering only the
+ * signature algorithms of key; no verification (the caller judges the
+ * chain). timeout_secs bounds each read and write. */
+int tls_probe_handshake(int fd, const char *sni, enum tls_probe_key key,
+			unsigned timeout_secs, struct tls_probe *probe_r,
+			const char **error_r);
+void tls_probe_free(struct tls_probe *probe);
+
 struct tls_ctx *tls_ctx_ref(struct tls_ctx *ctx);
 void tls_ctx_unref(struct tls_ctx **ctx);
 

@@ -12,6 +12,11 @@
  *         pki_store.c   the certs folder: locking, two-phase pair writes,
  *                       crash recovery, listing, pki_pair_load()
  *         pki_check.c   findings (dates, key, chain, purpose), RFC 6125 hosts
+ *         pki_renew.c   a pair's life: the expiry schedule, validating a
+ *                       replacement before it is swapped in
+ *         pki_dane.c    DANE TLSA records (RFC 6698, RFC 7671)
+ *         pki_set.c     the configured set: `certificate` and [sni]
+ *                       (pki_set.h)
  *
  * A loaded pair is immutable and owns everything it points to, so a server can
  * hold several at once (RSA beside ECDSA, one per SNI name) and swap a renewed
@@ -36,8 +41,12 @@
 #define PKI_FILE_MAX (1024 * 1024)
 /* Longest passphrase read from --passphrase-file (PEM_BUFSIZE is 1024). */
 #define PKI_PASSPHRASE_MAX 1023
-/* Certificates expiring within this many days get a warning. */
+/* Certificates expiring within this many days get a warning (the first
+ * step of the expiry schedule, enum pki_expiry). */
 #define PKI_EXPIRY_WARN_DAYS 30
+/* `cert check` fails (exit 1) this close to expiry, for cron and
+ * monitoring: two weeks leave time to renew by hand. */
+#define PKI_EXPIRY_FAIL_DAYS 14
 /* `cert create --days`: default one year, at most ten. */
 #define PKI_DAYS_DEFAULT 365
 #define PKI_DAYS_MAX 3650
@@ -81,17 +90,32 @@ enum pki_severity {
 	PKI_ERROR,       /* clients will fail, or the pair cannot be served */
 };
 
+/* The expiry schedule: a served certificate gets a warning when 30, 14, 7,
+ * 3 and 1 days are left (days rounded up, as pki_days_until), an error once
+ * it has expired. Ordered: a later step is a larger value. */
+enum pki_expiry {
+	PKI_EXPIRY_NONE,      /* more than 30 days left */
+	PKI_EXPIRY_30,
+	PKI_EXPIRY_14,
+	PKI_EXPIRY_7,
+	PKI_EXPIRY_3,
+	PKI_EXPIRY_1,
+	PKI_EXPIRY_EXPIRED,
+};
+
 struct pki_finding {
 	enum pki_severity severity;
 	const char *tag;   /* short status word: "ok", "expired", "key mismatch" */
-	const char *file;  /* the file it concerns */
+	const char *file;  /* the file it concerns (or "CONFIG:LINE") */
 	const char *text;  /* one line, without the file name */
+	enum pki_expiry expiry; /* date findings: the step reached, else NONE */
 };
 typedef void pki_finding_fn(const struct pki_finding *finding, void *context);
 
 /* Judge pair at time now and report every finding through fn: key/cert
  * match and key type, validity of every certificate (error when expired or
- * not yet valid, warning within PKI_EXPIRY_WARN_DAYS), chain order and
+ * not yet valid, warning within PKI_EXPIRY_WARN_DAYS, with the schedule
+ * step in finding->expiry), chain order and
  * completeness (the chain's last issuer is looked up in the system trust
  * store), fitness for TLS servers, and when host is not NULL whether the
  * leaf covers it (RFC 6125). Returns the number of PKI_ERROR findings. */
@@ -107,6 +131,77 @@ bool pki_host_match(const char *pattern, const char *host);
  * DNS SANs are used; the subject CN only when there are none (6.4.4). On a
  * match *matched_r (may be NULL) is the name that matched, errfmt() text. */
 bool pki_cert_covers_host(X509 *cert, const char *host, const char **matched_r);
+/* The same for a configured name, which may also be a wildcard: only the
+ * same wildcard DNS-ID covers "*.example.org" (a certificate naming
+ * a.example.org and b.example.org does not cover every name under it). */
+bool pki_cert_covers_name(X509 *cert, const char *name, const char **matched_r);
+/* The names cert is presented for (RFC 6125 6.4): its DNS-IDs in lower case
+ * and IP addresses, or the CN when it has no DNS SAN. NULL-terminated, new
+ * (strv_free). */
+char **pki_cert_names(X509 *cert);
+
+/* ---- a pair's life (pki_renew.c) ------------------------------------ */
+
+/* The days a step stands for: 30, 14, 7, 3, 1; 0 for NONE and EXPIRED. */
+unsigned pki_expiry_days(enum pki_expiry step);
+/* The step cert has reached at now. */
+enum pki_expiry pki_cert_expiry(X509 *cert, time_t now);
+/* The step of the served chain: the leaf or an intermediate, whichever
+ * expires first (*first_r, borrowed; may be NULL). */
+enum pki_expiry pki_pair_expiry(const struct pki_pair *pair, time_t now,
+				X509 **first_r);
+/* For a server that logs each step once: when pair has reached a step later
+ * than *logged, report it through fn (PKI_WARNING; PKI_ERROR once expired),
+ * set *logged and return true. A step earlier than *logged (the pair was
+ * renewed) resets *logged without a report. Start with PKI_EXPIRY_NONE. */
+bool pki_expiry_due(const struct pki_pair *pair, time_t now,
+		    enum pki_expiry *logged, pki_finding_fn *fn, void *context);
+
+/* Judge next as the replacement of current (same name) before it is swapped
+ * in: every check of pki_pair_check (key matches, dates valid, chain
+ * ordered, usable for TLS servers ...), and warnings when next no longer
+ * covers a name current covered or expires before it. Returns the number of
+ * PKI_ERROR findings: only 0 allows the swap. */
+unsigned pki_pair_validate(const struct pki_pair *current,
+			   const struct pki_pair *next, time_t now,
+			   pki_finding_fn *fn, void *context);
+/* The same certificate, chain and key (nothing to replace). */
+bool pki_pair_same(const struct pki_pair *a, const struct pki_pair *b);
+/* A new pair sharing a's certificates and key (reference counted). */
+struct pki_pair *pki_pair_dup(const struct pki_pair *pair);
+
+/* ---- DANE (pki_dane.c) --------------------------------------------- */
+
+/* RFC 6698 2.1: the record sealpost prints is selector 1 (the
+ * SubjectPublicKeyInfo) with matching type 1 (its SHA-256), as RFC 7671 5.1
+ * and RFC 7672 3.1 recommend; usage 3 (DANE-EE) for the server's key, 2
+ * (DANE-TA) for the issuing CA. */
+enum pki_tlsa_usage {
+	PKI_TLSA_DANE_TA = 2,
+	PKI_TLSA_DANE_EE = 3,
+};
+#define PKI_TLSA_SELECTOR_SPKI 1
+#define PKI_TLSA_MATCH_SHA256 1
+/* The hex of a SHA-256 digest. */
+#define PKI_SHA256_HEX_LEN 64
+
+/* SHA-256 of the DER SubjectPublicKeyInfo of key / of cert, in lower-case
+ * hex: the data of a "x 1 1" TLSA record. */
+int pki_spki_sha256(EVP_PKEY *key, char hex_r[PKI_SHA256_HEX_LEN + 1],
+		    const char **error_r);
+int pki_cert_spki_sha256(X509 *cert, char hex_r[PKI_SHA256_HEX_LEN + 1],
+			 const char **error_r);
+/* The certificate of pair's chain that issued the leaf (borrowed), or NULL
+ * (self-signed, or the issuer is not in the file). */
+X509 *pki_pair_issuer(const struct pki_pair *pair);
+/* The owner name of a TLSA record: "_25._tcp.mail.example.org." (new). */
+char *pki_tlsa_owner(const char *host, unsigned port);
+/* The public key in path: a private key (unencrypted, any format import
+ * reads) or a certificate, e.g. the key a renewal will use, whose record
+ * is published before the switch. Refuses key types pki_key_supported()
+ * refuses. *key_r is new. */
+int pki_public_key_read(const char *path, EVP_PKEY **key_r,
+			const char **error_r);
 
 /* ---- keys (pki_key.c) ----------------------------------------------- */
 

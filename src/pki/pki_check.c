@@ -24,25 +24,52 @@ struct check {
 	unsigned errors;
 };
 
+static void vreport(struct check *c, enum pki_severity severity,
+		    enum pki_expiry expiry, const char *tag, const char *file,
+		    const char *fmt, va_list ap) __attribute__((format(printf, 6, 0)));
 static void report(struct check *c, enum pki_severity severity,
 		   const char *tag, const char *file, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
+static void report_expiry(struct check *c, enum pki_severity severity,
+			  enum pki_expiry expiry, const char *tag,
+			  const char *file, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
 
-static void report(struct check *c, enum pki_severity severity,
-		   const char *tag, const char *file, const char *fmt, ...)
+static void vreport(struct check *c, enum pki_severity severity,
+		    enum pki_expiry expiry, const char *tag, const char *file,
+		    const char *fmt, va_list ap)
 {
-	struct pki_finding f = { severity, tag, file, NULL };
-	va_list ap;
-	char *text;
+	char *text = xvasprintf(fmt, ap);
+	struct pki_finding f = {
+		.severity = severity, .tag = tag, .file = file, .text = text,
+		.expiry = expiry,
+	};
 
-	va_start(ap, fmt);
-	text = xvasprintf(fmt, ap);
-	va_end(ap);
-	f.text = text;
 	if (severity == PKI_ERROR)
 		c->errors++;
 	c->fn(&f, c->context);
 	free(text);
+}
+
+static void report(struct check *c, enum pki_severity severity,
+		   const char *tag, const char *file, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(c, severity, PKI_EXPIRY_NONE, tag, file, fmt, ap);
+	va_end(ap);
+}
+
+static void report_expiry(struct check *c, enum pki_severity severity,
+			  enum pki_expiry expiry, const char *tag,
+			  const char *file, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(c, severity, expiry, tag, file, fmt, ap);
+	va_end(ap);
 }
 
 /* ---- key ------------------------------------------------------------- */
@@ -77,18 +104,20 @@ static void check_dates(struct check *c, X509 *cert, const char *what, bool leaf
 	const ASN1_TIME *na = X509_get0_notAfter(cert);
 	const char *file = c->pair->crt_path;
 	long left = pki_days_until(na, c->now);
+	enum pki_expiry step = pki_cert_expiry(cert, c->now);
 
 	if (X509_cmp_time(nb, &c->now) > 0) {
 		report(c, PKI_ERROR, "not yet valid", file,
 		       "%s is not valid before %s (in %s)", what,
 		       pki_time_text(nb), days_text(pki_days_until(nb, c->now)));
-	} else if (X509_cmp_time(na, &c->now) < 0) {
-		report(c, PKI_ERROR, "expired", file, "%s expired on %s (%s ago)",
-		       what, pki_time_text(na), days_text(-left));
-	} else if (left < PKI_EXPIRY_WARN_DAYS) {
-		report(c, PKI_WARNING, "expires soon", file,
-		       "%s expires on %s (%s left)", what,
-		       pki_time_text(na), days_text(left));
+	} else if (step == PKI_EXPIRY_EXPIRED) {
+		report_expiry(c, PKI_ERROR, step, "expired", file,
+			      "%s expired on %s (%s ago)", what,
+			      pki_time_text(na), days_text(-left));
+	} else if (step != PKI_EXPIRY_NONE) {
+		report_expiry(c, PKI_WARNING, step, "expires soon", file,
+			      "%s expires on %s (%s left)", what,
+			      pki_time_text(na), days_text(left));
 	} else if (leaf) {
 		report(c, PKI_OK, "ok", file, "valid until %s (%s left)",
 		       pki_time_text(na), days_text(left));
@@ -408,5 +437,106 @@ bool pki_cert_covers_host(X509 *cert, const char *host, const char **matched_r)
 		(iplen == 0 && !have_dns && match_cn(cert, host, &matched));
 	if (found && matched_r != NULL)
 		*matched_r = matched;
+	return found;
+}
+
+/* ---- configured names ------------------------------------------------ */
+
+bool pki_name_eq(const char *a, const char *b)
+{
+	size_t alen = strlen(a), blen = strlen(b);
+
+	if (alen > 0 && a[alen - 1] == '.')
+		alen--;
+	if (blen > 0 && b[blen - 1] == '.')
+		blen--;
+	return alen == blen && strncasecmp(a, b, alen) == 0;
+}
+
+/* Append one SAN to names when it is a DNS-ID or an IP address. */
+static void add_san(char ***names, size_t *n, const GENERAL_NAME *gn,
+		    bool *have_dns)
+{
+	const ASN1_STRING *s;
+	char text[INET6_ADDRSTRLEN];
+	char *name = NULL;
+
+	if (gn->type == GEN_DNS) {
+		s = gn->d.dNSName;
+		*have_dns = true;
+		/* An embedded NUL is an attack, never a name. */
+		if (memchr(ASN1_STRING_get0_data(s), '\0',
+			   (size_t)ASN1_STRING_length(s)) == NULL) {
+			name = xstrndup((const char *)ASN1_STRING_get0_data(s),
+					(size_t)ASN1_STRING_length(s));
+			str_lower(name);
+		}
+	} else if (gn->type == GEN_IPADD) {
+		s = gn->d.ip;
+		if ((ASN1_STRING_length(s) == 4 || ASN1_STRING_length(s) == 16) &&
+		    inet_ntop(ASN1_STRING_length(s) == 4 ? AF_INET : AF_INET6,
+			      ASN1_STRING_get0_data(s), text, sizeof(text)) != NULL)
+			name = xstrdup(text);
+	}
+	if (name == NULL)
+		return;
+	*names = xrealloc(*names, (*n + 2) * sizeof(**names));
+	(*names)[(*n)++] = name;
+	(*names)[*n] = NULL;
+}
+
+/* pki_cert_names(); *from_cn_r: the name is the CN (no DNS-ID). */
+static char **cert_names(X509 *cert, bool *from_cn_r)
+{
+	GENERAL_NAMES *gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+	const X509_NAME *subject = X509_get_subject_name(cert);
+	char **names = xcalloc(1, sizeof(*names));
+	bool have_dns = false;
+	size_t n = 0;
+	int idx;
+
+	for (int i = 0; i < sk_GENERAL_NAME_num(gens); i++)
+		add_san(&names, &n, sk_GENERAL_NAME_value(gens, i), &have_dns);
+	GENERAL_NAMES_free(gens);
+	idx = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
+	*from_cn_r = !have_dns;
+	if (!have_dns && idx >= 0) {
+		/* 6.4.4: the CN only when there is no DNS-ID at all. */
+		unsigned char *utf8 = NULL;
+		int len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(
+						      X509_NAME_get_entry(subject, idx)));
+		if (len > 0 && memchr(utf8, '\0', (size_t)len) == NULL) {
+			names = xrealloc(names, (n + 2) * sizeof(*names));
+			names[n] = xstrndup((const char *)utf8, (size_t)len);
+			str_lower(names[n++]);
+			names[n] = NULL;
+		}
+		OPENSSL_free(utf8);
+	}
+	ERR_clear_error();
+	return names;
+}
+
+char **pki_cert_names(X509 *cert)
+{
+	bool from_cn;
+	return cert_names(cert, &from_cn);
+}
+
+bool pki_cert_covers_name(X509 *cert, const char *name, const char **matched_r)
+{
+	char **names;
+	bool found = false, from_cn;
+
+	if (strncmp(name, "*.", 2) != 0)
+		return pki_cert_covers_host(cert, name, matched_r);
+	names = cert_names(cert, &from_cn);
+	for (size_t i = 0; !found && names[i] != NULL; i++) {
+		found = pki_name_eq(names[i], name);
+		if (found && matched_r != NULL)
+			*matched_r = errfmt("%s%s", from_cn ? "CN=" : "DNS:",
+					    names[i]);
+	}
+	strv_free(&names);
 	return found;
 }

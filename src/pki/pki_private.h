@@ -52,6 +52,10 @@ const char *pki_error_encrypted(const char *path,
 const char *pki_error_wrong_passphrase(const char *path,
 				       const struct pki_parse_opts *opts);
 
+/* Host names equal: case-insensitive, one trailing dot ignored on either
+ * side. */
+bool pki_name_eq(const char *a, const char *b);
+
 /* OpenSSL's reason for the last failure (errfmt() text); clears its queue. */
 const char *pki_ossl_error(void);
 

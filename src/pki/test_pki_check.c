@@ -92,98 +92,88 @@ static void test_cert_covers_host(void **state)
 	EVP_PKEY_free(key);
 }
 
+static void test_cert_names_and_wildcards(void **state)
+{
+	EVP_PKEY *key = t_ec_key();
+	X509 *cn_only = t_cert(key, "Legacy.Example.com", false, NULL, NULL, -1, 30,
+			       NULL);
+	X509 *hosts = t_cert(key, "a.example.org", false, NULL, NULL, -1, 30,
+			     "DNS:a.example.org,DNS:B.example.org");
+	char **names = pki_cert_names(ch.leaf);
+	const char *matched = NULL;
+
+	assert_int_equal(strv_len(names), 3);
+	assert_string_equal(names[0], "mail.example.test");
+	assert_string_equal(names[1], "*.example.test");
+	assert_string_equal(names[2], "192.0.2.1");
+	strv_free(&names);
+	names = pki_cert_names(cn_only);
+	assert_int_equal(strv_len(names), 1);
+	assert_string_equal(names[0], "legacy.example.com");
+	strv_free(&names);
+	names = pki_cert_names(hosts);
+	assert_string_equal(names[1], "b.example.org");
+	strv_free(&names);
+
+	/* A wildcard name is covered by the same wildcard only. */
+	assert_true(pki_cert_covers_name(ch.leaf, "*.example.test", &matched));
+	assert_string_equal(matched, "DNS:*.example.test");
+	assert_true(pki_cert_covers_name(ch.leaf, "*.EXAMPLE.test.", NULL));
+	assert_false(pki_cert_covers_name(hosts, "*.example.org", NULL));
+	assert_false(pki_cert_covers_name(ch.leaf, "*.mail.example.test", NULL));
+	/* Host names as pki_cert_covers_host. */
+	assert_true(pki_cert_covers_name(ch.leaf, "imap.example.test", &matched));
+	assert_string_equal(matched, "DNS:*.example.test");
+	assert_true(pki_cert_covers_name(hosts, "b.example.org", NULL));
+	assert_false(pki_cert_covers_name(hosts, "c.example.org", NULL));
+	X509_free(cn_only);
+	X509_free(hosts);
+	EVP_PKEY_free(key);
+}
+
 /* ---- findings -------------------------------------------------------- */
 
-#define MAX_FINDINGS 16
-
-struct findings {
-	size_t n;
-	enum pki_severity severity[MAX_FINDINGS];
-	char tag[MAX_FINDINGS][32];
-	char text[MAX_FINDINGS][512];
-};
-
-static void collect(const struct pki_finding *f, void *context)
-{
-	struct findings *fs = context;
-
-	assert_true(fs->n < MAX_FINDINGS);
-	assert_non_null(f->file);
-	fs->severity[fs->n] = f->severity;
-	strlcpy_sp(fs->tag[fs->n], f->tag, sizeof(fs->tag[0]));
-	strlcpy_sp(fs->text[fs->n], f->text, sizeof(fs->text[0]));
-	fs->n++;
-}
-
-/* The finding tagged tag (NULL when there is none). */
-static const char *find(const struct findings *fs, enum pki_severity sev,
-			const char *tag)
-{
-	for (size_t i = 0; i < fs->n; i++) {
-		if (fs->severity[i] == sev && strcmp(fs->tag[i], tag) == 0)
-			return fs->text[i];
-	}
-	return NULL;
-}
-
-static struct pki_pair *make_pair(X509 *leaf, EVP_PKEY *key, X509 *c1, X509 *c2)
-{
-	struct pki_pair *pair = pki_pair_new("mail");
-
-	X509_up_ref(leaf);
-	EVP_PKEY_up_ref(key);
-	pair->cert = leaf;
-	pair->key = key;
-	if (c1 != NULL && X509_up_ref(c1))
-		sk_X509_push(pair->chain, c1);
-	if (c2 != NULL && X509_up_ref(c2))
-		sk_X509_push(pair->chain, c2);
-	pair->crt_path = xstrdup("certs/mail.crt");
-	pair->key_path = xstrdup("certs/mail.key");
-	return pair;
-}
-
 static unsigned check(const struct pki_pair *pair, const char *host, time_t now,
-		      struct findings *fs)
+		      struct t_findings *fs)
 {
 	memset(fs, 0, sizeof(*fs));
-	return pki_pair_check(pair, host, now, collect, fs);
+	return pki_pair_check(pair, host, now, t_collect, fs);
 }
 
 static void test_check_good_pair(void **state)
 {
-	struct pki_pair *pair = make_pair(ch.leaf, ch.leaf_key, ch.inter, NULL);
-	struct findings fs;
+	struct pki_pair *pair = t_pair("mail", ch.leaf, ch.leaf_key, ch.inter, NULL);
+	struct t_findings fs;
 
 	assert_int_equal(check(pair, "mail.example.test", time(NULL), &fs), 0);
-	assert_non_null(find(&fs, PKI_OK, "ok"));
-	assert_non_null(strstr(find(&fs, PKI_OK, "ok"), "matches the certificate"));
+	assert_non_null(t_find(&fs, PKI_OK, "ok"));
+	assert_non_null(strstr(t_find(&fs, PKI_OK, "ok"), "matches the certificate"));
 	/* The test root is in no trust store: a warning, not an error. */
-	assert_non_null(find(&fs, PKI_WARNING, "unknown issuer"));
-	assert_null(find(&fs, PKI_WARNING, "expires soon"));
+	assert_non_null(t_find(&fs, PKI_WARNING, "unknown issuer"));
+	assert_null(t_find(&fs, PKI_WARNING, "expires soon"));
 	pki_pair_free(&pair);
 }
 
 static void test_check_dates(void **state)
 {
-	struct pki_pair *pair = make_pair(ch.leaf, ch.leaf_key, ch.inter, NULL);
+	struct pki_pair *pair = t_pair("mail", ch.leaf, ch.leaf_key, ch.inter, NULL);
 	time_t now = time(NULL);
-	struct findings fs;
+	struct t_findings fs;
 	const char *text;
 
 	/* Leaf valid from yesterday for 365 days. */
 	assert_int_equal(check(pair, NULL, now + 400 * 86400L, &fs), 1);
-	text = find(&fs, PKI_ERROR, "expired");
+	text = t_find(&fs, PKI_ERROR, "expired");
 	assert_non_null(text);
 	assert_non_null(strstr(text, "certificate expired on "));
 	assert_non_null(strstr(text, "(36 days ago)"));
 	/* Both the leaf and the intermediate start yesterday. */
 	assert_int_equal(check(pair, NULL, now - 3 * 86400L, &fs), 2);
-	text = find(&fs, PKI_ERROR, "not yet valid");
+	text = t_find(&fs, PKI_ERROR, "not yet valid");
 	assert_non_null(text);
 	assert_non_null(strstr(text, "certificate is not valid before "));
 	assert_int_equal(check(pair, NULL, now + 350 * 86400L, &fs), 0);
-	text = find(&fs, PKI_WARNING, "expires soon");
+	text = t_find(&fs, PKI_WARNING, "expires soon");
 	assert_non_null(text);
 	assert_non_null(strstr(text, "(14 days left)"));
 	/* The intermediate (1000 days) expires later than the leaf. */
@@ -194,11 +184,11 @@ static void test_check_dates(void **state)
 
 static void test_check_key_mismatch(void **state)
 {
-	struct pki_pair *pair = make_pair(ch.leaf, ch.int_key, ch.inter, NULL);
-	struct findings fs;
+	struct pki_pair *pair = t_pair("mail", ch.leaf, ch.int_key, ch.inter, NULL);
+	struct t_findings fs;
 
 	assert_int_equal(check(pair, NULL, time(NULL), &fs), 1);
-	assert_string_equal(find(&fs, PKI_ERROR, "key mismatch"),
+	assert_string_equal(t_find(&fs, PKI_ERROR, "key mismatch"),
 			    "key does not match certificate certs/mail.crt");
 	pki_pair_free(&pair);
 }
@@ -206,44 +196,44 @@ static void test_check_key_mismatch(void **state)
 static void test_check_chain(void **state)
 {
 	struct pki_pair *pair;
-	struct findings fs;
+	struct t_findings fs;
 	const char *text;
 
 	/* The root in the chain: needless, a warning. */
-	pair = make_pair(ch.leaf, ch.leaf_key, ch.inter, ch.root);
+	pair = t_pair("mail", ch.leaf, ch.leaf_key, ch.inter, ch.root);
 	assert_int_equal(check(pair, NULL, time(NULL), &fs), 0);
-	assert_non_null(find(&fs, PKI_WARNING, "root in chain"));
+	assert_non_null(t_find(&fs, PKI_WARNING, "root in chain"));
 	pki_pair_free(&pair);
 	/* Out of order: root before intermediate. */
-	pair = make_pair(ch.leaf, ch.leaf_key, ch.root, ch.inter);
+	pair = t_pair("mail", ch.leaf, ch.leaf_key, ch.root, ch.inter);
 	assert_true(check(pair, NULL, time(NULL), &fs) >= 1);
-	text = find(&fs, PKI_ERROR, "chain out of order");
+	text = t_find(&fs, PKI_ERROR, "chain out of order");
 	assert_non_null(text);
 	assert_non_null(strstr(text, "'CN=Test Root' follows 'CN=mail.example.test'"));
 	pki_pair_free(&pair);
 	/* A gap: the leaf followed by the root, its issuer missing. */
-	pair = make_pair(ch.leaf, ch.leaf_key, ch.root, NULL);
+	pair = t_pair("mail", ch.leaf, ch.leaf_key, ch.root, NULL);
 	assert_int_equal(check(pair, NULL, time(NULL), &fs), 1);
-	text = find(&fs, PKI_ERROR, "chain incomplete");
+	text = t_find(&fs, PKI_ERROR, "chain incomplete");
 	assert_non_null(text);
 	assert_non_null(strstr(text, "the issuer of 'CN=mail.example.test' is missing"));
 	pki_pair_free(&pair);
 	/* Self-signed: nothing to chain, fine. */
-	pair = make_pair(ch.root, ch.root_key, NULL, NULL);
+	pair = t_pair("mail", ch.root, ch.root_key, NULL, NULL);
 	check(pair, NULL, time(NULL), &fs);
-	assert_null(find(&fs, PKI_WARNING, "unknown issuer"));
-	assert_non_null(find(&fs, PKI_ERROR, "not for TLS servers"));
+	assert_null(t_find(&fs, PKI_WARNING, "unknown issuer"));
+	assert_non_null(t_find(&fs, PKI_ERROR, "not for TLS servers"));
 	pki_pair_free(&pair);
 }
 
 static void test_check_host(void **state)
 {
-	struct pki_pair *pair = make_pair(ch.leaf, ch.leaf_key, ch.inter, NULL);
-	struct findings fs;
+	struct pki_pair *pair = t_pair("mail", ch.leaf, ch.leaf_key, ch.inter, NULL);
+	struct t_findings fs;
 
 	assert_int_equal(check(pair, "imap.example.test", time(NULL), &fs), 0);
 	assert_int_equal(check(pair, "mail.example.org", time(NULL), &fs), 1);
-	assert_string_equal(find(&fs, PKI_ERROR, "host not covered"),
+	assert_string_equal(t_find(&fs, PKI_ERROR, "host not covered"),
 			    "does not cover host mail.example.org (names: "
 			    "DNS:mail.example.test, DNS:*.example.test, IP:192.0.2.1)");
 	pki_pair_free(&pair);
@@ -253,12 +243,12 @@ static void test_check_weak_signature(void **state)
 {
 	X509 *sha1 = X509_dup(ch.leaf);
 	struct pki_pair *pair;
-	struct findings fs;
+	struct t_findings fs;
 
 	assert_true(X509_sign(sha1, ch.int_key, EVP_sha1()) > 0);
-	pair = make_pair(sha1, ch.leaf_key, ch.inter, NULL);
+	pair = t_pair("mail", sha1, ch.leaf_key, ch.inter, NULL);
 	assert_int_equal(check(pair, NULL, time(NULL), &fs), 1);
-	assert_non_null(strstr(find(&fs, PKI_ERROR, "weak signature"),
+	assert_non_null(strstr(t_find(&fs, PKI_ERROR, "weak signature"),
 			       "signed with SHA1, which is too weak"));
 	pki_pair_free(&pair);
 	X509_free(sha1);
@@ -269,6 +259,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_host_match),
 		cmocka_unit_test(test_cert_covers_host),
+		cmocka_unit_test(test_cert_names_and_wildcards),
 		cmocka_unit_test(test_check_good_pair),
 		cmocka_unit_test(test_check_dates),
 		cmocka_unit_test(test_check_key_mismatch),

@@ -233,10 +233,11 @@ static inline char *t_write(const char *dir, const char *name,
 			    const void *data, size_t len)
 {
 	char *path = fs_join(dir, name);
-	FILE *fp = fopen(path, "wb");
-	assert_non_null(fp);
-	assert_int_equal(fwrite(data, 1, len, fp), len);
-	fclose(fp);
+	/* 0600 like the store writes (a key others may read is refused). */
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	close(fd);
 	return path;
 }
 
@@ -260,6 +261,74 @@ static inline int t_parse(const void *data, size_t len, const char *pass,
 	if (ret < 0)
 		pki_bundle_free(b);
 	return ret;
+}
+
+/* ---- pairs and findings ---------------------------------------------- */
+
+/* A pair named name of leaf, key and up to two chain certificates (each
+ * may be NULL), with the paths of certs/NAME.crt and .key. */
+static inline struct pki_pair *t_pair(const char *name, X509 *leaf,
+				      EVP_PKEY *key, X509 *c1, X509 *c2)
+{
+	struct pki_pair *pair = pki_pair_new(name);
+
+	X509_up_ref(leaf);
+	EVP_PKEY_up_ref(key);
+	pair->cert = leaf;
+	pair->key = key;
+	if (c1 != NULL && X509_up_ref(c1))
+		sk_X509_push(pair->chain, c1);
+	if (c2 != NULL && X509_up_ref(c2))
+		sk_X509_push(pair->chain, c2);
+	pair->crt_path = xasprintf("certs/%s.crt", name);
+	pair->key_path = xasprintf("certs/%s.key", name);
+	return pair;
+}
+
+#define T_MAX_FINDINGS 24
+
+/* What a pki_finding_fn reported, in order. */
+struct t_findings {
+	size_t n;
+	enum pki_severity severity[T_MAX_FINDINGS];
+	enum pki_expiry expiry[T_MAX_FINDINGS];
+	char tag[T_MAX_FINDINGS][32];
+	char file[T_MAX_FINDINGS][128];
+	char text[T_MAX_FINDINGS][768];
+};
+
+static inline void t_collect(const struct pki_finding *f, void *context)
+{
+	struct t_findings *fs = context;
+
+	assert_true(fs->n < T_MAX_FINDINGS);
+	assert_non_null(f->file);
+	fs->severity[fs->n] = f->severity;
+	fs->expiry[fs->n] = f->expiry;
+	strlcpy_sp(fs->tag[fs->n], f->tag, sizeof(fs->tag[0]));
+	strlcpy_sp(fs->file[fs->n], f->file, sizeof(fs->file[0]));
+	strlcpy_sp(fs->text[fs->n], f->text, sizeof(fs->text[0]));
+	fs->n++;
+}
+
+/* The text of the first finding of severity sev tagged tag, or NULL. */
+static inline const char *t_find(const struct t_findings *fs,
+				 enum pki_severity sev, const char *tag)
+{
+	for (size_t i = 0; i < fs->n; i++) {
+		if (fs->severity[i] == sev && strcmp(fs->tag[i], tag) == 0)
+			return fs->text[i];
+	}
+	return NULL;
+}
+
+/* How many findings have severity sev. */
+static inline size_t t_count(const struct t_findings *fs, enum pki_severity sev)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < fs->n; i++)
+		n += fs->severity[i] == sev;
+	return n;
 }
 
 #endif

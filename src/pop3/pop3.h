@@ -36,7 +36,6 @@ struct pop3_session {
 	char user[ADDRESS_MAX + 1];     /* from USER, or the logged-in user */
 	bool user_given;
 	struct sasl sasl;
-	unsigned auth_failures;
 
 	/* TRANSACTION */
 	int lock_fd;                    /* maildrop lock (one session) */

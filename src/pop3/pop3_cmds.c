@@ -2,7 +2,6 @@
 #include "pop3/pop3.h"
 #include "auth/auth.h"
 #include "net/filestream.h"
-#include "net/jobs.h"
 #include "store/mailbox.h"
 #include "lib/fsutil.h"
 #include "lib/util.h"
@@ -18,10 +17,20 @@
 /* Mechanisms offered, inside TLS only (RFC 5034). */
 #define POP3_SASL_MECHS SASL_MECH_PLAIN
 
+enum pop3_cmd_flags {
+	/* May be longer than POP3_LINE_MAX (AUTH's initial response, RFC
+	 * 5034 4: up to the session's line limit). */
+	POP3_CMD_LONG_LINE = 1 << 0,
+	/* The rest of the line is one argument, spaces and all (PASS:
+	 * RFC 1939 7 allows spaces in the password). */
+	POP3_CMD_REST_OF_LINE = 1 << 1,
+};
+
 struct pop3_cmd {
 	const char *name;
 	unsigned states;
 	unsigned min_args, max_args;
+	unsigned flags;           /* enum pop3_cmd_flags */
 	void (*handler)(struct pop3_session *ps, char **args, unsigned n_args);
 };
 
@@ -31,7 +40,7 @@ static const char PLAINTEXT_REFUSED[] =
 /* ---- the maildrop: locked and read at login, off the loop -------------- */
 
 struct mbox_job {
-	struct job job;
+	struct session_job job;
 	struct pop3_session *ps;
 	char user[ADDRESS_MAX + 1];
 	int lock_fd;
@@ -45,7 +54,7 @@ struct mbox_job {
 	size_t n_expunge;
 };
 
-static void open_work(struct job *job)
+static void open_work(struct session_job *job)
 {
 	struct mbox_job *mj = (struct mbox_job *)job;
 	char *root = mailbox_path(config->data_dir, mj->user);
@@ -72,12 +81,12 @@ out:
 	free(root);
 }
 
-static void open_done(struct job *job)
+static void open_done(struct session_job *job, bool live)
 {
 	struct mbox_job *mj = (struct mbox_job *)job;
 	struct pop3_session *ps = mj->ps;
 
-	if (ps->s.closing) {
+	if (!live) {
 		maildir_snapshot_free(&mj->snap);
 		maildir_folder_close(&mj->folder);
 		maildir_session_unlock(&mj->lock_fd);
@@ -100,7 +109,6 @@ static void open_done(struct job *job)
 			    ps->user, ps->snap->count);
 		pop3_ok(ps, "Logged in, %zu messages", ps->snap->count);
 	}
-	session_resume(&ps->s);
 	free(mj);
 }
 
@@ -123,10 +131,6 @@ static void auth_done(struct session *s, bool ok, const char *user)
 	if (!ok) {
 		pop3_enter_state(ps, POP3_STATE_AUTHORIZATION);
 		pop3_err(ps, "AUTH", "Authentication failed");
-		if (++ps->auth_failures >= config->auth_max_failures) {
-			pop3_err(ps, NULL, "Too many authentication failures");
-			session_close(s);
-		}
 		return;
 	}
 	struct mbox_job *mj = xcalloc(1, sizeof(*mj));
@@ -134,8 +138,7 @@ static void auth_done(struct session *s, bool ok, const char *user)
 	mj->job.done = open_done;
 	mj->ps = ps;
 	strlcpy_sp(mj->user, user, sizeof(mj->user));
-	session_suspend(s);
-	jobs_submit(&mj->job);
+	session_job_start(s, &mj->job, SESSION_JOB_EXCLUSIVE);
 }
 
 static void cmd_user(struct pop3_session *ps, char **args, unsigned n)
@@ -305,7 +308,7 @@ static void cmd_uidl(struct pop3_session *ps, char **args, unsigned n)
 
 /* RETR and TOP: open the file off the loop, then stream it. */
 struct retr_job {
-	struct job job;
+	struct session_job job;
 	struct pop3_session *ps;
 	size_t idx;
 	long body_lines;
@@ -313,7 +316,7 @@ struct retr_job {
 	char error[200];
 };
 
-static void retr_open_work(struct job *job)
+static void retr_open_work(struct session_job *job)
 {
 	struct retr_job *rj = (struct retr_job *)job;
 	const char *error = NULL;
@@ -330,12 +333,12 @@ static void retr_sent(struct session *s, void *ctx, bool ok)
 		session_close(s);    /* the answer is cut short: end it */
 }
 
-static void retr_open_done(struct job *job)
+static void retr_open_done(struct session_job *job, bool live)
 {
 	struct retr_job *rj = (struct retr_job *)job;
 	struct pop3_session *ps = rj->ps;
 
-	if (ps->s.closing) {
+	if (!live) {
 		if (rj->fd >= 0)
 			close(rj->fd);
 	} else if (rj->fd < 0) {
@@ -354,7 +357,6 @@ static void retr_open_done(struct job *job)
 			pop3_ok(ps, "Top of message follows");
 		fstream_start(&ps->s, rj->fd, &opts, retr_sent, NULL);
 	}
-	session_resume(&ps->s);
 	free(rj);
 }
 
@@ -366,8 +368,7 @@ static void start_retr(struct pop3_session *ps, size_t idx, long body_lines)
 	rj->ps = ps;
 	rj->idx = idx;
 	rj->body_lines = body_lines;
-	session_suspend(&ps->s);
-	jobs_submit(&rj->job);
+	session_job_start(&ps->s, &rj->job, SESSION_JOB_EXCLUSIVE);
 }
 
 static void cmd_retr(struct pop3_session *ps, char **args, unsigned n)
@@ -416,7 +417,7 @@ static void cmd_noop(struct pop3_session *ps, char **args, unsigned n)
 
 /* ---- QUIT: the UPDATE state deletes what DELE marked ------------------ */
 
-static void expunge_work(struct job *job)
+static void expunge_work(struct session_job *job)
 {
 	struct mbox_job *mj = (struct mbox_job *)job;
 	const char *error = NULL;
@@ -426,24 +427,26 @@ static void expunge_work(struct job *job)
 		strlcpy_sp(mj->error, error, sizeof(mj->error));
 }
 
-static void expunge_done(struct job *job)
+static void expunge_done(struct session_job *job, bool live)
 {
 	struct mbox_job *mj = (struct mbox_job *)job;
 	struct pop3_session *ps = mj->ps;
 
+	/* The deletion happened: logged even when the client is gone. */
 	maildir_session_unlock(&ps->lock_fd);
 	if (mj->result < 0) {
 		session_log(&ps->s, LOG_LEVEL_ERROR, "expunge error=\"%s\"", mj->error);
-		pop3_err(ps, "SYS/TEMP", "Some deleted messages were not removed");
+		if (live)
+			pop3_err(ps, "SYS/TEMP", "Some deleted messages were not removed");
 	} else {
 		session_log(&ps->s, LOG_LEVEL_INFO, "logout user=%s deleted=%zu",
 			    ps->user, mj->n_expunge);
-		pop3_ok(ps, "Logging out, %zu messages deleted", mj->n_expunge);
+		if (live)
+			pop3_ok(ps, "Logging out, %zu messages deleted", mj->n_expunge);
 	}
 	session_close(&ps->s);
 	free(mj->expunge);
 	free(mj);
-	session_resume(&ps->s);
 }
 
 static void cmd_quit(struct pop3_session *ps, char **args, unsigned n)
@@ -463,35 +466,34 @@ static void cmd_quit(struct pop3_session *ps, char **args, unsigned n)
 		if (ps->deleted[i])
 			mj->expunge[mj->n_expunge++] = &ps->snap->msgs[i];
 	}
-	session_suspend(&ps->s);
-	jobs_submit(&mj->job);
+	session_job_start(&ps->s, &mj->job, SESSION_JOB_EXCLUSIVE);
 }
 
 /* ---- dispatch ---------------------------------------------------------- */
 
 static const struct pop3_cmd commands[] = {
-	{ "CAPA", AUTHZ | TRANS, 0, 0, cmd_capa },
-	{ "STLS", AUTHZ, 0, 0, cmd_stls },
-	{ "USER", AUTHZ, 1, 1, cmd_user },
-	{ "PASS", AUTHZ, 1, 1, cmd_pass },
-	{ "AUTH", AUTHZ, 0, 2, cmd_auth },
-	{ "QUIT", AUTHZ | TRANS, 0, 0, cmd_quit },
-	{ "NOOP", TRANS, 0, 0, cmd_noop },
-	{ "STAT", TRANS, 0, 0, cmd_stat },
-	{ "LIST", TRANS, 0, 1, cmd_list },
-	{ "UIDL", TRANS, 0, 1, cmd_uidl },
-	{ "RETR", TRANS, 1, 1, cmd_retr },
-	{ "TOP", TRANS, 2, 2, cmd_top },
-	{ "DELE", TRANS, 1, 1, cmd_dele },
-	{ "RSET", TRANS, 0, 0, cmd_rset },
+	{ "CAPA", AUTHZ | TRANS, 0, 0, 0, cmd_capa },
+	{ "STLS", AUTHZ, 0, 0, 0, cmd_stls },
+	{ "USER", AUTHZ, 1, 1, 0, cmd_user },
+	{ "PASS", AUTHZ, 1, 1, POP3_CMD_REST_OF_LINE, cmd_pass },
+	{ "AUTH", AUTHZ, 0, 2, POP3_CMD_LONG_LINE, cmd_auth },
+	{ "QUIT", AUTHZ | TRANS, 0, 0, 0, cmd_quit },
+	{ "NOOP", TRANS, 0, 0, 0, cmd_noop },
+	{ "STAT", TRANS, 0, 0, 0, cmd_stat },
+	{ "LIST", TRANS, 0, 1, 0, cmd_list },
+	{ "UIDL", TRANS, 0, 1, 0, cmd_uidl },
+	{ "RETR", TRANS, 1, 1, 0, cmd_retr },
+	{ "TOP", TRANS, 2, 2, 0, cmd_top },
+	{ "DELE", TRANS, 1, 1, 0, cmd_dele },
+	{ "RSET", TRANS, 0, 0, 0, cmd_rset },
 };
 
-/* Split "CMD a b" into up to max args; PASS keeps the rest of the line as
- * one argument. Returns the count, or -1 for too many. */
+/* Split "CMD a b" into up to max args (or the rest of the line as one).
+ * Returns the count, or -1 for too many. */
 static int split_args(const struct pop3_cmd *cmd, char *rest, char **args)
 {
 	unsigned n = 0;
-	if (strcmp(cmd->name, "PASS") == 0) {
+	if (cmd->flags & POP3_CMD_REST_OF_LINE) {
 		if (*rest != '\0')
 			args[n++] = rest;
 		return (int)n;
@@ -519,7 +521,7 @@ int pop3_parse(char *line, size_t len, const struct pop3_cmd **cmd_r,
 		if (str_ieq(commands[i].name, line))
 			cmd = &commands[i];
 	}
-	if (len > POP3_LINE_MAX && (cmd == NULL || strcmp(cmd->name, "AUTH") != 0)) {
+	if (len > POP3_LINE_MAX && (cmd == NULL || !(cmd->flags & POP3_CMD_LONG_LINE))) {
 		*error_r = "Line too long";
 		return -1;
 	}

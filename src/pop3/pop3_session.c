@@ -116,6 +116,9 @@ static void pop3_bye(struct session *s, enum session_bye why)
 	case SESSION_BYE_TOO_MANY_ERRORS:
 		pop3_err(ps, NULL, "Too many bad commands");
 		break;
+	case SESSION_BYE_AUTH_FAILURES:
+		pop3_err(ps, NULL, "Too many authentication failures");
+		break;
 	}
 }
 

@@ -75,7 +75,6 @@ struct smtp_session {
 	bool esmtp;
 	char *auth_user;                /* authenticated address, or NULL */
 	struct sasl sasl;               /* SMTP_STATE_AUTH */
-	unsigned auth_failures;         /* on this connection */
 
 	/* the transaction */
 	struct smtp_path from;

@@ -16,13 +16,18 @@
 enum cmd_flags {
 	CMD_NO_ARGS = 1 << 0,     /* "DATA x" is a syntax error */
 	CMD_NEEDS_ARGS = 1 << 1,  /* "MAIL" alone is a syntax error */
+	/* May be longer than SMTP_LINE_MAX, up to the session's line limit
+	 * (SMTP_AUTH_LINE_MAX inside TLS: RFC 4954 4). */
+	CMD_LONG_LINE = 1 << 2,
 };
 
 struct smtp_cmd {
 	const char *name;
 	unsigned states;          /* bit per enum smtp_state */
-	unsigned flags;
+	unsigned flags;           /* enum cmd_flags */
 	const char *syntax;       /* for 501 replies */
+	/* The 503 text when the state does not allow it (after EHLO). */
+	const char *out_of_sequence;
 	void (*handler)(struct smtp_session *ss, const char *args);
 };
 
@@ -130,24 +135,24 @@ static void cmd_mail(struct smtp_session *ss, const char *args)
 /* ---- RCPT: the account lookup reads the disk, so it is a job ---------- */
 
 struct rcpt_job {
-	struct job job;
+	struct session_job job;
 	struct smtp_session *ss;
 	char address[ADDRESS_MAX + 1];
 	bool exists;
 };
 
-static void rcpt_work(struct job *job)
+static void rcpt_work(struct session_job *job)
 {
 	struct rcpt_job *rj = (struct rcpt_job *)job;
 	rj->exists = auth_user_exists(rj->address);
 }
 
-static void rcpt_done(struct job *job)
+static void rcpt_done(struct session_job *job, bool live)
 {
 	struct rcpt_job *rj = (struct rcpt_job *)job;
 	struct smtp_session *ss = rj->ss;
 
-	if (ss->s.closing) {
+	if (!live) {
 		/* nothing to say */
 	} else if (!rj->exists) {
 		smtp_reply(ss, 550, "5.1.1", "<%s>: Recipient address rejected: "
@@ -166,7 +171,6 @@ static void rcpt_done(struct job *job)
 		smtp_enter_state(ss, SMTP_STATE_RCPT);
 		smtp_reply(ss, 250, "2.1.5", "Ok");
 	}
-	session_resume(&ss->s);
 	free(rj);
 }
 
@@ -191,8 +195,7 @@ static void rcpt_local(struct smtp_session *ss, const struct smtp_path *path)
 	rj->job.done = rcpt_done;
 	rj->ss = ss;
 	strlcpy_sp(rj->address, address, sizeof(rj->address));
-	session_suspend(&ss->s);
-	jobs_submit(&rj->job);
+	session_job_start(&ss->s, &rj->job, SESSION_JOB_EXCLUSIVE);
 }
 
 static void cmd_rcpt(struct smtp_session *ss, const char *args)
@@ -247,11 +250,6 @@ static void auth_done(struct session *s, bool ok, const char *user)
 		return;
 	}
 	smtp_reply(ss, 535, "5.7.8", "Error: authentication failed");
-	if (++ss->auth_failures >= config->auth_max_failures) {
-		session_printf(s, "421 4.7.0 %s Error: too many failed "
-			       "authentications\r\n", config->hostname);
-		session_close(s);
-	}
 }
 
 /* Answer one step of the exchange: a challenge, the verdict, or an error. */
@@ -384,7 +382,7 @@ void smtp_dispatch(struct smtp_session *ss, char *line, size_t len)
 	cmd = find_cmd(line);
 	/* Inside TLS the session reads lines up to SMTP_AUTH_LINE_MAX for
 	 * AUTH; everything else keeps RFC 5321's limit. */
-	if (len > SMTP_LINE_MAX && (cmd == NULL || strcmp(cmd->name, "AUTH") != 0)) {
+	if (len > SMTP_LINE_MAX && (cmd == NULL || !(cmd->flags & CMD_LONG_LINE))) {
 		smtp_reply(ss, 500, "5.5.2", "Error: line too long");
 		session_bad_command(&ss->s);
 		return;
@@ -397,9 +395,7 @@ void smtp_dispatch(struct smtp_session *ss, char *line, size_t len)
 	if (!(cmd->states & (1u << ss->state))) {
 		smtp_reply(ss, 503, "5.5.1", "Error: %s",
 			   ss->state == SMTP_STATE_INIT ? "send HELO/EHLO first" :
-			   strcmp(cmd->name, "MAIL") == 0 ? "nested MAIL command" :
-			   strcmp(cmd->name, "RCPT") == 0 ? "need MAIL command" :
-			   strcmp(cmd->name, "DATA") == 0 ? "need RCPT command" :
+			   cmd->out_of_sequence != NULL ? cmd->out_of_sequence :
 			   "bad sequence of commands");
 		session_bad_command(&ss->s);
 		return;
@@ -419,21 +415,22 @@ void smtp_dispatch(struct smtp_session *ss, char *line, size_t len)
 #define RCPT SMTP_STATE_RCPT
 
 static const struct smtp_cmd commands[] = {
-	{ "EHLO", ANY_STATE, CMD_NEEDS_ARGS, "EHLO hostname", cmd_ehlo },
-	{ "HELO", ANY_STATE, CMD_NEEDS_ARGS, "HELO hostname", cmd_helo },
-	{ "STARTTLS", ANY_STATE, CMD_NO_ARGS, "STARTTLS", cmd_starttls },
-	{ "AUTH", ANY_STATE & ~(1u << SMTP_STATE_INIT), CMD_NEEDS_ARGS,
-	  "AUTH mechanism [initial-response]", cmd_auth },
-	{ "MAIL", 1u << READY, CMD_NEEDS_ARGS, "MAIL FROM:<address>", cmd_mail },
+	{ "EHLO", ANY_STATE, CMD_NEEDS_ARGS, "EHLO hostname", NULL, cmd_ehlo },
+	{ "HELO", ANY_STATE, CMD_NEEDS_ARGS, "HELO hostname", NULL, cmd_helo },
+	{ "STARTTLS", ANY_STATE, CMD_NO_ARGS, "STARTTLS", NULL, cmd_starttls },
+	{ "AUTH", ANY_STATE & ~(1u << SMTP_STATE_INIT), CMD_NEEDS_ARGS | CMD_LONG_LINE,
+	  "AUTH mechanism [initial-response]", NULL, cmd_auth },
+	{ "MAIL", 1u << READY, CMD_NEEDS_ARGS, "MAIL FROM:<address>",
+	  "nested MAIL command", cmd_mail },
 	{ "RCPT", (1u << MAIL) | (1u << RCPT), CMD_NEEDS_ARGS,
-	  "RCPT TO:<address>", cmd_rcpt },
-	{ "DATA", 1u << RCPT, CMD_NO_ARGS, "DATA", cmd_data },
-	{ "RSET", ANY_STATE, CMD_NO_ARGS, "RSET", cmd_rset },
-	{ "NOOP", ANY_STATE, 0, "NOOP", cmd_noop },
-	{ "QUIT", ANY_STATE, CMD_NO_ARGS, "QUIT", cmd_quit },
-	{ "HELP", ANY_STATE, 0, "HELP", cmd_help },
-	{ "VRFY", ANY_STATE, CMD_NEEDS_ARGS, "VRFY address", cmd_vrfy },
-	{ "EXPN", ANY_STATE, CMD_NEEDS_ARGS, "EXPN list", cmd_vrfy },
+	  "RCPT TO:<address>", "need MAIL command", cmd_rcpt },
+	{ "DATA", 1u << RCPT, CMD_NO_ARGS, "DATA", "need RCPT command", cmd_data },
+	{ "RSET", ANY_STATE, CMD_NO_ARGS, "RSET", NULL, cmd_rset },
+	{ "NOOP", ANY_STATE, 0, "NOOP", NULL, cmd_noop },
+	{ "QUIT", ANY_STATE, CMD_NO_ARGS, "QUIT", NULL, cmd_quit },
+	{ "HELP", ANY_STATE, 0, "HELP", NULL, cmd_help },
+	{ "VRFY", ANY_STATE, CMD_NEEDS_ARGS, "VRFY address", NULL, cmd_vrfy },
+	{ "EXPN", ANY_STATE, CMD_NEEDS_ARGS, "EXPN list", NULL, cmd_vrfy },
 };
 
 static const struct smtp_cmd *find_cmd(const char *name)

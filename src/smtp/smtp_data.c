@@ -1,7 +1,6 @@
 /* smtp_data.c — DATA: end-of-data detection and dot-unstuffing, spooling
  * in chunks on pool threads, and the durable commit before 250. */
 #include "smtp/smtp.h"
-#include "net/jobs.h"
 #include "lib/util.h"
 
 #include <event2/buffer.h>
@@ -19,6 +18,8 @@ struct smtp_data {
 	bool too_big;
 	bool ended;                 /* saw <CRLF>.<CRLF> */
 	bool job_running;           /* a spool job owns `spool` */
+	bool held;                  /* the data ended: no command is taken
+				       until the commit has answered */
 	bool failed;                /* a spool write failed */
 	char error[200];
 	struct spool spool;
@@ -28,7 +29,7 @@ struct smtp_data {
 enum spool_op { SPOOL_OPEN, SPOOL_WRITE, SPOOL_COMMIT, SPOOL_DISCARD };
 
 struct spool_job {
-	struct job job;
+	struct session_job job;     /* job.job alone for a detached discard */
 	enum spool_op op;
 	struct smtp_session *ss;    /* NULL for a detached discard */
 	struct smtp_data *data;
@@ -121,7 +122,7 @@ done:
 
 /* ---- jobs -------------------------------------------------------------- */
 
-static void spool_job_work(struct job *job)
+static void spool_job_work(struct session_job *job)
 {
 	struct spool_job *sj = (struct spool_job *)job;
 	struct spool *sp = &sj->data->spool;
@@ -164,7 +165,7 @@ static void spool_job_free(struct spool_job *sj)
 	free(sj);
 }
 
-static void spool_job_done(struct job *job);
+static void spool_job_done(struct session_job *job, bool live);
 
 static struct spool_job *spool_job_new(struct smtp_session *ss, enum spool_op op)
 {
@@ -186,15 +187,28 @@ static void data_free(struct smtp_data **datap)
 	x_free(datap);
 }
 
-/* Close and remove a spool with no session waiting for it. */
+static void discard_work(struct job *job)
+{
+	spool_job_work((struct session_job *)job);
+}
+
+static void discard_done(struct job *job)
+{
+	struct spool_job *sj = (struct spool_job *)job;
+	data_free(&sj->data);
+	spool_job_free(sj);
+}
+
+/* Close and remove a spool with no session waiting for it: a plain job,
+ * the session being gone. */
 static void discard_detached(struct smtp_data *data)
 {
 	struct spool_job *sj = xcalloc(1, sizeof(*sj));
-	sj->job.work = spool_job_work;
-	sj->job.done = spool_job_done;
+	sj->job.job.work = discard_work;
+	sj->job.job.done = discard_done;
 	sj->op = SPOOL_DISCARD;
 	sj->data = data;
-	jobs_submit(&sj->job);
+	jobs_submit(&sj->job.job);
 }
 
 void smtp_data_free(struct smtp_session *ss)
@@ -258,8 +272,8 @@ void smtp_data_begin(struct smtp_session *ss)
 	ss->data = data;
 	add_trace_headers(ss, data);
 	data->job_running = true;
-	session_suspend(&ss->s);
-	jobs_submit(&spool_job_new(ss, SPOOL_OPEN)->job);
+	session_job_start(&ss->s, &spool_job_new(ss, SPOOL_OPEN)->job,
+			  SESSION_JOB_EXCLUSIVE);
 }
 
 /* Hand pending bytes to a write job when worth it (or at the end). */
@@ -281,7 +295,8 @@ static void spool_flush(struct smtp_session *ss, bool final)
 			sj->rcpts[i] = xstrdup(ss->rcpts[i]);
 		sj->n_rcpts = ss->n_rcpts;
 		data->job_running = true;
-		jobs_submit(&sj->job);
+		/* In the background of the hold taken at the end of the data. */
+		session_job_start(&ss->s, &sj->job, SESSION_JOB_BACKGROUND);
 		return;
 	}
 	if (evbuffer_get_length(data->pending) < SMTP_SPOOL_CHUNK || data->failed)
@@ -290,8 +305,16 @@ static void spool_flush(struct smtp_session *ss, bool final)
 	sj->buf = evbuffer_new();
 	evbuffer_add_buffer(sj->buf, data->pending);
 	data->job_running = true;
-	session_ref(&ss->s);
-	jobs_submit(&sj->job);
+	session_job_start(&ss->s, &sj->job, SESSION_JOB_BACKGROUND);
+}
+
+/* The hold of the end of the data ends (answered, or nobody to answer). */
+static void release_hold(struct smtp_session *ss)
+{
+	if (ss->data != NULL && ss->data->held) {
+		ss->data->held = false;
+		session_resume(&ss->s);
+	}
 }
 
 /* The message is in (or refused): reply, end the transaction. */
@@ -316,32 +339,26 @@ static void data_finish(struct smtp_session *ss, struct spool_job *sj)
 		buf_free(&to);
 		smtp_reply(ss, 250, "2.0.0", "Ok: queued as %s", data->id);
 	}
+	release_hold(ss);
 	data_free(&ss->data);
 	smtp_reset_transaction(ss);
 }
 
-static void spool_job_done(struct job *job)
+static void spool_job_done(struct session_job *job, bool live)
 {
 	struct spool_job *sj = (struct spool_job *)job;
 	struct smtp_session *ss = sj->ss;
 	struct smtp_data *data = sj->data;
 
-	if (ss == NULL) {                       /* detached discard */
-		data_free(&data);
-		spool_job_free(sj);
-		return;
-	}
 	data->job_running = false;
 	if (sj->result < 0 && sj->op != SPOOL_COMMIT && !data->failed) {
 		data->failed = true;
 		strlcpy_sp(data->error, sj->error, sizeof(data->error));
 	}
-	if (ss->s.closing) {
-		/* Client gone: nobody gets an answer; drop the spool. A
-		 * commit that waited for this write will never run: give back
-		 * the suspension taken at the end of the data. */
-		if (sj->op == SPOOL_WRITE && data->ended)
-			session_resume(&ss->s);
+	if (!live) {
+		/* Client gone: nobody gets an answer; drop the spool (a
+		 * commit that waited for this write will never run). */
+		release_hold(ss);
 		if (sj->op != SPOOL_COMMIT)
 			smtp_data_free(ss);
 	} else if (sj->op == SPOOL_OPEN) {
@@ -361,11 +378,6 @@ static void spool_job_done(struct job *job)
 	} else {
 		session_kick(&ss->s);               /* we may have held back input */
 	}
-	/* OPEN and COMMIT held the session suspended; WRITE held a ref. */
-	if (sj->op == SPOOL_WRITE)
-		session_unref(&ss->s);
-	else
-		session_resume(&ss->s);
 	spool_job_free(sj);
 }
 
@@ -398,5 +410,6 @@ void smtp_data_input(struct smtp_session *ss, struct evbuffer *in)
 	/* Commands pipelined after the data wait until the commit answers. */
 	session_set_raw(&ss->s, false);
 	session_suspend(&ss->s);
+	data->held = true;
 	spool_flush(ss, true);
 }

@@ -135,6 +135,10 @@ static void smtp_bye(struct session *s, enum session_bye why)
 		session_printf(s, "421 4.7.0 %s Error: too many errors\r\n",
 			       config->hostname);
 		break;
+	case SESSION_BYE_AUTH_FAILURES:
+		session_printf(s, "421 4.7.0 %s Error: too many failed "
+			       "authentications\r\n", config->hostname);
+		break;
 	}
 }
 

@@ -63,12 +63,8 @@ void maildir_folder_close(struct maildir_folder **folder)
 	free((*folder)->root);
 	free((*folder)->name);
 	free((*folder)->path);
+	uidlist_free(&(*folder)->ul);
 	x_free(folder);
-}
-
-const char *maildir_folder_name(const struct maildir_folder *folder)
-{
-	return folder->name;
 }
 
 const char *maildir_folder_path(const struct maildir_folder *folder)

@@ -46,7 +46,7 @@ static void test_append_uids(void **state)
 	assert_int_equal(count_files(fx->root, "tmp"), 1);
 	assert_int_equal(write(fd, "Subject: s\r\n\r\n", 14), 14);
 	assert_int_equal(write(fd, "body\r\n", 6), 6);
-	assert_int_equal(maildir_append_commit(&ctx, 0, 0, &uid, &error), 0);
+	assert_int_equal(maildir_append_commit(&ctx, 0, 0, 0, NULL, &uid, &error), 0);
 	assert_null(ctx);
 	assert_int_equal(uid, 2);
 	/* An aborted one leaves nothing. */
@@ -64,7 +64,9 @@ static void test_append_uids(void **state)
 	assert_int_equal(m->size, strlen(msg));
 	assert_int_equal(m->vsize, strlen(msg) + 3);
 	assert_int_equal(m->internal_date, 1500000000);
-	assert_false(m->recent);
+	/* Appended: \Recent for the first sync, which takes it. */
+	assert_true(m->recent);
+	assert_int_equal(s->recent_count, 2);
 	/* The Maildir name: <time>.M<usec>P<pid>Q<n>.<host>,S=<size>,W=<vsize>:2,DS */
 	char *want = xasprintf(",S=%zu,W=%zu:2,DS", strlen(msg), strlen(msg) + 3);
 	assert_non_null(strstr(m->filename, want));

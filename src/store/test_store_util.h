@@ -105,6 +105,25 @@ static inline struct maildir_snapshot *test_sync(struct maildir_folder *f)
 	return snap;
 }
 
+/* Append a message held in memory through the streaming API (what IMAP
+ * APPEND does): 0 or -1 with *error_r, like the store. */
+static inline int maildir_append(struct maildir_folder *f, const void *data,
+				 size_t len, unsigned flags, time_t date,
+				 uint32_t *uid_r, const char **error_r)
+{
+	struct maildir_append *ctx;
+	int fd;
+
+	if (maildir_append_begin(f, &ctx, &fd, error_r) < 0)
+		return -1;
+	if (fs_write_all(fd, data, len) < 0) {
+		*error_r = "write failed";
+		maildir_append_abort(&ctx);
+		return -1;
+	}
+	return maildir_append_commit(&ctx, flags, 0, date, NULL, uid_r, error_r);
+}
+
 static inline uint32_t test_append(struct maildir_folder *f, const char *text,
 				   unsigned flags)
 {

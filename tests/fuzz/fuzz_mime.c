@@ -18,8 +18,8 @@
 #include "imap/imap_parser.h"
 #include "imap/imap_search.h"
 #include "imap/imap_msg.h"
-#include "imap/mime.h"
-#include "imap/mime_crlf.h"
+#include "imap/mime_section.h"
+#include "mail/mime_crlf.h"
 #include "imap/mime_render.h"
 #include "net/filestream.h"
 

@@ -65,3 +65,18 @@ def make_server(tmp_path):
     for srv in servers:
         if srv.proc is not None:
             srv.check_clean_exit()
+
+
+@pytest.fixture
+def dns_world(tmp_path):
+    """Start DNS worlds (tests/proto/dnsworld.py): dns_world(zones, ...)."""
+    from dnsworld import DnsWorld
+    worlds = []
+
+    def _make(zones, **kw):
+        world = DnsWorld(tmp_path / f"dns{len(worlds)}", zones, **kw)
+        worlds.append(world)
+        return world
+    yield _make
+    for world in worlds:
+        world.stop()

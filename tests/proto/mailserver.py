@@ -53,7 +53,8 @@ class Server:
 
     def __init__(self, root, services=("smtp", "submission", "smtps"),
                  extra="", limits="", users=("alice@example.test",),
-                 workers=2, domains="example.test, example.org", binary=None):
+                 workers=2, domains="example.test, example.org", binary=None,
+                 certificate="mail", sections=""):
         self.root = str(root)
         self.binary = binary or BIN
         self.ports = {s: free_port() for s in services}
@@ -65,9 +66,10 @@ class Server:
         with open(self.conf, "w") as f:
             f.write(f"hostname = mail.example.test\n"
                     f"domains = {domains}\n"
-                    f"data_dir = data\ncerts_dir = certs\ncertificate = mail\n"
+                    f"data_dir = data\ncerts_dir = certs\n"
+                    f"certificate = {certificate}\n"
                     f"workers = {workers}\n{extra}\n"
-                    f"[listen]\n{listen}\n[limits]\n{limits}\n")
+                    f"[listen]\n{listen}\n[limits]\n{limits}\n{sections}")
         for user in users:
             self.add_user(user)
         self.log_path = os.path.join(self.root, "server.log")

@@ -90,7 +90,7 @@ def test_create_default_rsa_4096(cli, tmp_path):
 
 
 def test_create_ecdsa_and_serials_differ(cli, tmp_path):
-    r = create(cli, "ec", "--cn", "*.example.test", "--type", "ecdsa", "--days", "30")
+    r = create(cli, "ec", "--cn", "*.example.test", "--type", "ecdsa", "--days", "31")
     assert r.rc == 0, r
     r = create(cli, "ec2", "--cn", "*.example.test", "--type", "ecdsa", "--bits", "256")
     assert r.rc == 0, r
@@ -101,11 +101,11 @@ def test_create_ecdsa_and_serials_differ(cli, tmp_path):
     assert re.search(r"Subject Alternative Name: \s*DNS:\*\.example\.test\n", text)
     s1, s2 = serial_of(certs / "ec.crt"), serial_of(certs / "ec2.crt")
     assert s1 != s2 and s1.bit_length() == s2.bit_length() == 128
-    # 30 days left is not yet "expiring soon"; the wildcard covers one label.
+    # 31 days left is not yet "expiring soon"; the wildcard covers one label.
     r = cli("cert", "check", "ec", "--dir", "certs", "--host", "a.example.test")
     assert r.rc == 0, r
     assert r.err == ""
-    assert "ok       valid until " in r.out and "(30 days left)" in r.out
+    assert "ok       valid until " in r.out and "(31 days left)" in r.out
 
 
 def test_create_never_overwrites(cli, tmp_path):
@@ -254,7 +254,7 @@ def test_list(cli, mat, tmp_path):
                     rows["old"])
     assert re.match(r"self +self\.example\.test +ECDSA P-256 +\d{4}-\d\d-\d\d +365 +ok$",
                     rows["self"])
-    assert re.match(r"soon .* ECDSA P-256 .* +1?\d +expires soon$", rows["soon"])
+    assert re.match(r"soon .* ECDSA P-256 .* +1?\d +expires within 14 days$", rows["soon"])
     assert re.match(r"wrong +mail\.example\.test +ECDSA P-256 .* key mismatch$", rows["wrong"])
     assert r.err == ""
 
@@ -315,8 +315,8 @@ def test_check_host_names(cli, tmp_path):
      "sealpost: certs/p.crt: certificate expired on 2021-01-01 00:00:00 UTC ("),
     ("future.crt", "future.key", 1,
      "sealpost: certs/p.crt: certificate is not valid before 2099-01-01 00:00:00 UTC"),
-    ("soon.crt", "soon.key", 0,
-     "sealpost: warning: certs/p.crt: certificate expires on "),
+    ("soon.crt", "soon.key", 1,
+     "sealpost: certs/p.crt: certificate expires on "),
     ("rsa.crt", "ec.key", 1,
      "sealpost: certs/p.key: key does not match certificate certs/p.crt\n"),
     ("client.crt", "other.key", 1,

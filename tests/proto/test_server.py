@@ -1,5 +1,6 @@
 """serve: start-up errors, privileges, logs."""
 import os
+import re
 import shutil
 import smtplib
 import subprocess
@@ -72,15 +73,34 @@ def test_drops_privileges_to_user():
         shutil.rmtree(root)
 
 
+def children(srv):
+    """{pid: comm} of the server's child processes."""
+    pids = subprocess.run(["pgrep", "-P", str(srv.proc.pid)], capture_output=True,
+                          text=True).stdout.split()
+    out = {}
+    for pid in pids:
+        with open(f"/proc/{pid}/comm") as f:
+            out[pid] = f.read().strip()
+    return out
+
+
+def uids_of(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return set([l for l in f if l.startswith("Uid:")][0].split()[1:])
+
+
 def _drop_privileges(srv, pw):
-    workers = subprocess.run(["pgrep", "-P", str(srv.proc.pid)], capture_output=True,
-                             text=True).stdout.split()
-    assert workers
-    for pid in workers + [str(srv.proc.pid)]:
-        with open(f"/proc/{pid}/status") as f:
-            uids = [l for l in f if l.startswith("Uid:")][0].split()[1:]
-        assert set(uids) == {str(pw.pw_uid)}, (pid, uids)
-    assert "privileges dropped user=sealpost" in srv.log_text()
+    """Every process that talks to clients (the workers) runs as `user`; the
+    master and the key holder keep root, to read renewed keys."""
+    kids = children(srv)
+    workers = [p for p, c in kids.items() if c == "sealpost-worker"]
+    keyd = [p for p, c in kids.items() if c == "sealpost-keyd"]
+    assert len(workers) == 2 and len(keyd) == 1, kids
+    for pid in workers:
+        assert uids_of(pid) == {str(pw.pw_uid)}, (pid, uids_of(pid))
+    assert uids_of(keyd[0]) == {"0"}
+    assert uids_of(str(srv.proc.pid)) == {"0"}
+    assert srv.log_text().count("privileges dropped user=sealpost") == 2
     with smtplib.SMTP("127.0.0.1", srv.ports["smtp"], timeout=10) as s:
         s.starttls(context=srv.client_context())
         s.sendmail("x@remote.test", ["alice@example.test"], b"Subject: p\r\n\r\nx\r\n")
@@ -89,6 +109,57 @@ def _drop_privileges(srv, pw):
     st = os.stat(os.path.join(srv.maildir("alice@example.test"), "new", msgs[0]))
     assert st.st_uid == pw.pw_uid
     srv.check_clean_exit()
+
+
+def memory_holds(pid, needles):
+    """Which of needles (bytes) occur in the memory of process pid."""
+    found = set()
+    with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", 0) as mem:
+        for line in maps:
+            addr, perms = line.split()[:2]
+            if not perms.startswith("r"):
+                continue
+            start, end = (int(x, 16) for x in addr.split("-"))
+            if end - start > 1 << 30:
+                continue      # ASan's shadow and reserved ranges, no data
+            step = 1 << 20
+            for off in range(start, end, step):
+                try:
+                    mem.seek(off)
+                    # overlap by 31 bytes: a needle may straddle two reads
+                    chunk = mem.read(min(step + 31, end - off))
+                except (OSError, ValueError, OverflowError):
+                    continue
+                for n in needles:
+                    if n in chunk:
+                        found.add(n)
+    return found
+
+
+def test_private_key_only_in_the_key_holder(make_server):
+    """The private key never sits in a worker's memory (Heartbleed class):
+    its secret exponent is in the key holder's memory and in no worker's,
+    while TLS handshakes keep working."""
+    srv = make_server(services=("smtp", "smtps"))
+    with smtplib.SMTP_SSL("127.0.0.1", srv.ports["smtps"], timeout=10,
+                          context=srv.client_context()) as s:
+        s.ehlo()
+    key = subprocess.run(["openssl", "rsa", "-in", os.path.join(srv.certs, "mail.key"),
+                          "-noout", "-text"], capture_output=True, text=True).stdout
+    d_hex = re.search(r"privateExponent:\s*((?:[0-9a-f]{2}:?\s*)+)", key).group(1)
+    d = bytes.fromhex(re.sub(r"[:\s]", "", d_hex)).lstrip(b"\0")
+    p_hex = re.search(r"prime1:\s*((?:[0-9a-f]{2}:?\s*)+)", key).group(1)
+    p = bytes.fromhex(re.sub(r"[:\s]", "", p_hex)).lstrip(b"\0")
+    # OpenSSL keeps big numbers as little-endian words: look for both orders
+    # of a 32-byte stretch from the middle of each secret.
+    needles = [d[64:96], d[64:96][::-1], p[32:64], p[32:64][::-1]]
+    kids = children(srv)
+    keyd = [pid for pid, c in kids.items() if c == "sealpost-keyd"]
+    workers = [pid for pid, c in kids.items() if c == "sealpost-worker"]
+    assert keyd and workers, kids
+    assert memory_holds(keyd[0], needles), "control: the key holder has the key"
+    for pid in workers:
+        assert memory_holds(pid, needles) == set(), f"worker {pid} holds the key"
 
 
 def test_log_lines_have_session_ids(make_server):
