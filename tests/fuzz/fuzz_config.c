@@ -108,7 +108,10 @@ static void serialize(const struct config *cfg, struct buf *b)
 	put_list(b, "domains", cfg->domains, cfg->n_domains);
 	buf_printf(b, "data_dir=%s\n", path_value(cfg, cfg->data_dir));
 	buf_printf(b, "certs_dir=%s\n", path_value(cfg, cfg->certs_dir));
-	buf_printf(b, "certificate=%s\n", cfg->certificate);
+	buf_printf(b, "certificate=");
+	for (size_t i = 0; i < cfg->n_certificates; i++)
+		buf_printf(b, "%s%s", i ? "," : "", cfg->certificates[i]);
+	buf_printf(b, "\n");
 	if (cfg->user != NULL)
 		buf_printf(b, "user=%s\n", cfg->user);
 	buf_printf(b, "log_level=%s\n", level_names[cfg->log_level]);
@@ -120,10 +123,25 @@ static void serialize(const struct config *cfg, struct buf *b)
 		if (cfg->n_listen[s] > 0)
 			put_list(b, service_infos[s].name, items, cfg->n_listen[s]);
 	}
-	buf_printf(b, "[tls]\nmin_version=%s\n[limits]\n",
-		   cfg->tls_min_version == 0x0304 ? "TLSv1.3" : "TLSv1.2");
+	buf_printf(b, "[tls]\nmin_version=%s\nticket_rotation=%llu\n[sni]\n",
+		   cfg->tls_min_version == 0x0304 ? "TLSv1.3" : "TLSv1.2",
+		   (unsigned long long)cfg->ticket_rotation);
+	for (size_t i = 0; i < cfg->n_sni; i++) {
+		/* The first pair on the host's line, the others below. */
+		const struct config_sni *e = &cfg->sni[i];
+		buf_printf(b, "%s=%s\n", e->host, e->pairs[0]);
+		for (size_t k = 1; k < e->n_pairs; k++)
+			buf_printf(b, " %s\n", e->pairs[k]);
+	}
+	buf_printf(b, "[limits]\n");
 	for (size_t i = 0; i < N_ELEMENTS(limits); i++)
 		buf_printf(b, "%s=%llu\n", limits[i], (unsigned long long)values[i]);
+	buf_printf(b, "[outbound]\n");
+	if (cfg->outbound_resolver != NULL)
+		buf_printf(b, "resolver=%s\n", cfg->outbound_resolver);
+	if (cfg->outbound_trust_anchor != NULL)
+		buf_printf(b, "trust_anchor=%s\n",
+			   path_value(cfg, cfg->outbound_trust_anchor));
 }
 
 static bool str_same(const char *a, const char *b)
@@ -132,8 +150,31 @@ static bool str_same(const char *a, const char *b)
 	       (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
+static bool strv_same(char *const *a, size_t na, char *const *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++) {
+		if (strcmp(a[i], b[i]) != 0)
+			return false;
+	}
+	return true;
+}
+
 static void check_same(const struct config *a, const struct config *b)
 {
+	if (!strv_same(a->certificates, a->n_certificates, b->certificates,
+		       b->n_certificates) || a->n_sni != b->n_sni ||
+	    a->ticket_rotation != b->ticket_rotation ||
+	    !str_same(a->outbound_resolver, b->outbound_resolver) ||
+	    !str_same(a->outbound_trust_anchor, b->outbound_trust_anchor))
+		abort();
+	for (size_t i = 0; i < a->n_sni; i++) {
+		if (strcmp(a->sni[i].host, b->sni[i].host) != 0 ||
+		    !strv_same(a->sni[i].pairs, a->sni[i].n_pairs, b->sni[i].pairs,
+			       b->sni[i].n_pairs))
+			abort();
+	}
 	if (!str_same(a->hostname, b->hostname) || a->n_domains != b->n_domains ||
 	    !str_same(a->data_dir, b->data_dir) ||
 	    !str_same(a->certs_dir, b->certs_dir) ||
