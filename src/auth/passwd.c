@@ -93,7 +93,11 @@ bool passwd_line_next(const char **pos, const char *end, const char **line_r,
 
 size_t passwd_line_trim_cr(const char *line, size_t len)
 {
-	return len > 0 && line[len - 1] == '\r' ? len - 1 : len;
+	/* All of them: trimming twice must change nothing, as callers trim a
+	 * line and then hand it to helpers that trim again. */
+	while (len > 0 && line[len - 1] == '\r')
+		len--;
+	return len;
 }
 
 bool passwd_line_is_comment(const char *line, size_t len)

@@ -176,6 +176,14 @@ static void test_refused_schemes(void **state)
 		{ "{SHA256.HEX}abcd", "password scheme {SHA256.HEX} is refused (plain text or weak hash)" },
 		{ "{ARGON2ID}$argon2id$v=19$m=65536", "unsupported password scheme {ARGON2ID}" },
 		{ "{X}abc", "unsupported password scheme {X}" },
+		/* Found by fuzz_passwd: control bytes of the name reached the
+		 * problem line (log, sealpost check-config) as they were. */
+		{ "{A\r\x1b[2J\x7f}x", "unsupported password scheme {A?\?[2J?}" },
+		{ "{SHA\x01}x", "unsupported password scheme {SHA?}" },
+		{ "{0123456789abcdef0123456789abcdefXYZ}x",
+		  "unsupported password scheme {0123456789abcdef0123456789abcdef...}" },
+		{ "{PLAIN.b64\t}x",
+		  "password scheme {PLAIN.b64?} is refused (plain text or weak hash)" },
 		{ "{PLAIN", "password scheme has no closing '}'" },
 		{ "$1$abcdefgh$G//4keteveJp0qb8z2DxG/", "password scheme MD5-CRYPT is refused (weak hash)" },
 		{ "{CRYPT}$1$abcdefgh$G//4keteveJp0qb8z2DxG/", "password scheme MD5-CRYPT is refused (weak hash)" },

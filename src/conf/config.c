@@ -633,31 +633,38 @@ static int conf_ini_handler(void *user, const char *section, const char *name,
 }
 
 /* ini_reader: one line per call, so ctx->line is the line the handler sees.
- * libinih hands us a buffer of INI_MAX_LINE bytes; longer lines are refused
- * rather than silently split. */
+ * libinih hands us a buffer of INI_MAX_LINE bytes: CONFIG_LINE_MAX bytes of
+ * line (its LF or CRLF not counted) and the NUL. A longer line, or one that
+ * holds a NUL byte, is refused rather than silently split or cut short. */
 static char *ini_read_line(char *str, int num, void *stream)
 {
 	struct parse_ctx *ctx = stream;
-	char line[CONFIG_LINE_MAX + 2];
+	size_t len = 0, cap = (size_t)num - 1;
+	bool nul = false;
+	int c, last = EOF;
 
-	if (fgets(line, sizeof(line), ctx->fp) == NULL)
+	while ((c = getc(ctx->fp)) != EOF && c != '\n') {
+		nul |= c == '\0';
+		if (len < cap)
+			str[len] = (char)c;
+		len++;
+		last = c;
+	}
+	if (c == EOF && len == 0)
 		return NULL;
 	ctx->line++;
-	size_t len = strlen(line);
-	if ((len == sizeof(line) - 1 && line[len - 1] != '\n') ||
-	    len >= (size_t)num) {
-		if (ctx->error == NULL)
-			ctx->error = errfmt("%s:%u: line is longer than %d bytes",
-					    ctx->path, ctx->line, CONFIG_LINE_MAX);
-		if (line[len - 1] != '\n') {
-			int c;
-			while ((c = fgetc(ctx->fp)) != EOF && c != '\n')
-				;
-		}
-		line[0] = '\0';
-	}
-	ctx->continued = line[0] == ' ' || line[0] == '\t';
-	strlcpy_sp(str, line, (size_t)num);
+	if (last == '\r')
+		len--;          /* CRLF */
+	bool too_long = len > CONFIG_LINE_MAX || len > cap;
+	if ((nul || too_long) && ctx->error == NULL)
+		ctx->error = nul ?
+			errfmt("%s:%u: line holds a NUL byte", ctx->path, ctx->line) :
+			errfmt("%s:%u: line is longer than %d bytes", ctx->path,
+			       ctx->line, CONFIG_LINE_MAX);
+	if (nul || too_long)
+		len = 0;
+	str[len] = '\0';
+	ctx->continued = str[0] == ' ' || str[0] == '\t';
 	return str;
 }
 
