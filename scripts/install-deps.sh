@@ -11,8 +11,18 @@
 #   fetchmail   -> SSL is built in; ca-certificates
 #   python3     -> ssl, smtplib, imaplib, poplib are in libpython3.11-stdlib
 #   tests       -> procps (pgrep, pkill), openssl (the command)
+#   bench       -> postfix, dovecot-core + dovecot-imapd: the peers that
+#                  `make bench BENCH_ARGS=--peers` runs beside sealpost, from
+#                  its own configs under bench/conf/ (never /etc's)
 # tests/preflight.py checks each of these before the test suite starts and
 # names the package that is missing.
+#
+# Postfix is preseeded to "No configuration": no /etc/postfix/main.cf, so no
+# system Postfix that could start on port 25. Should a package start its
+# system service anyway (a machine with systemd and no policy-rc.d), the
+# script stops and disables it when it has just installed that package, and
+# says so: the system services are never needed, and a system Dovecot would
+# hold ports 143 and 993, a system Postfix port 25.
 set -eu
 
 # Build: compiler, libraries and their headers.
@@ -21,7 +31,9 @@ libinih-dev libcrypt-dev libcmocka-dev clang libclang-rt-14-dev"
 # Tests and the demo's printed commands: the clients and what they need.
 TEST_PKGS="python3 python3-pytest procps curl swaks libnet-ssleay-perl
 fetchmail ca-certificates"
-PKGS="$BUILD_PKGS $TEST_PKGS"
+# The benchmark's peers (bench/peers.py).
+BENCH_PKGS="postfix dovecot-core dovecot-imapd"
+PKGS="$BUILD_PKGS $TEST_PKGS $BENCH_PKGS"
 
 # The unprivileged account `sealpost serve` drops to (config key `user`).
 ensure_user() {
@@ -29,6 +41,29 @@ ensure_user() {
         echo "sealpost: creating system user sealpost" >&2
         useradd --system --home-dir /nonexistent --no-create-home \
             --shell /usr/sbin/nologin sealpost
+    fi
+}
+
+# Stop and disable a system mail service that its package started while
+# this script installed it. $1: service, $2: its master's pid file.
+stop_started_service() {
+    svc=$1 pidfile=$2
+    running=""
+    if [ -s "$pidfile" ] && $SUDO kill -0 "$($SUDO cat "$pidfile" | tr -d ' ')" 2>/dev/null; then
+        running=yes
+    fi
+    if [ -d /run/systemd/system ] && systemctl is-active --quiet "$svc.socket" 2>/dev/null; then
+        running=yes
+    fi
+    [ -n "$running" ] || return 0
+    echo "sealpost: the $svc package started a system $svc: stopping and disabling it" \
+         "(make bench runs its own; sealpost's tests need ports free)" >&2
+    if [ -d /run/systemd/system ]; then
+        $SUDO systemctl disable --now "$svc.service" >/dev/null 2>&1 || true
+        $SUDO systemctl disable --now "$svc.socket" >/dev/null 2>&1 || true
+    else
+        $SUDO "/etc/init.d/$svc" stop >/dev/null 2>&1 || true
+        $SUDO update-rc.d "$svc" disable >/dev/null 2>&1 || true
     fi
 }
 
@@ -53,10 +88,23 @@ else
     exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
+case " $missing " in
+*" postfix "*)
+    # No system Postfix configuration: nothing to start on port 25.
+    echo "postfix postfix/main_mailer_type select No configuration" |
+        $SUDO debconf-set-selections
+    ;;
+esac
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086
 if ! $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null; then
     echo "sealpost: apt-get install failed for:$missing" >&2
     exit 1
 fi
+case " $missing " in
+*" postfix "*) stop_started_service postfix /var/spool/postfix/pid/master.pid ;;
+esac
+case " $missing " in
+*" dovecot-core "* | *" dovecot-imapd "*) stop_started_service dovecot /run/dovecot/master.pid ;;
+esac
 ensure_user
