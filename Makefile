@@ -5,7 +5,8 @@
 #                   against the sanitized binary), short fuzz runs; the last
 #                   line is "N passed, M failed"
 #   make run        demo server under demo/
-#   make bench      SMTP load benchmark (bench/README.md)
+#   make bench      SMTP load benchmark; BENCH_ARGS=--peers: beside Postfix
+#                   and Dovecot (bench/README.md)
 
 CC      ?= gcc
 PYTHON  ?= /usr/bin/python3
@@ -121,10 +122,20 @@ run: deps
 
 # The SMTP benchmark (a measurement, not part of make test). Options go in
 # BENCH_ARGS, e.g. make bench BENCH_ARGS="-n 100 --mode implicit" or
-# BENCH_ARGS=--suite; see bench/README.md.
+# BENCH_ARGS=--suite, or BENCH_ARGS=--peers (sealpost beside Postfix and
+# Dovecot, driven by the C load generator); see bench/README.md.
 BENCH_ARGS ?=
-bench: build/sealpost
+bench: build/sealpost build/bench/loadgen
 	@$(PYTHON) bench/smtp_load.py $(BENCH_ARGS)
+
+# The load generator of the peers benchmark: OpenSSL + libevent, no sealpost
+# code, always release flags.
+LOADGEN_PKGS := openssl libevent libevent_openssl libevent_pthreads
+build/bench/loadgen: bench/loadgen.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) -O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong \
+	    $(shell pkg-config --cflags $(LOADGEN_PKGS)) $(CFLAGS) -o $@ $< \
+	    $(shell pkg-config --libs $(LOADGEN_PKGS)) -lpthread
 
 clean:
 	rm -rf build
