@@ -884,7 +884,7 @@ static void *read_file(const char *path, size_t *len_r)
 	if (n > MESSAGE_MAX)
 		die("%s: larger than %d bytes", path, MESSAGE_MAX);
 	*len_r = n;
-	return buf;
+	return realloc(buf, n + 1);
 }
 
 static void read_password(const char *path)
@@ -1145,7 +1145,8 @@ static void print_json(struct stats *st, double wall, double cpu)
 {
 	static const char *const names[] = { "smtp", "handshake", "imap", "idle" };
 
-	qsort(st->lat, st->n_lat, sizeof(*st->lat), cmp_double);
+	if (st->n_lat > 0)
+		qsort(st->lat, st->n_lat, sizeof(*st->lat), cmp_double);
 	printf("{\"mode\": \"%s\", \"conns\": %u, \"threads\": %u, \"ops\": %llu, "
 	       "\"wall_s\": %.6f, \"ops_per_s\": %.3f, \"handshakes\": %llu, "
 	       "\"resumed\": %llu, \"acked\": %llu, \"unknown\": %llu, "
@@ -1247,6 +1248,32 @@ static void run_load(struct worker *ws)
 		pthread_join(ws[i].thread, NULL);
 }
 
+/* Everything the run allocated, so that LeakSanitizer reports only real
+ * leaks. */
+static void workers_free(struct worker *ws, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		struct worker *w = &ws[i];
+		for (unsigned k = 0; k < w->n_slots; k++) {
+			struct slot *s = &w->slots[k];
+			slot_close(s);
+			if (s->sess != NULL)
+				SSL_SESSION_free(s->sess);
+			if (s->retry != NULL)
+				event_free(s->retry);
+		}
+		free(w->slots);
+		free(w->queue);
+		free(w->filler);
+		free(w->st.lat);
+		event_base_free(w->base);
+	}
+	free(ws);
+	for (unsigned i = 0; i < cfg.n_expect; i++)
+		free(cfg.expect[i].data);
+	SSL_CTX_free(cfg.ssl_ctx);
+}
+
 int main(int argc, char **argv)
 {
 	struct worker *ws;
@@ -1278,5 +1305,8 @@ int main(int argc, char **argv)
 	if (cfg.mode == MODE_SMTP)
 		write_ids(ws, cfg.threads);
 	print_json(&total, wall, cpu_seconds());
+	workers_free(ws, cfg.threads);
+	free(total.lat);
+	libevent_global_shutdown();
 	return total.errors == 0 && total.ops > 0 ? 0 : 1;
 }
