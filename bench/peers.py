@@ -76,7 +76,7 @@ def parse_args(argv):
                    help="seconds of unmeasured load per server before a load's "
                         "runs (0: none)")
     p.add_argument("--conns", type=int, default=10, help="concurrent clients")
-    p.add_argument("--threads", type=int, default=1,
+    p.add_argument("--threads", type=int, default=2,
                    help="load generator event loops (threads)")
     p.add_argument("--idle-conns", type=int, default=5000,
                    help="idle: connections held open")
