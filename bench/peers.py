@@ -548,6 +548,13 @@ def print_report(r):
     sign = r["sign_ms"]
     print(f"openssl speed -seconds 1 rsa2048: sign {sign[0]:.3f} ms at the start"
           + (f", {sign[1]:.3f} ms at the end" if len(sign) > 1 else ""))
+    tls = {}
+    for row in r["loads"]:
+        for name, runs in row["runs"].items():
+            tls.setdefault(name, set()).update(x["tls"] for x in runs if x["tls"])
+    if tls:
+        print("TLS negotiated: " + "; ".join(f"{n}: {', '.join(sorted(v))}"
+                                            for n, v in sorted(tls.items())))
     print(f"each load: {r['repeat']} run(s) of {r['duration']:g} s per server, "
           f"peer and sealpost alternating (A B A B), after {r['warmup']:g} s of "
           f"warm-up; {r['conns']} clients from build/bench/loadgen "
