@@ -200,6 +200,10 @@ class BenchServer(ServerProcs):
                   "--san", "DNS:localhost,DNS:bench.localhost,IP:127.0.0.1", *self._key_args())
         self._cli("user", "add", USER, input_text=PASSWORD + "\n")
 
+    def add_user(self, address, password=PASSWORD):
+        """Another account (`sealpost user add`, password on stdin)."""
+        self._cli("user", "add", address, input_text=password + "\n")
+
     def _key_args(self):
         kind, _, bits = self.key.partition(":")
         if kind == "ecdsa":
