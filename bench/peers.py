@@ -591,7 +591,13 @@ def main(argv):
     if problem:
         print(f"sealpost: {problem}", file=sys.stderr)
         return 1
-    r = run(args)
+    try:
+        r = run(args)
+    except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+        # A server that would not start, a load generator that hung: the
+        # servers are stopped and the folder removed (run's finally).
+        print(f"sealpost: peers: {e}", file=sys.stderr)
+        return 1
     if args.json_out:
         with open(args.json_out, "w") as f:
             json.dump(r, f, indent=1, sort_keys=True)
