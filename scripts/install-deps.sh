@@ -16,6 +16,12 @@
 #                  recommends it)
 #   DNS tests   -> nsd (authoritative server), ldnsutils (ldns-keygen,
 #                  ldns-signzone), python3-dnslib; see tests/proto/dnsworld.py
+#   bench       -> postfix, dovecot-core + dovecot-imapd: the peers that
+#                  `make bench BENCH_ARGS=--peers` runs beside sealpost, from
+#                  its own configs under bench/conf/ (never /etc's)
+# Postfix is preseeded to "No configuration" (no main.cf: nothing starts on
+# port 25), and a system service a package started while this script
+# installed it is stopped and disabled again.
 # tests/preflight.py checks each of these before the test suite starts and
 # names the package that is missing.
 set -eu
@@ -27,7 +33,9 @@ libunbound-dev dns-root-data"
 # Tests and the demo's printed commands: the clients and what they need.
 TEST_PKGS="python3 python3-pytest procps curl swaks libnet-ssleay-perl
 fetchmail ca-certificates nsd ldnsutils python3-dnslib"
-PKGS="$BUILD_PKGS $TEST_PKGS"
+# The benchmark's peers (bench/peers.py).
+BENCH_PKGS="postfix dovecot-core dovecot-imapd"
+PKGS="$BUILD_PKGS $TEST_PKGS $BENCH_PKGS"
 
 # The unprivileged account `sealpost serve` drops to (config key `user`).
 ensure_user() {
@@ -46,6 +54,29 @@ quiet_nsd() {
     case " $missing " in *" nsd "*) ;; *) return 0 ;; esac
     if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
         $SUDO systemctl disable --now nsd.service >/dev/null 2>&1 || true
+    fi
+}
+
+# Stop and disable a system mail service that its package started while
+# this script installed it. $1: service, $2: its master's pid file.
+stop_started_service() {
+    svc=$1 pidfile=$2
+    running=""
+    if [ -s "$pidfile" ] && $SUDO kill -0 "$($SUDO cat "$pidfile" | tr -d ' ')" 2>/dev/null; then
+        running=yes
+    fi
+    if [ -d /run/systemd/system ] && systemctl is-active --quiet "$svc.socket" 2>/dev/null; then
+        running=yes
+    fi
+    [ -n "$running" ] || return 0
+    echo "sealpost: the $svc package started a system $svc: stopping and disabling it" \
+         "(make bench runs its own; sealpost's tests need ports free)" >&2
+    if [ -d /run/systemd/system ]; then
+        $SUDO systemctl disable --now "$svc.service" >/dev/null 2>&1 || true
+        $SUDO systemctl disable --now "$svc.socket" >/dev/null 2>&1 || true
+    else
+        $SUDO "/etc/init.d/$svc" stop >/dev/null 2>&1 || true
+        $SUDO update-rc.d "$svc" disable >/dev/null 2>&1 || true
     fi
 }
 
@@ -70,6 +101,13 @@ else
     exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
+case " $missing " in
+*" postfix "*)
+    # No system Postfix configuration: nothing to start on port 25.
+    echo "postfix postfix/main_mailer_type select No configuration" |
+        $SUDO debconf-set-selections
+    ;;
+esac
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086
 if ! $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null; then
@@ -77,4 +115,10 @@ if ! $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null; t
     exit 1
 fi
 quiet_nsd
+case " $missing " in
+*" postfix "*) stop_started_service postfix /var/spool/postfix/pid/master.pid ;;
+esac
+case " $missing " in
+*" dovecot-core "* | *" dovecot-imapd "*) stop_started_service dovecot /run/dovecot/master.pid ;;
+esac
 ensure_user
