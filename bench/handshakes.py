@@ -40,7 +40,7 @@ def sign_ms():
 
 def one_run(binary, key, resume, args, tmp):
     srv = BenchServer(binary, tempfile.mkdtemp(dir=tmp), workers=2, key=key,
-                      log_level="warning", services=("imaps",))
+                      services=("imaps",))
     srv.start()
     try:
         cmd = [args.loadgen, "handshake", "--port", str(srv.ports["imaps"]),
