@@ -92,25 +92,39 @@ class Server:
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited {self.proc.returncode}:\n"
-                                   + self.log_text())
-            if "ready " in self.log_text()[offset:]:
+                                   + self._read_log())
+            if "ready " in self._read_log()[offset:]:
                 return
             time.sleep(0.05)
-        raise RuntimeError("server did not start:\n" + self.log_text())
+        raise RuntimeError("server did not start:\n" + self._read_log())
 
-    def log_text(self):
+    def _read_log(self):
         with open(self.log_path, "rb") as f:
             return f.read().decode(errors="replace")
+
+    def log_text(self, settle=0.3, limit=3.0):
+        """The log once it has stopped growing for `settle` seconds (at most
+        `limit`): the server writes its log from a thread that gathers lines,
+        so a line for something that has just happened can still be on its way."""
+        deadline = time.time() + limit
+        text = self._read_log()
+        while time.time() < deadline:
+            time.sleep(settle)
+            again = self._read_log()
+            if again == text:
+                break
+            text = again
+        return text
 
     def wait_log(self, text, timeout=10):
         """Wait until text appears in the log; returns the log."""
         deadline = time.time() + timeout
         while time.time() < deadline:
-            log = self.log_text()
+            log = self._read_log()
             if text in log:
                 return log
             time.sleep(0.05)
-        raise AssertionError(f"{text!r} not logged:\n" + self.log_text()[-3000:])
+        raise AssertionError(f"{text!r} not logged:\n" + self._read_log()[-3000:])
 
     def stop(self, sig=signal.SIGTERM, timeout=30):
         """Stop; returns the exit status."""
