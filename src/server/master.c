@@ -89,9 +89,18 @@ static void signal_workers(const struct server *srv, int sig)
 	}
 }
 
+/* Every child that serves: the workers and the queue process. */
+static void signal_children(const struct server *srv, int sig)
+{
+	signal_workers(srv, sig);
+	if (srv->queue_pid > 0)
+		kill(srv->queue_pid, sig);
+}
+
+/* Workers and the queue process still running. */
 static unsigned workers_alive(const struct server *srv)
 {
-	unsigned n = 0;
+	unsigned n = srv->queue_pid > 0;
 	for (unsigned i = 0; i < srv->n_workers; i++)
 		n += srv->workers[i].pid > 0;
 	return n;
@@ -105,7 +114,7 @@ static void begin_stop(struct server *srv, const char *why, int status)
 	srv->stopping = true;
 	srv->exit_status = status;
 	srv->kill_at = time(NULL) + SESSION_SHUTDOWN_GRACE_SECS + 5;
-	signal_workers(srv, SIGTERM);
+	signal_children(srv, SIGTERM);
 	server_certs_unwatch(srv);
 	server_control_close(srv);
 }
@@ -182,6 +191,14 @@ static void reap(struct server *srv)
 			keyd_died(srv, status);
 			continue;
 		}
+		if (pid == srv->queue_pid) {
+			server_queue_closed(srv);
+			if (!srv->stopping && status != 0)
+				log_error("queue process died status=%d; restarting", status);
+			if (!srv->stopping && restart_allowed(srv))
+				server_queue_spawn(srv);
+			continue;
+		}
 		for (unsigned i = 0; i < srv->n_workers; i++) {
 			if (srv->workers[i].pid == pid)
 				worker_died(srv, i, status);
@@ -236,13 +253,15 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		if (workers_alive(srv) == 0)
 			event_base_loopbreak(ev_base);
 		else if (now >= srv->kill_at)
-			signal_workers(srv, SIGKILL);
+			signal_children(srv, SIGKILL);
 		return;
 	}
 	for (unsigned i = 0; i < srv->n_workers; i++) {
 		if (srv->workers[i].pid == 0 && srv->keyd_pid > 0 && restart_allowed(srv))
 			spawn_worker(srv, i);   /* a fork that failed before */
 	}
+	if (srv->queue_pid == 0 && restart_allowed(srv))
+		server_queue_spawn(srv);
 	if (srv->watch_fd < 0)
 		server_certs_poll(srv);
 	if (now - srv->tickets_rotated >= SERVER_TICKET_ROTATE_SECS)
@@ -287,7 +306,8 @@ static int start(struct server *srv)
 	if (server_check_services(cfg) != 0 ||
 	    server_lookup_user(cfg, &srv->uid, &srv->gid, &srv->drop) != 0 ||
 	    server_prepare_dirs(cfg, srv->drop, srv->uid, srv->gid) != 0 ||
-	    server_check_writable(cfg, srv->uid, srv->gid, srv->drop) != 0)
+	    server_check_writable(cfg, srv->uid, srv->gid, srv->drop) != 0 ||
+	    server_queue_check(cfg) != 0)
 		return 1;
 	if (listeners_bind(cfg, &srv->listeners, &srv->n_listeners, &error) < 0)
 		return sp_print_error("%s", error);
@@ -324,6 +344,7 @@ static void stop(struct server *srv)
 		close(srv->keyd_ctl);
 	for (unsigned i = 0; i < srv->n_workers; i++)
 		close_chan(&srv->workers[i]);
+	server_queue_closed(srv);
 	listeners_free(&srv->listeners, srv->n_listeners);
 	buf_free(&srv->pairs);
 	OPENSSL_cleanse(srv->tickets, sizeof(srv->tickets));
@@ -335,7 +356,8 @@ static void stop(struct server *srv)
 int server_run(struct config *cfg)
 {
 	struct server srv = { .cfg = cfg, .keyd_ctl = -1, .watch_fd = -1,
-			      .control_fd = -1, .chan = -1, .keyd_fd = -1 };
+			      .control_fd = -1, .chan = -1, .keyd_fd = -1,
+			      .queue_chan = -1 };
 	sigset_t set;
 	int rc;
 
@@ -356,6 +378,7 @@ int server_run(struct config *cfg)
 		sigprocmask(SIG_UNBLOCK, &set, NULL);
 		for (unsigned i = 0; i < srv.n_workers; i++)
 			spawn_worker(&srv, i);
+		server_queue_spawn(&srv);
 		log_info("ready hostname=%s workers=%u", srv.cfg->hostname, srv.n_workers);
 		event_base_dispatch(ev_base);
 		rc = srv.exit_status;
