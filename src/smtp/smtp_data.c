@@ -21,6 +21,7 @@ struct smtp_data {
 	bool held;                  /* the data ended: no command is taken
 				       until the commit has answered */
 	bool failed;                /* a spool write failed */
+	uint64_t return_path_len;   /* not sent by a relay (RFC 5321 4.4) */
 	char error[200];
 	struct spool spool;
 	char id[LOG_SESSION_ID_LEN + 12];
@@ -36,6 +37,7 @@ struct spool_job {
 	struct evbuffer *buf;       /* bytes to write (owned by the job) */
 	char **rcpts;               /* SPOOL_COMMIT: copies */
 	size_t n_rcpts;
+	struct smtp_outbound *out;  /* SPOOL_COMMIT: other domains (queued) */
 	bool refuse;                /* SPOOL_COMMIT of a refused message */
 	int result;
 	char error[200];
@@ -142,8 +144,11 @@ static void spool_job_work(struct session_job *job)
 			evbuffer_drain(sj->buf, v.iov_len);
 		}
 		if (sj->result == 0 && sj->op == SPOOL_COMMIT && !sj->refuse)
-			sj->result = deliver_commit(sp, config->data_dir, sj->rcpts,
-						    sj->n_rcpts, &error);
+			sj->result = sj->out != NULL ?
+				smtp_outbound_commit(sj->out, sp, sj->rcpts, sj->n_rcpts,
+						     config->data_dir, &error) :
+				deliver_commit(sp, config->data_dir, sj->rcpts,
+					       sj->n_rcpts, &error);
 		if (sj->op == SPOOL_COMMIT)
 			spool_discard(sp);
 		break;
@@ -162,6 +167,7 @@ static void spool_job_free(struct spool_job *sj)
 	for (size_t i = 0; i < sj->n_rcpts; i++)
 		free(sj->rcpts[i]);
 	free(sj->rcpts);
+	smtp_outbound_free(&sj->out);
 	free(sj);
 }
 
@@ -245,6 +251,7 @@ static void add_trace_headers(struct smtp_session *ss, struct smtp_data *data)
 		with = "SMTP";
 	evbuffer_add_printf(data->pending, "Return-Path: <%s>\r\n",
 			    ss->from.null_path ? "" : ss->from.address);
+	data->return_path_len = evbuffer_get_length(data->pending);
 	evbuffer_add_printf(data->pending, "Received: from %s ([%s])\r\n"
 			    "\tby %s (sealpost) with %s id %s\r\n",
 			    ss->helo, ss->s.peer, config->hostname, with, data->id);
@@ -254,9 +261,9 @@ static void add_trace_headers(struct smtp_session *ss, struct smtp_data *data)
 				    session_tls_version(&ss->s),
 				    session_tls_cipher(&ss->s),
 				    session_tls_bits(&ss->s), session_tls_bits(&ss->s));
-	if (ss->n_rcpts == 1)
+	if (ss->n_rcpts + ss->n_remote == 1)
 		evbuffer_add_printf(data->pending, "\tfor <%s>; %s\r\n",
-				    ss->rcpts[0], date);
+				    ss->n_rcpts ? ss->rcpts[0] : ss->remote[0], date);
 	else
 		evbuffer_add_printf(data->pending, "\t; %s\r\n", date);
 }
@@ -294,6 +301,7 @@ static void spool_flush(struct smtp_session *ss, bool final)
 		for (size_t i = 0; i < ss->n_rcpts; i++)
 			sj->rcpts[i] = xstrdup(ss->rcpts[i]);
 		sj->n_rcpts = ss->n_rcpts;
+		sj->out = smtp_outbound_take(ss, data->return_path_len);
 		data->job_running = true;
 		/* In the background of the hold taken at the end of the data. */
 		session_job_start(&ss->s, &sj->job, SESSION_JOB_BACKGROUND);
@@ -333,9 +341,13 @@ static void data_finish(struct smtp_session *ss, struct spool_job *sj)
 		struct buf to = { 0 };
 		for (size_t i = 0; i < ss->n_rcpts; i++)
 			buf_printf(&to, "%s<%s>", i ? "," : "", ss->rcpts[i]);
-		session_log(&ss->s, LOG_LEVEL_INFO, "delivered id=%s from=<%s> to=%s "
-			    "size=%llu", data->id, ss->from.null_path ? "" : ss->from.address,
-			    to.data, (unsigned long long)data->size);
+		if (ss->n_rcpts > 0)
+			session_log(&ss->s, LOG_LEVEL_INFO, "delivered id=%s from=<%s> "
+				    "to=%s size=%llu", data->id,
+				    ss->from.null_path ? "" : ss->from.address,
+				    to.data, (unsigned long long)data->size);
+		if (sj->out != NULL)
+			smtp_outbound_log(ss, sj->out, data->id, data->size);
 		buf_free(&to);
 		smtp_reply(ss, 250, "2.0.0", "Ok: queued as %s", data->id);
 	}
