@@ -2,11 +2,13 @@
  * names and which of them serves each configured name, and the passwd
  * file, each problem on one line. */
 #include "cli/cli_cert.h"
+#include "outbound/outbound.h"
 #include "lib/util.h"
 #include "auth/passwd.h"
 #include "lib/fsutil.h"
 #include "pki/pki_set.h"
 
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -61,6 +63,24 @@ static int passwd_problems(const struct config *cfg)
 	return problems;
 }
 
+/* The relayhost credentials must be readable, by their owner only. */
+static int outbound_problems(const struct config *cfg)
+{
+	char *user, *pass;
+	const char *error;
+
+	if (cfg->relay_auth_file == NULL)
+		return 0;
+	if (outbound_auth_read(cfg->relay_auth_file, &user, &pass, &error) < 0) {
+		cli_fail("%s", error);
+		return 1;
+	}
+	OPENSSL_cleanse(pass, strlen(pass));
+	free(user);
+	free(pass);
+	return 0;
+}
+
 /* Problems that do not stop parsing but would stop or hobble the server.
  * Each is printed as one "sealpost: FILE: ..." line; returns their count. */
 static int semantic_problems(const struct config *cfg, struct pki_set **set_r)
@@ -84,6 +104,7 @@ static int semantic_problems(const struct config *cfg, struct pki_set **set_r)
 	if (config_any_listen(cfg))
 		problems += certificate_problems(cfg, set_r);
 	problems += passwd_problems(cfg);
+	problems += outbound_problems(cfg);
 	return problems;
 }
 

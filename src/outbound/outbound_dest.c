@@ -453,9 +453,10 @@ static void on_txn_done(void *ctx, struct smtpc *s, struct smtpc_txn *t)
 		conn_next(c);
 }
 
-static void on_closed(void *ctx, struct smtpc *s, const struct smtpc_end *end)
+static void on_closed(void *ctx, struct smtpc *s, const struct smtpc_end *e)
 {
 	struct oconn *c = ctx;
+	struct smtpc_end copy = *e, *end = &copy;   /* e dies with the session */
 
 	smtpc_free(&c->smtpc);
 	if (c->was_ready) {

@@ -126,7 +126,8 @@ void smtpc_fail(struct smtpc *c, enum smtpc_stage stage, bool permanent,
 {
 	if (c->ending)
 		return;
-	smtpc_log(c, LOG_LEVEL_INFO, "failed stage=%s error=\"%s\"",
+	/* The owner logs the outcome, with what it was trying to do. */
+	smtpc_log(c, LOG_LEVEL_DEBUG, "failed stage=%s error=\"%s\"",
 		  smtpc_stage_name(stage), log_value(text));
 	set_end(c, stage, permanent, text);
 	conn_close(c->conn, false);
@@ -421,7 +422,7 @@ static void cb_closed(void *ctx, enum conn_end why, const char *error)
 			c->end.ok = true;
 			c->end.stage = SMTPC_STAGE_QUIT;
 		} else {
-			smtpc_log(c, LOG_LEVEL_INFO, "failed stage=%s error=\"%s\"",
+			smtpc_log(c, LOG_LEVEL_DEBUG, "failed stage=%s error=\"%s\"",
 				  smtpc_stage_name(stage), log_value(text));
 			set_end(c, stage, false, text);
 			c->end.tls_handshake_failed = c->state == SMTPC_STATE_HANDSHAKE;
