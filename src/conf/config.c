@@ -520,7 +520,7 @@ static int parse_relayhost(struct config *cfg, const char *value,
 			   const char **error_r)
 {
 	char host[DNS_NAME_MAX + 1];
-	const char *end, *port = NULL;
+	const char *end, *port = NULL, *given = value;
 	unsigned char addr[16];
 	uint64_t portnum = 25;
 	size_t len;
@@ -559,7 +559,7 @@ static int parse_relayhost(struct config *cfg, const char *value,
 	return 0;
 syntax:
 	*error_r = errfmt("relayhost: '%s': expected [host]:port, [address]:port, "
-			  "host:port or host", value);
+			  "host:port or host", given);
 	return -1;
 }
 

@@ -466,8 +466,11 @@ static void on_closed(void *ctx, struct smtpc *s, const struct smtpc_end *e)
 		conn_free(c);
 		return;
 	}
-	strlcpy_sp(c->last_error, errfmt("%s: %s: %s", c->relay,
-					 smtpc_stage_name(end->stage), end->text),
+	const char *stage = smtpc_stage_name(end->stage);
+	bool named = strncmp(end->text, stage, strlen(stage)) == 0 &&
+		     end->text[strlen(stage)] == ':';   /* "connect: ..." */
+	strlcpy_sp(c->last_error, named ? errfmt("%s: %s", c->relay, end->text) :
+		   errfmt("%s: %s: %s", c->relay, stage, end->text),
 		   sizeof(c->last_error));
 	log_info("%s smtpc not delivering relay=%s stage=%s error=\"%s\"", c->id,
 		 c->relay, smtpc_stage_name(end->stage), log_value(end->text));

@@ -110,8 +110,9 @@ class Pki:
 
 
 class Received:
-    def __init__(self, mail_from, rcpts, content, tls, login):
-        self.when = time.time()
+    def __init__(self, mail_from, rcpts, content, tls, login, data_time):
+        self.data_time = data_time   # the final dot came in
+        self.when = time.time()      # the 250 goes out
         self.mail_from = mail_from
         self.rcpts = rcpts
         self.content = content
@@ -137,6 +138,11 @@ class _Handler:
 
     async def handle_DATA(self, server, session, envelope):
         r = self.remote
+        data_time = time.time()
+        while r.gate is not None and not r.gate.is_set():
+            await asyncio.sleep(0.02)
+        if r.gate is not None and _peer_gone(server):
+            return "421 4.4.2 the client is gone"
         if r.delay:
             await asyncio.sleep(r.delay)
         if r.data_reply is not None:
@@ -144,17 +150,36 @@ class _Handler:
         login = session.auth_data if session.authenticated else None
         msg = Received(envelope.mail_from, list(envelope.rcpt_tos),
                        envelope.original_content or envelope.content,
-                       server._tls_protocol is not None, login)
+                       server._tls_protocol is not None, login, data_time)
         with r.lock:
             r.messages.append(msg)
         return "250 2.0.0 Ok: stored"
 
 
+def _peer_gone(server):
+    """The client closed its end (a reply would reach nobody)."""
+    t = server.transport
+    if t is None or t.is_closing():
+        return True
+    sock = socket.fromfd(t.get_extra_info("socket").fileno(), socket.AF_INET,
+                         socket.SOCK_STREAM)
+    try:
+        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+    finally:
+        sock.close()
+
+
 class Remote:
-    """An SMTP server of the outside world on address:port."""
+    """An SMTP server of the outside world on address:port. With gate,
+    every DATA waits until remote.gate is set (and a session whose client
+    went away meanwhile records nothing)."""
 
     def __init__(self, address, port, tls=None, reject=None, greylist=0,
-                 auth=None, delay=0.0, data_reply=None, ident=None):
+                 auth=None, delay=0.0, data_reply=None, ident=None, gate=False):
         self.address = address
         self.port = port
         self.reject = dict(reject or {})
@@ -162,6 +187,7 @@ class Remote:
         self.auth = auth
         self.delay = delay
         self.data_reply = data_reply
+        self.gate = threading.Event() if gate else None
         self.messages = []
         self.logins = []
         self.tries = {}
