@@ -16,6 +16,7 @@ require AUTH (auth: {user: password}, inside TLS only) and go slowly
 (delay: seconds per DATA). It records every accepted message with the
 time it said 250, so a test can tell a duplicate from a retry."""
 import asyncio
+import hashlib
 import os
 import socket
 import ssl
@@ -94,12 +95,14 @@ class Pki:
 
     def spki_sha256(self, name):
         """The data of a `3 1 1` TLSA record for the certificate's key."""
-        crt, _ = self._paths(name)
+        return Pki.spki_sha256_of(self._paths(name)[0])
+
+    @staticmethod
+    def spki_sha256_of(crt):
         pub = subprocess.run(["openssl", "x509", "-in", crt, "-noout", "-pubkey"],
                              check=True, capture_output=True).stdout
         der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"],
                              input=pub, check=True, capture_output=True).stdout
-        import hashlib
         return hashlib.sha256(der).hexdigest()
 
     def server_context(self, name):
