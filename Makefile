@@ -6,6 +6,7 @@
 #                   line is "N passed, M failed"
 #   make run        demo server under demo/
 #   make bench      SMTP load benchmark (bench/README.md)
+#   make bench-outbound  outbound relaying beside Postfix (bench/README.md)
 
 CC      ?= gcc
 PYTHON  ?= /usr/bin/python3
@@ -41,7 +42,7 @@ LIBOBJS := $(LIBSRCS:%.c=$(OBJDIR)/%.o)
 TESTSRCS := $(shell find src -name 'test_*.c' | sort)
 TESTBINS := $(patsubst src/%.c,build/unit/%,$(TESTSRCS))
 
-.PHONY: all clean test test-build unit run deps fuzz bench
+.PHONY: all clean test test-build unit run deps fuzz bench bench-outbound
 all: build/sealpost
 
 # The binary records the variant it was built as, so switching SAN relinks.
@@ -128,6 +129,12 @@ run: deps
 BENCH_ARGS ?=
 bench: build/sealpost
 	@$(PYTHON) bench/smtp_load.py $(BENCH_ARGS)
+
+# Outbound throughput beside Postfix, both relaying to smtp-sink (root:
+# Postfix's master must be started by root); bench/README.md.
+bench-outbound: deps
+	@$(MAKE) --no-print-directory build/sealpost
+	@$(PYTHON) bench/outbound_bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf build

@@ -16,8 +16,18 @@
 #                  recommends it)
 #   DNS tests   -> nsd (authoritative server), ldnsutils (ldns-keygen,
 #                  ldns-signzone), python3-dnslib; see tests/proto/dnsworld.py
+#   outbound    -> python3-aiosmtpd (the remote MXes of the outbound tests,
+#                  tests/proto/outbound_world.py); postfix (smtp-sink and
+#                  the Postfix the outbound benchmark compares with,
+#                  bench/outbound_bench.py)
 # tests/preflight.py checks each of these before the test suite starts and
 # names the package that is missing.
+#
+# Postfix is preseeded to "No configuration": no /etc/postfix/main.cf, so
+# no system Postfix that could start on port 25. Should the package start
+# its service anyway, the script stops and disables it when it has just
+# installed the package, and says so: the tests and the benchmark run
+# their own, and port 25 must stay free.
 set -eu
 
 # Build: compiler, libraries and their headers.
@@ -26,7 +36,8 @@ libinih-dev libcrypt-dev libcmocka-dev clang libclang-rt-14-dev
 libunbound-dev dns-root-data"
 # Tests and the demo's printed commands: the clients and what they need.
 TEST_PKGS="python3 python3-pytest procps curl swaks libnet-ssleay-perl
-fetchmail ca-certificates nsd ldnsutils python3-dnslib"
+fetchmail ca-certificates nsd ldnsutils python3-dnslib python3-aiosmtpd
+postfix"
 PKGS="$BUILD_PKGS $TEST_PKGS"
 
 # The unprivileged account `sealpost serve` drops to (config key `user`).
@@ -46,6 +57,30 @@ quiet_nsd() {
     case " $missing " in *" nsd "*) ;; *) return 0 ;; esac
     if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
         $SUDO systemctl disable --now nsd.service >/dev/null 2>&1 || true
+    fi
+}
+
+# A system Postfix that its package started while this run installed it
+# is stopped and disabled.
+quiet_postfix() {
+    case " $missing " in *" postfix "*) ;; *) return 0 ;; esac
+    running=""
+    if [ -s /var/spool/postfix/pid/master.pid ] &&
+       $SUDO kill -0 "$($SUDO cat /var/spool/postfix/pid/master.pid | tr -d ' ')" 2>/dev/null; then
+        running=yes
+    fi
+    if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ] &&
+       systemctl is-active --quiet postfix.service 2>/dev/null; then
+        running=yes
+    fi
+    [ -n "$running" ] || return 0
+    echo "sealpost: the postfix package started a system postfix: stopping and" \
+         "disabling it (the tests and the benchmark run their own)" >&2
+    if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+        $SUDO systemctl disable --now postfix.service >/dev/null 2>&1 || true
+    else
+        $SUDO /etc/init.d/postfix stop >/dev/null 2>&1 || true
+        $SUDO update-rc.d postfix disable >/dev/null 2>&1 || true
     fi
 }
 
@@ -70,6 +105,13 @@ else
     exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
+case " $missing " in
+*" postfix "*)
+    # No system Postfix configuration: nothing to start on port 25.
+    echo "postfix postfix/main_mailer_type select No configuration" |
+        $SUDO debconf-set-selections
+    ;;
+esac
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086
 if ! $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null; then
@@ -77,4 +119,5 @@ if ! $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null; t
     exit 1
 fi
 quiet_nsd
+quiet_postfix
 ensure_user
