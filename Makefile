@@ -123,12 +123,15 @@ run: deps
 	@$(MAKE) --no-print-directory build/sealpost
 	@scripts/demo.sh
 
-# The SMTP benchmark (a measurement, not part of make test). Options go in
-# BENCH_ARGS, e.g. make bench BENCH_ARGS="-n 100 --mode implicit" or
-# BENCH_ARGS=--suite; see bench/README.md.
+# The benchmarks (measurements, not part of make test): bench/$(BENCH).py,
+# the SMTP load by default. Options go in BENCH_ARGS, e.g.
+# make bench BENCH_ARGS="-n 100 --mode implicit" or BENCH_ARGS=--suite;
+# make bench BENCH=imap_resync BENCH_ARGS="--messages 10000" (IMAP resync
+# with QRESYNC against a full sync); see bench/README.md.
+BENCH ?= smtp_load
 BENCH_ARGS ?=
 bench: build/sealpost
-	@$(PYTHON) bench/smtp_load.py $(BENCH_ARGS)
+	@$(PYTHON) bench/$(BENCH).py $(BENCH_ARGS)
 
 # Outbound throughput beside Postfix, both relaying to smtp-sink (root:
 # Postfix's master must be started by root); bench/README.md.

@@ -11,6 +11,7 @@ static const struct cli_command commands[] = {
 	{ "serve", cmd_serve, 0, 0, "", "[-c FILE]" },
 	{ "check-config", cmd_check_config, 0, 0, "", "[-c FILE]" },
 	{ "reload", cmd_reload, 0, 0, "", "[-c FILE]" },
+	{ "tls check", cmd_tls_check, 0, 0, "", "[-c FILE]" },
 	{ "cert create", cmd_cert_create, 1, 1,
 	  "cn=,san=,type=,bits=,days=,org=,unit=,locality=,state=,country=,"
 	  "email=,force,dir=",

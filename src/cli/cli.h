@@ -65,6 +65,7 @@ int cli_control_command(const struct config *cfg, const char *command);
 
 /* Handlers, one file per command group (cli_<group>.c). */
 cli_handler_t cmd_serve, cmd_check_config, cmd_reload;
+cli_handler_t cmd_tls_check;     /* cli_tls.c */
 cli_handler_t cmd_user_add;       /* cli_user.c */
 cli_handler_t cmd_user_passwd;
 cli_handler_t cmd_user_del;

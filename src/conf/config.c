@@ -89,6 +89,9 @@ static const struct conf_option options[] = {
 	{ "listen", "pop3s", CONF_LISTEN, SERVICE_POP3S, NULL, 0, 0 },
 	{ "listen", "imaps", CONF_LISTEN, SERVICE_IMAPS, NULL, 0, 0 },
 	OPT("tls", "min_version", CONF_TLS_VERSION, tls_min_version, "TLSv1.2"),
+	/* Session ticket keys rotate this often (seconds); the previous key
+	 * still resumes, so a stolen key opens at most two periods. */
+	OPT_UINT("tls", "ticket_rotation", ticket_rotation, "43200", 1, 604800),
 	{ "sni", NULL, CONF_SNI, 0, NULL, 0, 0 },
 	/* RFC 1870 SIZE; 25 MiB like most providers. */
 	OPT_UINT("limits", "max_message_size", max_message_size, "26214400",

@@ -121,6 +121,7 @@ struct config {
 	size_t n_listen[SERVICE_COUNT];
 
 	int tls_min_version; /* TLS1_2_VERSION or TLS1_3_VERSION numbers */
+	uint64_t ticket_rotation;  /* seconds between ticket key rotations */
 
 	uint64_t max_message_size;
 	uint64_t max_recipients;

@@ -2,6 +2,7 @@
  * of the not-authenticated state: STARTTLS LOGIN AUTHENTICATE; ENABLE and
  * NAMESPACE after login. */
 #include "imap/imap.h"
+#include "imap/imap_modseq.h"
 #include "auth/auth.h"
 #include "store/mailbox.h"
 #include "lib/fsutil.h"
@@ -15,7 +16,9 @@
 #define IMAP_ID_PAIRS_MAX 30
 
 #define CAPS_COMMON "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE " \
-	"UNSELECT CHILDREN SPECIAL-USE LIST-EXTENDED UIDPLUS MOVE"
+	"UNSELECT CHILDREN SPECIAL-USE LIST-EXTENDED UIDPLUS MOVE" \
+	" CONDSTORE" \
+	" QRESYNC"
 
 const char *imap_capabilities(struct imap_session *is)
 {
@@ -64,9 +67,11 @@ void cmd_id(struct imap_session *is, const struct imap_arg *args, size_t n)
 	imap_command_done(is, "OK", NULL, "ID completed");
 }
 
-/* RFC 5161: nothing we offer needs enabling, so nothing is enabled. */
+/* RFC 5161: ENABLED names what this command enabled; unknown names and
+ * what was enabled before are left out. */
 void cmd_enable(struct imap_session *is, const struct imap_arg *args, size_t n)
 {
+	struct buf enabled = { 0 };
 	const char *cap;
 	if (n == 0) {
 		imap_command_bad(is, "ENABLE needs capability names");
@@ -78,7 +83,15 @@ void cmd_enable(struct imap_session *is, const struct imap_arg *args, size_t n)
 			return;
 		}
 	}
-	imap_untagged(is, "ENABLED");
+	buf_append(&enabled, "ENABLED", 7);
+	for (size_t i = 0; i < n; i++) {
+		const char *name;
+		imap_arg_get_atom(&args[i], &cap);
+		if ((name = imap_modseq_enable(is, cap)) != NULL)
+			buf_printf(&enabled, " %s", name);
+	}
+	imap_untagged(is, "%s", enabled.data);
+	buf_free(&enabled);
 	imap_command_done(is, "OK", NULL, "ENABLE completed");
 }
 

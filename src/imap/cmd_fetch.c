@@ -8,10 +8,17 @@
  * segments (text, then file ranges) streamed from the file in chunks
  * (net/filestream.h), so no large message is ever held in memory. BODY[]
  * and RFC822 (not .PEEK, not RFC822.HEADER) set \Seen in a read-write
- * mailbox and the response then carries the new FLAGS. */
+ * mailbox (for the next messages of the set at once: one store, one
+ * mod-sequence) and the response then carries the new FLAGS.
+ *
+ * CONDSTORE and QRESYNC (RFC 7162, imap_modseq.h): the MODSEQ item,
+ * MODSEQ beside FLAGS once enabled, CHANGEDSINCE (only messages changed
+ * since), and VANISHED (the expunged UIDs of the set first, as VANISHED
+ * (EARLIER)); SELECT (QRESYNC ...) runs as such a UID FETCH. */
 #include "imap/imap_date.h"
 #include "imap/imap_fetch_attr.h"
 #include "imap/imap_mailbox.h"
+#include "imap/imap_modseq.h"
 #include "imap/imap_msg.h"
 #include "imap/imap_util.h"
 #include "imap/mime_render.h"
@@ -29,6 +36,9 @@
 /* Response bytes one job builds before they are sent: bounds the memory a
  * session holds for a FETCH of many messages. */
 #define IMAP_FETCH_BATCH_BYTES (256 * 1024)
+/* Messages given \Seen by one store ahead of their responses: one fsync of
+ * the uidlist for many, without marking far more than is being sent. */
+#define IMAP_FETCH_SEEN_BATCH 64
 
 /* A piece of the streamed part of a response: text in seg_data, or a range
  * of the message file. */
@@ -43,7 +53,15 @@ struct fetch {
 	struct imap_fetch_attrs attrs;
 	struct imap_seqset set;
 	bool uid_cmd;                   /* UID FETCH */
+	struct imap_fetch_mods mods;    /* CHANGEDSINCE, VANISHED */
+	struct imap_seqset vanished_set;        /* UIDs VANISHED asks about */
+	bool vanished_done;             /* VANISHED (EARLIER) was rendered */
+	struct imap_qresync_params q;   /* SELECT (QRESYNC ...) */
+	const char *ok_code;            /* the tagged OK */
+	char ok_text[64];
 	bool set_seen;
+	bool *seen_now;                 /* per view message: \Seen set now */
+	size_t seen_upto;               /* \Seen looked at up to here */
 	enum imap_msg_need need;
 	size_t next;                    /* the view message to look at next */
 	bool some_expunged;
@@ -65,6 +83,9 @@ static void fetch_free(struct fetch *f)
 {
 	imap_fetch_attrs_free(&f->attrs);
 	imap_seqset_free(&f->set);
+	imap_seqset_free(&f->vanished_set);
+	imap_select_params_free(&(struct imap_select_params){ .q = f->q });
+	free(f->seen_now);
 	buf_free(&f->text);
 	buf_free(&f->seg_data);
 	free(f->pieces);
@@ -209,6 +230,9 @@ static void render_flags(struct fetch *f, struct imap_view_msg *m)
 	m->keywords = keywords;
 	buf_append(&b, "FLAGS ", 6);
 	imap_mailbox_append_flags(mb, &b, flags, keywords);
+	/* RFC 7162 3.1: MODSEQ with every FLAGS once CONDSTORE is on. */
+	if (f->is->condstore && !f->mods.modseq_item)
+		imap_modseq_append(&b, m);
 	out_buf(f, &b);
 	buf_free(&b);
 }
@@ -227,6 +251,10 @@ static int render_item(struct fetch *f, struct imap_view_msg *m, struct imap_msg
 		return 0;
 	case IMAP_FETCH_UID:
 		buf_printf(&b, "UID %" PRIu32, m->uid);
+		break;
+	case IMAP_FETCH_MODSEQ:
+		m->modseq = imap_view_msg_modseq(m);
+		buf_printf(&b, "MODSEQ (%" PRIu64 ")", m->modseq);
 		break;
 	case IMAP_FETCH_INTERNALDATE:
 		imap_datetime_format(m->internal_date, 0, date);
@@ -256,19 +284,50 @@ static int render_item(struct fetch *f, struct imap_view_msg *m, struct imap_msg
 	return ret;
 }
 
-/* \Seen for a body fetch (RFC 3501 6.4.5); true when it was set now. */
-static int set_seen(struct fetch *f, struct imap_view_msg *m, bool *set_r)
+/* Is view message i one this FETCH answers? An expunged UID is simply no
+ * longer there (RFC 3501 6.4.8); CHANGEDSINCE leaves out the unchanged
+ * (RFC 7162 3.1.4.1). */
+static bool wanted(const struct fetch *f, size_t i)
+{
+	const struct imap_mailbox *mb = f->is->sel;
+	const struct imap_view_msg *m = &mb->msgs[i];
+
+	return imap_mailbox_in_set(mb, &f->set, f->uid_cmd, i) &&
+		!(f->uid_cmd && m->msg == NULL) &&
+		!(f->mods.changedsince_set &&
+		  imap_view_msg_modseq(m) <= f->mods.changedsince);
+}
+
+/* \Seen for the body fetches (RFC 3501 6.4.5) of the next messages from
+ * f->next that lack it, in one store; f->seen_now[i] tells which got it. */
+static int set_seen_ahead(struct fetch *f)
 {
 	struct imap_mailbox *mb = f->is->sel;
+	struct maildir_msg *list[IMAP_FETCH_SEEN_BATCH];
+	enum maildir_store_result res[IMAP_FETCH_SEEN_BATCH];
+	size_t idx[IMAP_FETCH_SEEN_BATCH], n = 0, i;
+	struct maildir_store st = { .op = MAILDIR_FLAGS_ADD,
+				    .flags = MAILDIR_FLAG_SEEN };
 	const char *error;
 
-	*set_r = false;
-	if (!f->set_seen || (m->msg->flags & MAILDIR_FLAG_SEEN))
+	if (!f->set_seen || f->seen_upto > f->next + IMAP_FETCH_SEEN_BATCH / 2)
 		return 0;
-	if (maildir_msg_set_flags(mb->folder, m->msg, MAILDIR_FLAGS_ADD,
-				  MAILDIR_FLAG_SEEN, &error) < 0)
-		return -1;
-	*set_r = true;
+	for (i = f->seen_upto > f->next ? f->seen_upto : f->next;
+	     i < mb->count && n < IMAP_FETCH_SEEN_BATCH; i++) {
+		struct imap_view_msg *m = &mb->msgs[i];
+		if (m->msg == NULL || (m->msg->flags & MAILDIR_FLAG_SEEN) ||
+		    !wanted(f, i))
+			continue;
+		idx[n] = i;
+		list[n++] = m->msg;
+	}
+	f->seen_upto = i;
+	if (n == 0)
+		return 0;
+	if (maildir_msgs_store(mb->folder, list, n, &st, res, &error) < 0)
+		return fail(f, error);
+	for (size_t k = 0; k < n; k++)
+		f->seen_now[idx[k]] = res[k] == MAILDIR_STORE_CHANGED;
 	return 0;
 }
 
@@ -284,9 +343,10 @@ static int render_msg(struct fetch *f, size_t i)
 	char head[48];
 	size_t start = f->text.len;
 
-	if ((f->need != IMAP_MSG_NEED_NOTHING &&
-	     imap_msg_open(f->is->sel, m, f->need, &msg, &error) < 0) ||
-	    (m->msg != NULL && set_seen(f, m, &seen_now) < 0)) {
+	if (f->seen_now != NULL)
+		seen_now = f->seen_now[i];
+	if (f->need != IMAP_MSG_NEED_NOTHING &&
+	    imap_msg_open(f->is->sel, m, f->need, &msg, &error) < 0) {
 		int err = errno;
 		imap_msg_close(&msg);
 		if (err == ENOENT) {
@@ -326,18 +386,41 @@ static int render_msg(struct fetch *f, size_t i)
 	return -1;
 }
 
+/* VANISHED (EARLIER) before any FETCH response (RFC 7162 3.2.6). */
+static int render_vanished(struct fetch *f)
+{
+	struct imap_seqset gone;
+	const char *error;
+
+	if (imap_qresync_vanished(f->is->sel, f->mods.changedsince, &f->vanished_set,
+				  f->mods.q, &gone, &error) < 0)
+		return fail(f, error);
+	struct buf b = { 0 };
+	imap_vanished_append(&b, &gone, true);
+	if (b.len > 0)
+		out_buf(f, &b);
+	buf_free(&b);
+	imap_seqset_free(&gone);
+	return 0;
+}
+
 static void fetch_work(struct session_job *job)
 {
 	struct fetch *f = (struct fetch *)job;
 	struct imap_mailbox *mb = f->is->sel;
 
 	f->text.len = 0;
+	if (f->mods.vanished && !f->vanished_done) {
+		f->vanished_done = true;
+		if (render_vanished(f) < 0)
+			return;
+	}
 	while (f->next < mb->count && !f->failed && !f->streaming &&
 	       f->text.len < IMAP_FETCH_BATCH_BYTES) {
+		if (set_seen_ahead(f) < 0)
+			break;
 		size_t i = f->next++;
-		/* An expunged UID is simply no longer there (RFC 3501 6.4.8). */
-		if (imap_mailbox_in_set(mb, &f->set, f->uid_cmd, i) &&
-		    !(f->uid_cmd && mb->msgs[i].msg == NULL))
+		if (wanted(f, i))
 			render_msg(f, i);
 	}
 }
@@ -360,7 +443,7 @@ static void fetch_finish(struct fetch *f)
 		imap_command_done(is, "NO", "EXPUNGEISSUED",
 				  "Some of the requested messages no longer exist");
 	} else {
-		imap_command_done(is, "OK", NULL, "Fetch completed");
+		imap_command_done(is, "OK", f->ok_code, "%s", f->ok_text);
 	}
 	fetch_free(f);
 	session_resume(&is->s);
@@ -439,7 +522,9 @@ static void fetch_continue(struct fetch *f)
 {
 	struct imap_session *is = f->is;
 
-	if (f->next >= is->sel->count || f->failed) {
+	/* (VANISHED is answered even when no message is left.) */
+	if ((f->next >= is->sel->count && (!f->mods.vanished || f->vanished_done)) ||
+	    f->failed) {
 		fetch_finish(f);
 		return;
 	}
@@ -485,19 +570,71 @@ static enum imap_msg_need items_need(const struct imap_fetch_attrs *attrs)
 	return need;
 }
 
-/* RFC 3501 6.4.8: UID FETCH answers carry UID even when not asked. */
-static void add_uid_item(struct imap_fetch_attrs *attrs)
+static bool has_item(const struct imap_fetch_attrs *attrs, enum imap_fetch_kind kind)
 {
 	for (size_t i = 0; i < attrs->count; i++) {
-		if (attrs->items[i].kind == IMAP_FETCH_UID)
-			return;
+		if (attrs->items[i].kind == kind)
+			return true;
 	}
+	return false;
+}
+
+/* Add an item the client did not ask for: first (UID) or last. */
+static void add_item(struct imap_fetch_attrs *attrs, enum imap_fetch_kind kind,
+		     const char *name, bool first)
+{
+	if (has_item(attrs, kind))
+		return;
 	attrs->items = xrealloc(attrs->items, (attrs->count + 1) * sizeof(*attrs->items));
-	memmove(attrs->items + 1, attrs->items, attrs->count * sizeof(*attrs->items));
-	memset(&attrs->items[0], 0, sizeof(attrs->items[0]));
-	attrs->items[0].kind = IMAP_FETCH_UID;
-	attrs->items[0].name = xstrdup("UID");
+	size_t at = first ? 0 : attrs->count;
+	memmove(attrs->items + at + 1, attrs->items + at,
+		(attrs->count - at) * sizeof(*attrs->items));
+	memset(&attrs->items[at], 0, sizeof(attrs->items[at]));
+	attrs->items[at].kind = kind;
+	attrs->items[at].name = xstrdup(name);
 	attrs->count++;
+}
+
+/* Set up and send the answer (the session is held until the tagged
+ * reply: fetch_finish, fetch_abort). */
+static void fetch_start(struct imap_session *is, struct fetch *f)
+{
+	f->is = is;
+	/* RFC 3501 6.4.8: UID FETCH answers carry UID even when not asked;
+	 * RFC 7162 3.1.4.1: CHANGEDSINCE adds MODSEQ. */
+	if (f->uid_cmd)
+		add_item(&f->attrs, IMAP_FETCH_UID, "UID", true);
+	if (f->mods.changedsince_set)
+		add_item(&f->attrs, IMAP_FETCH_MODSEQ, "MODSEQ", false);
+	f->mods.modseq_item = has_item(&f->attrs, IMAP_FETCH_MODSEQ);
+	if (f->mods.modseq_item)
+		imap_condstore_enable(is);
+	f->set_seen = f->attrs.sets_seen && !is->sel->read_only;
+	if (f->set_seen)
+		f->seen_now = xcalloc(is->sel->count + 1, sizeof(*f->seen_now));
+	f->need = items_need(&f->attrs);
+	if (f->ok_text[0] == '\0')
+		strlcpy_sp(f->ok_text, "Fetch completed", sizeof(f->ok_text));
+	session_suspend(&is->s);
+	fetch_continue(f);
+}
+
+/* The UIDs a UID FETCH ... VANISHED asks about: its set, and for one that
+ * says "*", everything up to UIDNEXT (the last messages may be gone). */
+static void vanished_set(struct fetch *f, const struct imap_arg *arg)
+{
+	const struct imap_mailbox *mb = f->is->sel;
+	const char *s;
+	bool star = imap_arg_get_atom(arg, &s) && strchr(s, '*') != NULL;
+
+	for (size_t i = 0; i < f->set.count; i++)
+		imap_seqset_add(&f->vanished_set, f->set.ranges[i].lo,
+				f->set.ranges[i].hi);
+	if (star && mb->uidnext > 1) {
+		uint32_t from = f->set.count > 0 ? f->set.ranges[f->set.count - 1].lo : 1;
+		imap_seqset_add(&f->vanished_set, from, mb->uidnext - 1);
+	}
+	imap_seqset_resolve(&f->vanished_set, 0);
 }
 
 void cmd_fetch(struct imap_session *is, const struct imap_arg *args, size_t n)
@@ -506,25 +643,54 @@ void cmd_fetch(struct imap_session *is, const struct imap_arg *args, size_t n)
 	const char *error;
 
 	f->stream_fd = -1;
-	if (n < 2) {
+	f->is = is;
+	if (n < 2 || n > 3) {
 		fetch_free(f);
-		imap_command_bad(is, "Syntax: FETCH sequence-set items");
+		imap_command_bad(is, "Syntax: FETCH sequence-set items [(modifiers)]");
 		return;
 	}
 	if (imap_mailbox_msgset(is->sel, &args[0], is->uid, &f->set, &error) < 0 ||
-	    imap_fetch_attrs_parse(args + 1, n - 1, &f->attrs, &error) < 0) {
+	    imap_fetch_attrs_parse(args + 1, 1, &f->attrs, &error) < 0 ||
+	    (n == 3 && imap_fetch_mods_parse(is, &args[2], &f->mods, &error) < 0)) {
 		fetch_free(f);
 		imap_command_bad(is, "%s", error);
 		return;
 	}
-	f->is = is;
 	f->uid_cmd = is->uid;
-	if (f->uid_cmd)
-		add_uid_item(&f->attrs);
-	f->set_seen = f->attrs.sets_seen && !is->sel->read_only;
-	f->need = items_need(&f->attrs);
-	/* Held from the first batch to the tagged reply: no other command
-	 * runs while the answer is under way (fetch_finish, fetch_abort). */
-	session_suspend(&is->s);
-	fetch_continue(f);
+	if (f->mods.vanished)
+		vanished_set(f, &args[0]);
+	fetch_start(is, f);
+}
+
+void imap_fetch_qresync(struct imap_session *is, struct imap_select_params *p,
+			const char *code, const char *text)
+{
+	struct fetch *f = xcalloc(1, sizeof(*f));
+	struct imap_mailbox *mb = is->sel;
+
+	f->stream_fd = -1;
+	f->is = is;
+	f->q = p->q;
+	memset(&p->q, 0, sizeof(p->q));
+	f->uid_cmd = true;
+	f->ok_code = code;
+	strlcpy_sp(f->ok_text, text, sizeof(f->ok_text));
+	f->mods.changedsince_set = true;
+	f->mods.changedsince = f->q.modseq;
+	f->mods.vanished = true;
+	f->mods.q = &f->q;
+	if (f->q.has_known_uids) {
+		for (size_t i = 0; i < f->q.known_uids.count; i++) {
+			const struct imap_seq_range *r = &f->q.known_uids.ranges[i];
+			imap_seqset_add(&f->set, r->lo, r->hi);
+			imap_seqset_add(&f->vanished_set, r->lo, r->hi);
+		}
+	} else if (mb->uidnext > 1) {
+		imap_seqset_add(&f->set, 1, mb->uidnext - 1);
+		imap_seqset_add(&f->vanished_set, 1, mb->uidnext - 1);
+	}
+	imap_seqset_resolve(&f->set, 0);
+	imap_seqset_resolve(&f->vanished_set, 0);
+	add_item(&f->attrs, IMAP_FETCH_FLAGS, "FLAGS", false);
+	fetch_start(is, f);
 }

@@ -5,6 +5,7 @@
  * the header only, body keys the whole MIME tree (cached) and stream each
  * text part through the decoder (never the whole message in memory). */
 #include "imap/imap_mailbox.h"
+#include "imap/imap_modseq.h"
 #include "imap/imap_msg.h"
 #include "imap/imap_search.h"
 #include "lib/util.h"
@@ -19,6 +20,8 @@ struct search_job {
 	struct imap_search_key *key;
 	unsigned needs;
 	bool uid_cmd;
+	bool modseq;                    /* MODSEQ used (RFC 7162 3.1.6) */
+	uint64_t max_modseq;            /* the highest of those found */
 	struct buf found;               /* " 1 4 9" */
 	int result;
 	char error[256];
@@ -31,7 +34,8 @@ static int match_one(struct search_job *sj, size_t i, bool *match_r)
 	struct imap_view_msg *m = &mb->msgs[i];
 	const char *kw[MAILDIR_KEYWORDS_MAX];
 	struct imap_search_msg sm = { .seq = (uint32_t)(i + 1), .uid = m->uid,
-				      .size = m->size, .internal_date = m->internal_date };
+				      .size = m->size, .internal_date = m->internal_date,
+				      .modseq = imap_view_msg_modseq(m) };
 	struct imap_msg msg = { .fd = -1 };
 	const char *error = NULL;
 	uint32_t keywords;
@@ -74,9 +78,13 @@ static void search_work(struct session_job *job)
 			sj->result = -1;
 			return;
 		}
-		if (match)
-			buf_printf(&sj->found, " %" PRIu32,
-				   sj->uid_cmd ? mb->msgs[i].uid : (uint32_t)(i + 1));
+		if (!match)
+			continue;
+		buf_printf(&sj->found, " %" PRIu32,
+			   sj->uid_cmd ? mb->msgs[i].uid : (uint32_t)(i + 1));
+		uint64_t modseq = imap_view_msg_modseq(&mb->msgs[i]);
+		if (modseq > sj->max_modseq)
+			sj->max_modseq = modseq;
 	}
 }
 
@@ -92,6 +100,8 @@ static void search_done(struct session_job *job, bool live)
 		imap_command_done(is, "NO", "SERVERBUG", "Internal error occurred. "
 				  "Refer to server log for more information.");
 	} else {
+		if (sj->modseq && sj->found.len > 0)
+			buf_printf(&sj->found, " (MODSEQ %" PRIu64 ")", sj->max_modseq);
 		buf_append(&sj->found, "", 1);
 		imap_untagged(is, "SEARCH%s", sj->found.data);
 		imap_command_done(is, "OK", NULL, "Search completed");
@@ -127,5 +137,8 @@ void cmd_search(struct imap_session *is, const struct imap_arg *args, size_t n)
 	sj->key = key;
 	sj->needs = imap_search_needs(key);
 	sj->uid_cmd = is->uid;
+	sj->modseq = imap_search_uses_modseq(key);
+	if (sj->modseq)
+		imap_condstore_enable(is);
 	imap_job_start(is, &sj->job);
 }

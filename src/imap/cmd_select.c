@@ -1,12 +1,15 @@
 /* cmd_select.c — entering and leaving the selected state: SELECT, EXAMINE
- * (RFC 3501 6.3.1-2), CLOSE, UNSELECT (RFC 3691), CHECK, EXPUNGE and
- * UID EXPUNGE (RFC 4315 2.1). */
+ * (RFC 3501 6.3.1-2; with CONDSTORE and QRESYNC parameters, RFC 7162
+ * 3.1.8, 3.2.5), CLOSE, UNSELECT (RFC 3691), CHECK, EXPUNGE and UID
+ * EXPUNGE (RFC 4315 2.1). */
 #include "imap/imap_mailbox.h"
+#include "imap/imap_modseq.h"
 #include "imap/imap_util.h"
 #include "lib/util.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 /* ---- SELECT / EXAMINE ---------------------------------------------------- */
@@ -16,6 +19,7 @@ struct select_job {
 	struct imap_session *is;
 	char *root, *name;
 	bool read_only;
+	struct imap_select_params params;
 	struct maildir_folder *folder;
 	struct maildir_snapshot *snap;
 	struct maildir_keywords kw;
@@ -85,9 +89,15 @@ static void select_done(struct session_job *job, bool live)
 		session_log(&is->s, LOG_LEVEL_DEBUG, "select mailbox=%s messages=%zu%s",
 			    sj->name, is->sel->count, sj->read_only ? " read-only=yes" : "");
 		send_select_info(is);
-		imap_command_done(is, "OK", sj->read_only ? "READ-ONLY" : "READ-WRITE",
-				  "%s completed", sj->read_only ? "Examine" : "Select");
+		imap_modseq_select_info(is);
+		const char *code = sj->read_only ? "READ-ONLY" : "READ-WRITE";
+		const char *text = sj->read_only ? "Examine completed" : "Select completed";
+		if (imap_qresync_wanted(is, &sj->params))
+			imap_fetch_qresync(is, &sj->params, code, text);
+		else
+			imap_command_done(is, "OK", code, "%s", text);
 	}
+	imap_select_params_free(&sj->params);
 	free(sj->root);
 	free(sj->name);
 	free(sj);
@@ -96,21 +106,34 @@ static void select_done(struct session_job *job, bool live)
 static void select_common(struct imap_session *is, const struct imap_arg *args,
 			  size_t n, bool read_only)
 {
-	const char *name;
+	struct imap_select_params params;
+	const char *name, *error;
 	size_t len;
 
-	if (n != 1 || !imap_arg_get_astring(&args[0], &name, &len) ||
+	memset(&params, 0, sizeof(params));
+	if (n < 1 || n > 2 || !imap_arg_get_astring(&args[0], &name, &len) ||
 	    strlen(name) != len) {
-		imap_command_bad(is, "Syntax: %s mailbox", read_only ? "EXAMINE" : "SELECT");
+		imap_command_bad(is, "Syntax: %s mailbox [(parameters)]",
+				 read_only ? "EXAMINE" : "SELECT");
+		return;
+	}
+	if (n == 2 && imap_select_params_parse(is, &args[1], &params, &error) < 0) {
+		imap_select_params_free(&params);
+		imap_command_bad(is, "%s", error);
 		return;
 	}
 	/* RFC 3501 6.3.1: the selected mailbox is closed first, without an
-	 * expunge; if the new one fails no mailbox is selected. */
+	 * expunge; if the new one fails no mailbox is selected. RFC 7162
+	 * 3.2.11 (and RFC 9051): CLOSED marks where its responses end. */
 	if (is->sel != NULL) {
 		imap_mailbox_close(is);
 		imap_enter_state(is, IMAP_STATE_AUTH);
+		imap_untagged(is, "OK [CLOSED] Previous mailbox closed.");
 	}
+	if (params.condstore || params.qresync)
+		imap_condstore_enable(is);
 	struct select_job *sj = xcalloc(1, sizeof(*sj));
+	sj->params = params;
 	sj->job.work = select_work;
 	sj->job.done = select_done;
 	sj->is = is;
@@ -176,7 +199,15 @@ static void expunge_done(struct imap_session *is, void *ctx, int result, int err
 		if (ec->expunged > 0)
 			session_log(&is->s, LOG_LEVEL_INFO, "expunge mailbox=%s count=%zu",
 				    is->sel != NULL ? is->sel->name : "-", ec->expunged);
-		imap_command_done(is, "OK", NULL, "Expunge completed");
+		if (ec->expunged > 0 && is->qresync && is->sel != NULL) {
+			/* RFC 7162 3.2.7, 3.2.9 */
+			char code[48];
+			snprintf(code, sizeof(code), "HIGHESTMODSEQ %" PRIu64,
+				 imap_mailbox_safe_modseq(is->sel));
+			imap_command_done(is, "OK", code, "Expunge completed");
+		} else {
+			imap_command_done(is, "OK", NULL, "Expunge completed");
+		}
 	}
 	imap_seqset_free(&ec->set);
 	free(ec);

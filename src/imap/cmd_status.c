@@ -7,6 +7,7 @@
  * selected mailbox works the same way (RFC 3501 advises against it). */
 #include "imap/imap.h"
 #include "imap/imap_folder.h"
+#include "imap/imap_modseq.h"
 #include "imap/imap_util.h"
 #include "store/maildir.h"
 #include "lib/util.h"
@@ -20,6 +21,7 @@ enum status_item {
 	ITEM_UIDNEXT,
 	ITEM_UIDVALIDITY,
 	ITEM_UNSEEN,
+	ITEM_HIGHESTMODSEQ,             /* RFC 7162 3.1.7 */
 	ITEM_COUNT
 };
 
@@ -27,6 +29,7 @@ static const char *const item_names[ITEM_COUNT] = {
 	[ITEM_MESSAGES] = "MESSAGES", [ITEM_RECENT] = "RECENT",
 	[ITEM_UIDNEXT] = "UIDNEXT", [ITEM_UIDVALIDITY] = "UIDVALIDITY",
 	[ITEM_UNSEEN] = "UNSEEN",
+	[ITEM_HIGHESTMODSEQ] = "HIGHESTMODSEQ",
 };
 
 struct status_job {
@@ -36,6 +39,8 @@ struct status_job {
 	char *name;                 /* as the client wrote it */
 	enum status_item items[ITEM_COUNT];   /* in the order asked */
 	size_t n_items;
+	bool condstore;             /* HIGHESTMODSEQ: a CONDSTORE enabling
+				       command (RFC 7162 3.1) */
 	struct maildir_status st;
 	struct imap_store_result r;
 };
@@ -53,7 +58,7 @@ static void status_work(struct session_job *job)
 	maildir_folder_close(&folder);
 }
 
-static uint32_t item_value(const struct maildir_status *st, enum status_item item)
+static uint64_t item_value(const struct maildir_status *st, enum status_item item)
 {
 	switch (item) {
 	case ITEM_MESSAGES: return st->messages;
@@ -61,6 +66,7 @@ static uint32_t item_value(const struct maildir_status *st, enum status_item ite
 	case ITEM_UIDNEXT: return st->uidnext;
 	case ITEM_UIDVALIDITY: return st->uidvalidity;
 	case ITEM_UNSEEN: return st->unseen;
+	case ITEM_HIGHESTMODSEQ: return st->highest_modseq;
 	case ITEM_COUNT: break;
 	}
 	return 0;
@@ -80,7 +86,7 @@ static void status_done(struct session_job *job, bool live)
 		buf_append(&b, "STATUS ", 7);
 		imap_append_astring(&b, sj->name);
 		for (size_t i = 0; i < sj->n_items; i++)
-			buf_printf(&b, "%s%s %" PRIu32, i == 0 ? " (" : " ",
+			buf_printf(&b, "%s%s %" PRIu64, i == 0 ? " (" : " ",
 				   item_names[sj->items[i]],
 				   item_value(&sj->st, sj->items[i]));
 		buf_append(&b, ")", 1);
@@ -114,6 +120,7 @@ static bool parse_items(const struct imap_arg *items, size_t count,
 			continue;
 		seen |= 1u << k;
 		sj->items[sj->n_items++] = (enum status_item)k;
+		sj->condstore |= k == ITEM_HIGHESTMODSEQ;
 	}
 	return true;
 }
@@ -130,9 +137,11 @@ void cmd_status(struct imap_session *is, const struct imap_arg *args, size_t n)
 	    !parse_items(items, count, sj)) {
 		free(sj);
 		imap_command_bad(is, "Syntax: STATUS mailbox (MESSAGES RECENT UIDNEXT "
-				 "UIDVALIDITY UNSEEN)");
+				 "UIDVALIDITY UNSEEN HIGHESTMODSEQ)");
 		return;
 	}
+	if (sj->condstore)
+		imap_condstore_enable(is);
 	sj->job.work = status_work;
 	sj->job.done = status_done;
 	sj->is = is;

@@ -121,6 +121,8 @@ struct imap_session {
 
 	/* RFC 5161 ENABLE */
 	bool utf8_accept;
+	bool condstore;             /* RFC 7162 (imap_modseq.h) */
+	bool qresync;
 
 	/* the selected mailbox (cmd_select.c and friends) */
 	struct imap_mailbox *sel;

@@ -191,6 +191,7 @@ static const struct {
 	{ "UID", IMAP_FETCH_UID },
 	{ "BODY", IMAP_FETCH_BODY },
 	{ "BODYSTRUCTURE", IMAP_FETCH_BODYSTRUCTURE },
+	{ "MODSEQ", IMAP_FETCH_MODSEQ },
 };
 
 static struct imap_fetch_item *item_add(struct imap_fetch_attrs *attrs,

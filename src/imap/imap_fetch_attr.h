@@ -30,6 +30,7 @@ enum imap_fetch_kind {
 	IMAP_FETCH_BODY,                /* non-extensible BODYSTRUCTURE */
 	IMAP_FETCH_BODYSTRUCTURE,
 	IMAP_FETCH_SECTION,             /* BODY[..], BODY.PEEK[..], RFC822[.x] */
+	IMAP_FETCH_MODSEQ,              /* RFC 7162 3.1.4.2 */
 };
 
 struct imap_fetch_item {

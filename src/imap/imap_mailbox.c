@@ -2,6 +2,7 @@
  * syncing it with the folder and the untagged updates (RFC 3501 7.3, 7.4),
  * message sets, flags, and the per-session MIME cache. See imap_mailbox.h. */
 #include "imap/imap_mailbox.h"
+#include "imap/imap_modseq.h"
 #include "imap/imap_util.h"
 #include "lib/util.h"
 
@@ -167,6 +168,7 @@ static void view_append(struct imap_mailbox *mb, struct maildir_msg *msg)
 	m->uid = msg->uid;
 	m->msg = msg;
 	m->size = msg->vsize;
+	m->modseq = msg->modseq;
 	m->internal_date = msg->internal_date;
 	m->flags = imap_flags_from_maildir(msg->flags) |
 		(msg->recent ? IMAP_FLAG_RECENT : 0);
@@ -188,6 +190,7 @@ struct imap_mailbox *imap_mailbox_new(struct maildir_folder *folder,
 	mb->snap = snap;
 	mb->uidvalidity = snap->uidvalidity;
 	mb->uidnext = snap->uidnext;
+	mb->highest_modseq = mb->clean_modseq = snap->highest_modseq;
 	mb->kw = *kw;
 	memset(kw, 0, sizeof(*kw));
 	for (size_t i = 0; i < snap->count; i++)
@@ -233,16 +236,30 @@ static void view_remap(struct imap_mailbox *mb, struct maildir_snapshot *snap)
 }
 
 /* RFC 3501 7.4.1: "* n EXPUNGE" for every gone message, highest first so
- * that each number is valid when sent; then drop them from the view. */
+ * that each number is valid when sent, or with QRESYNC one "* VANISHED
+ * uids" (RFC 7162 3.2.10.2); then drop them from the view. */
 static void send_expunges(struct imap_session *is)
 {
 	struct imap_mailbox *mb = is->sel;
+	struct imap_seqset gone = { 0 };
 	size_t out = 0;
 
 	for (size_t i = mb->count; i-- > 0; ) {
-		if (mb->msgs[i].msg == NULL)
+		if (mb->msgs[i].msg != NULL)
+			continue;
+		if (is->qresync)
+			imap_seqset_add(&gone, mb->msgs[i].uid, mb->msgs[i].uid);
+		else
 			imap_untagged(is, "%zu EXPUNGE", i + 1);
 	}
+	if (gone.count > 0) {
+		struct buf b = { 0 };
+		imap_seqset_resolve(&gone, 0);
+		imap_vanished_append(&b, &gone, false);
+		session_write(&is->s, b.data, b.len);
+		buf_free(&b);
+	}
+	imap_seqset_free(&gone);
 	for (size_t i = 0; i < mb->count; i++) {
 		if (mb->msgs[i].msg == NULL) {
 			if (mb->msgs[i].flags & IMAP_FLAG_RECENT)
@@ -254,7 +271,9 @@ static void send_expunges(struct imap_session *is)
 	mb->count = out;
 }
 
-/* "* n FETCH (FLAGS (...))" for messages whose flags changed elsewhere. */
+/* "* n FETCH (FLAGS (...))" for messages whose flags changed elsewhere
+ * (with CONDSTORE: whose mod-sequence changed, and MODSEQ with them; with
+ * QRESYNC always the UID, RFC 7162 3.2.4). */
 static void send_flag_changes(struct imap_session *is, size_t old_count)
 {
 	struct imap_mailbox *mb = is->sel;
@@ -266,20 +285,51 @@ static void send_flag_changes(struct imap_session *is, size_t old_count)
 		if (m->msg == NULL)
 			continue;
 		imap_view_msg_current(mb, m, &flags, &keywords);
-		if (flags == m->flags && keywords == m->keywords)
+		bool modseq_moved = m->msg->modseq != m->modseq;
+		if (flags == m->flags && keywords == m->keywords &&
+		    !(modseq_moved && is->condstore)) {
+			m->modseq = m->msg->modseq;
 			continue;
+		}
 		m->flags = flags;
 		m->keywords = keywords;
 		b.len = 0;
 		buf_printf(&b, "%zu FETCH (", i + 1);
-		if (is->uid)
+		if (is->uid || is->qresync)
 			buf_printf(&b, "UID %" PRIu32 " ", m->uid);
 		buf_append(&b, "FLAGS ", 6);
 		imap_mailbox_append_flags(mb, &b, flags, keywords);
+		if (is->condstore)
+			imap_modseq_append(&b, m);
+		else
+			m->modseq = m->msg->modseq;
 		buf_append(&b, ")", 2);
 		imap_untagged(is, "%s", b.data);
 	}
 	buf_free(&b);
+}
+
+uint64_t imap_mailbox_safe_modseq(const struct imap_mailbox *mb)
+{
+	return mb->expunges_pending ? mb->clean_modseq : mb->highest_modseq;
+}
+
+/* After an update: are expunges still untold? Then a CONDSTORE client,
+ * which may have seen higher MODSEQs, is told where it really stands
+ * (RFC 7162 3.2, erratum 1810). */
+static void note_pending(struct imap_session *is)
+{
+	struct imap_mailbox *mb = is->sel;
+	bool pending = false;
+
+	for (size_t i = 0; i < mb->count && !pending; i++)
+		pending = mb->msgs[i].msg == NULL;
+	mb->expunges_pending = pending;
+	if (!pending)
+		mb->clean_modseq = mb->highest_modseq;
+	else if (is->condstore && mb->highest_modseq > mb->clean_modseq)
+		imap_untagged(is, "OK [HIGHESTMODSEQ %" PRIu64 "] Highest",
+			      mb->clean_modseq);
 }
 
 /* Bring the view in line with snap (taken over) and tell the client. */
@@ -302,6 +352,7 @@ static void view_apply(struct imap_session *is, struct maildir_snapshot *snap,
 	maildir_snapshot_free(&mb->snap);
 	mb->snap = snap;
 	mb->uidnext = snap->uidnext;
+	mb->highest_modseq = snap->highest_modseq;
 	maildir_keywords_free(&mb->kw);
 	mb->kw = *kw;
 	memset(kw, 0, sizeof(*kw));
@@ -321,6 +372,7 @@ static void view_apply(struct imap_session *is, struct maildir_snapshot *snap,
 		imap_untagged(is, "%zu RECENT", mb->recent);
 	}
 	send_flag_changes(is, old_count);
+	note_pending(is);
 }
 
 /* ---- the sync job ------------------------------------------------------ */

@@ -53,6 +53,8 @@ struct imap_view_msg {
 					   \Recent, which never changes) */
 	uint32_t keywords;              /* keyword letters, as last told */
 	uint64_t size;                  /* RFC822.SIZE: the CRLF form */
+	uint64_t modseq;                /* mod-sequence as last told (or
+					   known) */
 	time_t internal_date;
 	struct maildir_msg *msg;        /* in sel->snap; NULL: expunged */
 	struct imap_cache_entry *cache; /* its MIME tree, or NULL */
@@ -66,6 +68,10 @@ struct imap_mailbox {
 	bool read_only;                 /* EXAMINE */
 	struct maildir_snapshot *snap;  /* the last sync */
 	uint32_t uidvalidity, uidnext;
+	uint64_t highest_modseq;        /* of the last sync */
+	uint64_t clean_modseq;          /* of the last sync that left no
+					   expunge untold */
+	bool expunges_pending;          /* the view shows expunged messages */
 
 	struct imap_view_msg *msgs;     /* the view, by sequence number */
 	size_t count, cap;
@@ -100,6 +106,11 @@ void imap_mailbox_append_flags(const struct imap_mailbox *mb, struct buf *b,
  * mb->kw); returns the count. */
 size_t imap_mailbox_keyword_names(const struct imap_mailbox *mb, uint32_t keywords,
 				  const char **names);
+
+/* The HIGHESTMODSEQ the client may be told now: the last sync's, or while
+ * expunges wait to be told, the one before them (RFC 7162 3.2, erratum
+ * 1810: a client must not skip an expunge it has not seen yet). */
+uint64_t imap_mailbox_safe_modseq(const struct imap_mailbox *mb);
 
 /* ---- message sets ----------------------------------------------------- */
 

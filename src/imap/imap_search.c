@@ -15,7 +15,7 @@
 
 enum arg_kind {
 	ARG_NONE, ARG_STRING, ARG_DATE, ARG_NUMBER, ARG_SEQSET, ARG_HEADER,
-	ARG_KEY, ARG_KEY2, ARG_KEYWORD, ARG_NEW, ARG_OLD,
+	ARG_KEY, ARG_KEY2, ARG_KEYWORD, ARG_NEW, ARG_OLD, ARG_MODSEQ,
 };
 
 struct key_def {
@@ -41,6 +41,7 @@ static const struct key_def key_defs[] = {
 	{ "HEADER", IMAP_SEARCH_HEADER, ARG_HEADER, 0, false, NULL },
 	{ "KEYWORD", IMAP_SEARCH_KEYWORD, ARG_KEYWORD, 0, false, NULL },
 	{ "LARGER", IMAP_SEARCH_LARGER, ARG_NUMBER, 0, false, NULL },
+	{ "MODSEQ", IMAP_SEARCH_MODSEQ, ARG_MODSEQ, 0, false, NULL },
 	{ "NEW", IMAP_SEARCH_AND, ARG_NEW, 0, false, NULL },
 	{ "NOT", IMAP_SEARCH_NOT, ARG_KEY, 0, false, NULL },
 	{ "OLD", IMAP_SEARCH_FLAG, ARG_OLD, IMAP_FLAG_RECENT, true, NULL },
@@ -223,6 +224,35 @@ static bool parse_header_arg(struct sparser *sp, struct imap_search_key *key)
 	return key->value != NULL;
 }
 
+/* MODSEQ ["/flags/<flag>" priv|shared|all] <mod-sequence-valzer>
+ * (RFC 7162 3.1.5). There is one mod-sequence per message, so the entry
+ * name and type only have to be well-formed. */
+static bool parse_modseq_arg(struct sparser *sp, struct imap_search_key *key)
+{
+	const struct imap_arg *arg = next_arg(sp);
+	const char *s;
+	size_t len;
+
+	if (arg != NULL && imap_arg_get_string(arg, &s, &len)) {
+		const struct imap_arg *type = next_arg(sp);
+		if (strncasecmp(s, "/flags/", 7) != 0 || len == 7 || type == NULL ||
+		    !(imap_arg_atom_equals(type, "priv") ||
+		      imap_arg_atom_equals(type, "shared") ||
+		      imap_arg_atom_equals(type, "all"))) {
+			sp->error = "Invalid MODSEQ entry";
+			return false;
+		}
+		arg = next_arg(sp);
+	}
+	if (arg == NULL)
+		return false;
+	if (!imap_arg_get_number(arg, INT64_MAX, &key->number)) {
+		sp->error = "Invalid mod-sequence";
+		return false;
+	}
+	return true;
+}
+
 /* The argument(s) of a keyword from key_defs. */
 static bool parse_key_args(struct sparser *sp, const struct key_def *def,
 			   struct imap_search_key *key, unsigned depth)
@@ -276,6 +306,8 @@ static bool parse_key_args(struct sparser *sp, const struct key_def *def,
 		key->n_children = 2;
 		return parse_key(sp, &key->children[0], depth + 1) &&
 			parse_key(sp, &key->children[1], depth + 1);
+	case ARG_MODSEQ:
+		return parse_modseq_arg(sp, key);
 	case ARG_NEW:
 	case ARG_OLD:
 		break;
@@ -386,6 +418,17 @@ void imap_search_resolve(struct imap_search_key *key, uint32_t count, uint32_t m
 		imap_seqset_resolve(&key->set, max_uid);
 	for (size_t i = 0; i < key->n_children; i++)
 		imap_search_resolve(&key->children[i], count, max_uid);
+}
+
+bool imap_search_uses_modseq(const struct imap_search_key *key)
+{
+	if (key->type == IMAP_SEARCH_MODSEQ)
+		return true;
+	for (size_t i = 0; i < key->n_children; i++) {
+		if (imap_search_uses_modseq(&key->children[i]))
+			return true;
+	}
+	return false;
 }
 
 unsigned imap_search_needs(const struct imap_search_key *key)
@@ -633,6 +676,8 @@ static bool eval_key(struct eval *e, const struct imap_search_key *k)
 		return msg->size > k->number;
 	case IMAP_SEARCH_SMALLER:
 		return msg->size < k->number;
+	case IMAP_SEARCH_MODSEQ:
+		return msg->modseq >= k->number;
 	case IMAP_SEARCH_HEADER:
 		return header_match(e, k->field, k->value);
 	case IMAP_SEARCH_BODY:

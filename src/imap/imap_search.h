@@ -55,6 +55,7 @@ enum imap_search_type {
 	IMAP_SEARCH_HEADER,     /* field contains value ("" = field exists) */
 	IMAP_SEARCH_BODY,       /* value */
 	IMAP_SEARCH_TEXT,       /* value */
+	IMAP_SEARCH_MODSEQ,     /* mod-sequence >= number (RFC 7162 3.1.5) */
 };
 
 struct imap_search_key {
@@ -84,6 +85,10 @@ void imap_search_free(struct imap_search_key **keyp);
 /* Resolve "*" in sequence sets: count messages, highest UID max_uid. */
 void imap_search_resolve(struct imap_search_key *key, uint32_t count, uint32_t max_uid);
 
+/* Does key use MODSEQ (then the untagged SEARCH ends with "(MODSEQ n)",
+ * RFC 7162 3.1.6)? */
+bool imap_search_uses_modseq(const struct imap_search_key *key);
+
 /* What evaluation will read from the message. */
 #define IMAP_SEARCH_NEEDS_HEADER 0x1u
 #define IMAP_SEARCH_NEEDS_BODY   0x2u
@@ -97,6 +102,7 @@ struct imap_search_msg {
 	const char *const *keywords;
 	size_t n_keywords;
 	uint64_t size;                  /* RFC822.SIZE */
+	uint64_t modseq;                /* RFC 7162 */
 	time_t internal_date;
 	int internal_tz;                /* minutes east of UTC */
 	const struct mime_part *mime;

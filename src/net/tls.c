@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <sys/socket.h>
 #include <string.h>
 
 #include <openssl/core_names.h>
@@ -547,4 +548,73 @@ const char *tls_peer_auth_name(enum tls_peer_auth auth)
 	case TLS_PEER_DANE: return "dane";
 	}
 	return "?";
+}
+
+/* ---- probing a server -------------------------------------------------- */
+
+/* Signature algorithms offered per key type (RFC 8446 4.2.3 names). */
+static const char *const probe_sigalgs[] = {
+	[TLS_PROBE_ANY] = NULL,
+	[TLS_PROBE_RSA] = "rsa_pss_rsae_sha256:rsa_pss_rsae_sha384:"
+			  "rsa_pss_rsae_sha512:rsa_pkcs1_sha256:rsa_pkcs1_sha384:"
+			  "rsa_pkcs1_sha512",
+	[TLS_PROBE_ECDSA] = "ecdsa_secp256r1_sha256:ecdsa_secp384r1_sha384:"
+			    "ecdsa_secp521r1_sha512",
+};
+
+int tls_probe_handshake(int fd, const char *sni, enum tls_probe_key key,
+			unsigned timeout_secs, struct tls_probe *probe_r,
+			const char **error_r)
+{
+	struct timeval tv = { timeout_secs, 0 };
+	SSL_CTX *c = SSL_CTX_new(TLS_client_method());
+	SSL *ssl = NULL;
+	int ret = -1;
+
+	memset(probe_r, 0, sizeof(*probe_r));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (c == NULL || SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION) != 1 ||
+	    (probe_sigalgs[key] != NULL &&
+	     SSL_CTX_set1_sigalgs_list(c, probe_sigalgs[key]) != 1) ||
+	    (ssl = SSL_new(c)) == NULL || SSL_set_fd(ssl, fd) != 1 ||
+	    (sni != NULL && SSL_set_tlsext_host_name(ssl, sni) != 1)) {
+		*error_r = errfmt("TLS: %s", ssl_error_text(0));
+		goto out;
+	}
+	ERR_clear_error();
+	errno = 0;
+	int r = SSL_connect(ssl);
+	if (r != 1) {
+		*error_r = errfmt("TLS handshake: %s",
+				  ssl_error_text(SSL_get_error(ssl, r)));
+		goto out;
+	}
+	strlcpy_sp(probe_r->version, SSL_get_version(ssl), sizeof(probe_r->version));
+	strlcpy_sp(probe_r->cipher, SSL_get_cipher_name(ssl), sizeof(probe_r->cipher));
+	STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl);
+	for (int i = 0; chain != NULL && i < sk_X509_num(chain) &&
+	     probe_r->n_chain < TLS_PROBE_CHAIN_MAX; i++) {
+		X509 *x = sk_X509_value(chain, i);
+		X509_up_ref(x);
+		probe_r->chain[probe_r->n_chain++] = x;
+	}
+	if (probe_r->n_chain == 0) {
+		*error_r = "TLS handshake: no certificate served";
+		goto out;
+	}
+	(void)SSL_shutdown(ssl);
+	ret = 0;
+out:
+	SSL_free(ssl);
+	SSL_CTX_free(c);
+	ERR_clear_error();
+	return ret;
+}
+
+void tls_probe_free(struct tls_probe *probe)
+{
+	for (size_t i = 0; i < probe->n_chain; i++)
+		X509_free(probe->chain[i]);
+	probe->n_chain = 0;
 }

@@ -73,6 +73,34 @@ int tls_server_ctx_new(const struct tls_server_spec *spec,
 /* New ticket keys for every SSL_CTX of ctx (a rotation). */
 void tls_ctx_set_ticket_keys(struct tls_ctx *ctx,
 			     const unsigned char keys[TLS_TICKET_KEYS_SIZE]);
+/* ---- probing a server (sealpost tls check) ---------------------------- */
+
+/* The key type a probe offers signature algorithms for. */
+enum tls_probe_key {
+	TLS_PROBE_ANY,
+	TLS_PROBE_RSA,
+	TLS_PROBE_ECDSA,
+};
+
+/* Certificates a probe keeps of the served chain. */
+#define TLS_PROBE_CHAIN_MAX 10
+
+struct tls_probe {
+	char version[16];                    /* "TLSv1.3" */
+	char cipher[64];
+	X509 *chain[TLS_PROBE_CHAIN_MAX];    /* leaf first; owned */
+	size_t n_chain;
+};
+
+/* A client handshake on the connected, blocking socket fd (after any
+ * STARTTLS exchange), sending sni (may be NULL) and offering only the
+ * signature algorithms of key; no verification (the caller judges the
+ * chain). timeout_secs bounds each read and write. */
+int tls_probe_handshake(int fd, const char *sni, enum tls_probe_key key,
+			unsigned timeout_secs, struct tls_probe *probe_r,
+			const char **error_r);
+void tls_probe_free(struct tls_probe *probe);
+
 struct tls_ctx *tls_ctx_ref(struct tls_ctx *ctx);
 void tls_ctx_unref(struct tls_ctx **ctx);
 

@@ -528,7 +528,17 @@ static int read_key(struct pki_pair *pair, const char **error_r)
 			"import it with --passphrase-file",
 	};
 	struct pki_bundle b;
+	struct stat st;
 
+	/* A key others may read is a key others may have read: refused, as
+	 * sshd refuses such a host key. Group access is allowed (Debian's
+	 * ssl-cert group shares keys with 0640). */
+	if (stat(pair->key_path, &st) == 0 && (st.st_mode & S_IRWXO) != 0) {
+		*error_r = errfmt("%s: readable by others (mode %04o): chmod o-rwx "
+				  "it (a key must stay secret)", pair->key_path,
+				  (unsigned)(st.st_mode & 07777));
+		return -1;
+	}
 	if (pki_bundle_read(pair->key_path, &opts, &b, error_r) < 0)
 		return -1;
 	if (b.n_keys != 1) {

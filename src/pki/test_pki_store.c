@@ -151,6 +151,19 @@ static void test_load_errors(void **state)
 	assert_int_equal(pki_pair_load(dir, "mail", &pair, &error), -1);
 	assert_string_equal(error, errfmt("%s/mail.key: key does not match "
 					  "certificate %s/mail.crt", dir, dir));
+	/* A key others may read is refused before it is even parsed; the
+	 * group may read it (Debian's ssl-cert). */
+	char *key_path = fs_join(dir, "mail.key");
+	assert_int_equal(chmod(key_path, 0644), 0);
+	assert_int_equal(pki_pair_read(dir, "mail", &pair, &error), -1);
+	assert_string_equal(error, errfmt("%s: readable by others (mode 0644): "
+					  "chmod o-rwx it (a key must stay secret)",
+					  key_path));
+	assert_int_equal(chmod(key_path, 0640), 0);
+	assert_int_equal(pki_pair_read(dir, "mail", &pair, &error), 0);
+	pki_pair_free(&pair);
+	assert_int_equal(chmod(key_path, 0600), 0);
+	free(key_path);
 	/* pki_pair_read leaves the judging to pki_pair_check. */
 	assert_int_equal(pki_pair_read(dir, "mail", &pair, &error), 0);
 	pki_pair_free(&pair);

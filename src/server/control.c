@@ -3,7 +3,8 @@
  * data_dir/sealpost.control is a Unix socket of the master, mode 0600 (the
  * administrator, and the future web admin, talk to it). A client sends one
  * command line and reads the answer: lines "ok ...", "warning ...",
- * "error ...", then "done 0" (applied) or "done 1" (nothing applied).
+ * "error ...", then "done 0" (applied) or "done 1" (something refused:
+ * the config, or a pair whose running one keeps serving).
  *
  *   reload     the same as SIGHUP: the config file again; what can change
  *              at run time changes (certificates and [sni], [tls], limits,
@@ -45,6 +46,9 @@ static void config_to_workers(struct server *srv)
 	}
 }
 
+/* The new config is taken first (what it changes at run time applies even
+ * when a pair is refused); then the certificates, which also carry the
+ * new [tls] policy to the workers; then the workers re-read the file. */
 static int reload_config(struct server *srv, struct buf *report)
 {
 	struct config *next;
@@ -65,21 +69,18 @@ static int reload_config(struct server *srv, struct buf *report)
 				   "apply\n", fixed.data);
 	}
 	buf_free(&fixed);
-	if (server_certs_reload(srv, next->path, report) < 0) {
-		config_free(&next);
-		return -1;
-	}
 	config_free(&srv->retired_cfg);   /* nothing refers to it any more */
 	srv->retired_cfg = srv->cfg;
 	srv->cfg = next;
 	config = next;
 	log_set_level(next->log_level);
+	int ret = server_certs_reload(srv, next->path, report);
 	config_to_workers(srv);
 	server_queue_reload(srv, report);
 	log_info("reloaded config=%s", next->path);
 	if (report != NULL)
 		buf_printf(report, "ok config %s reloaded\n", next->path);
-	return 0;
+	return ret;
 }
 
 int server_reload(struct server *srv, bool certs_only, struct buf *report)
@@ -131,6 +132,11 @@ static void answer(struct server *srv, int fd)
 	if (strcmp(line, "reload") == 0) {
 		log_info("reload requested by control socket");
 		rc = server_reload(srv, false, &out) < 0;
+		/* Anything refused (a pair, the config) fails the command: a
+		 * renewal hook must hear of it. */
+		if (out.len >= 6 && (strncmp(out.data, "error ", 6) == 0 ||
+				     memmem(out.data, out.len, "\nerror ", 7) != NULL))
+			rc = 1;
 	} else if (strcmp(line, "queue flush") == 0 ||
 		   strncmp(line, "queue flush ", 12) == 0) {
 		rc = queue_flush(srv, line[11] == ' ' ? line + 12 : NULL, &out);

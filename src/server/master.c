@@ -264,7 +264,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		server_queue_spawn(srv);
 	if (srv->watch_fd < 0)
 		server_certs_poll(srv);
-	if (now - srv->tickets_rotated >= SERVER_TICKET_ROTATE_SECS)
+	if (now - srv->tickets_rotated >= (time_t)srv->cfg->ticket_rotation)
 		rotate_tickets(srv, now);
 	if (now - srv->expiry_checked >= SERVER_EXPIRY_CHECK_SECS) {
 		srv->expiry_checked = now;
@@ -275,7 +275,9 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 static void master_events(struct server *srv)
 {
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD };
-	struct timeval tick = { SERVER_TICK_SECS, 0 };
+	/* A ticket rotation shorter than the tick (tests) sets the pace. */
+	struct timeval tick = { srv->cfg->ticket_rotation < SERVER_TICK_SECS ?
+				(time_t)srv->cfg->ticket_rotation : SERVER_TICK_SECS, 0 };
 
 	for (size_t i = 0; i < N_ELEMENTS(sigs); i++) {
 		srv->ev_signals[i] = evsignal_new(ev_base, sigs[i], on_signal, srv);

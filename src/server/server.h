@@ -38,9 +38,6 @@
 /* The master's tick: worker restarts, the look at certs_dir where inotify
  * is missing, expiry and ticket rotation checks. */
 #define SERVER_TICK_SECS 5
-/* Session ticket keys rotate this often; the previous key still resumes,
- * so a stolen key opens at most two periods of traffic. */
-#define SERVER_TICKET_ROTATE_SECS (12 * 60 * 60)
 /* Certificate expiry is looked at this often (and at every reload). */
 #define SERVER_EXPIRY_CHECK_SECS (60 * 60)
 /* The control socket of a running server, in data_dir. */

@@ -71,7 +71,7 @@ static void apply_set(struct server *srv, const void *payload, size_t len)
 	}
 	listeners_set_tls(srv->listeners, srv->n_listeners, ctx);
 	tls_ctx_unref(&ctx);
-	log_debug("certificates in service");
+	log_info("certificates in service");
 }
 
 /* The config file again (a reload the master has validated): what cannot
@@ -155,6 +155,8 @@ static int first_set(struct server *srv, struct tls_ctx **ctx_r)
 		log_error("worker: %s", error);
 	else
 		ret = 0;
+	if (ret == 0)
+		log_info("certificates in service");
 	buf_free(&b);
 	return ret;
 }

@@ -5,7 +5,8 @@
  *   root/                    INBOX (cur/ new/ tmp/)
  *   root/.Sent/              folder "Sent" (Maildir++, with a maildirfolder file)
  *   root/.Lists.Work/        folder "Lists/Work": '/' in IMAP, '.' on disk
- *   <folder>/sealpost-uidlist       UIDVALIDITY, NEXTUID, uid <-> file name
+ *   <folder>/sealpost-uidlist       UIDVALIDITY, NEXTUID, uid <-> file name,
+ *                                   mod-sequences, \Recent mark, expunge log
  *   <folder>/sealpost-uidlist.lock  flock()ed while the folder is changed
  *   <folder>/dovecot-keywords       keyword names for the letters a-z
  *   root/subscriptions       subscribed names, one a line
@@ -25,7 +26,8 @@
  * folders lock. Lock order: folders lock, then folder locks (INBOX first),
  * then the uidvalidity file. One struct maildir_folder or maildir_snapshot
  * must not be used by two threads at the same time; two handles on the same
- * folder may.
+ * folder may. A handle keeps the uidlist it last read and, under the lock,
+ * reads only what other handles appended since (maildir_uidlist.c).
  *
  * Errors: functions return 0 / -1 (or bool) with text in *error_r; on -1,
  * errno tells the kind: ENOENT no such folder or message (expunged
@@ -55,6 +57,13 @@
 /* tmp/ files untouched this long are left over from a crash: the Maildir
  * specification says 36 hours. */
 #define MAILDIR_TMP_STALE_SECS (36 * 60 * 60)
+/* Expunged UIDs a folder remembers with the mod-sequence of their expunge
+ * (for QRESYNC's VANISHED, RFC 7162 3.2.5, 3.2.6). Older ones are
+ * forgotten, and the log then says from which mod-sequence on it is
+ * complete: enough for a client that was away while a folder of this size
+ * turned over; one away longer gets the complement of the UIDs still
+ * there (RFC 7162 allows it: exact, only larger). */
+#define MAILDIR_EXPUNGED_MAX 10000
 
 /* ---- names ---------------------------------------------------------- */
 
@@ -159,8 +168,12 @@ struct maildir_msg {
 	uint64_t vsize;        /* bytes with every bare LF sent as CRLF: the
 				  RFC822.SIZE / POP3 size */
 	time_t internal_date;  /* the file's mtime when it got its UID */
-	bool recent;           /* this sync moved it from new/, or a read-only
-				  sync found it still there (\Recent) */
+	uint64_t modseq;       /* mod-sequence (RFC 7162 3.1): raised by every
+				  change of its flags or keywords, whoever
+				  made it (a rename by another program is
+				  seen by the next sync) */
+	bool recent;           /* \Recent: its UID is at or above the folder's
+				  first recent UID as this sync found it */
 	bool in_new;           /* still in new/ (maildir_sync_readonly()); the
 				  calls below find it in cur/ once another
 				  sync has moved it */
@@ -169,26 +182,44 @@ struct maildir_msg {
 struct maildir_snapshot {
 	uint32_t uidvalidity;
 	uint32_t uidnext;
+	uint64_t highest_modseq;   /* of every change so far, expunges too
+				      (RFC 7162 HIGHESTMODSEQ) */
 	size_t count;
 	struct maildir_msg *msgs;  /* ascending UIDs */
 	size_t recent_count;
 };
 
-/* Bring the folder up to date and describe it: move new/ messages to cur/
- * (marking them recent), give every file without a UID the next UIDs,
- * forget UIDs whose files are gone, persist the uidlist, and return a new
- * snapshot (free with maildir_snapshot_free()). Also removes tmp/ files
- * older than MAILDIR_TMP_STALE_SECS on the first sync of a handle. */
+/* \Recent (RFC 3501 2.3.2) is a watermark kept in the uidlist: messages
+ * whose UID is at or above the folder's first recent UID are \Recent for
+ * the next maildir_sync() of any handle, which then raises it to UIDNEXT
+ * (so an IMAP SELECT session takes them; APPEND, COPY, MOVE and deliveries
+ * all get new UIDs, so they are recent for it). The read-only syncs
+ * (EXAMINE, STATUS) report the same messages recent without raising it.
+ *
+ * Mod-sequences (RFC 7162): every change gets a new one, the highest + 1,
+ * under the folder lock: an append or copy (the new messages), a flag or
+ * keyword change (the message), an expunge (logged with the UID, for
+ * VANISHED). One operation (a batch of stores, one sync) uses one. A sync
+ * gives a new one to every message whose file name shows flags other than
+ * the uidlist recorded (renamed by another session's crash or another
+ * program) and to every message whose file is gone. */
+
+/* Bring the folder up to date and describe it: move new/ messages to cur/,
+ * give every file without a UID the next UIDs, forget UIDs whose files are
+ * gone, record changed flags, report and then raise the \Recent watermark,
+ * persist the uidlist, and return a new snapshot (free with
+ * maildir_snapshot_free()). Also removes tmp/ files older than
+ * MAILDIR_TMP_STALE_SECS on the first sync of a handle. */
 int maildir_sync(struct maildir_folder *folder,
 		 struct maildir_snapshot **snap_r, const char **error_r);
 /* maildir_sync() for a read-only view (IMAP EXAMINE, RFC 3501 6.3.2: no
  * message loses \Recent): new/ is scanned where it is, never moved, so the
- * next maildir_sync() of any handle still reports its messages recent.
- * Files in new/ get UIDs like those in cur/ (kept when a later sync moves
- * them, the uidlist being keyed by basename); their entries have in_new
- * and recent set. Only the uidlist is written (our index, not mail state);
- * tmp/ is not cleaned. Counts as a sync of this handle for
- * maildir_folder_changed(). */
+ * next maildir_sync() of any handle still reports its messages recent:
+ * the \Recent watermark is not raised. Files in new/ get UIDs like those
+ * in cur/ (kept when a later sync moves them, the uidlist being keyed by
+ * basename); their entries have in_new set. Only the uidlist is written
+ * (our index, not mail state); tmp/ is not cleaned. Counts as a sync of
+ * this handle for maildir_folder_changed(). */
 int maildir_sync_readonly(struct maildir_folder *folder,
 			  struct maildir_snapshot **snap_r, const char **error_r);
 void maildir_snapshot_free(struct maildir_snapshot **snap);
@@ -199,10 +230,11 @@ struct maildir_msg *maildir_snapshot_find(const struct maildir_snapshot *snap,
 /* What IMAP STATUS reports (RFC 3501 6.3.10). */
 struct maildir_status {
 	uint32_t messages;     /* in cur/ and new/ */
-	uint32_t recent;       /* in new/: \Recent to the next sync */
+	uint32_t recent;       /* \Recent to the next maildir_sync() */
 	uint32_t unseen;       /* without \Seen */
 	uint32_t uidnext;      /* after the UIDs given to new/ */
 	uint32_t uidvalidity;
+	uint64_t highest_modseq;  /* RFC 7162 3.1.7 */
 };
 
 /* Describe the folder without taking \Recent away: the sync of
@@ -247,6 +279,45 @@ int maildir_msg_set_flags(struct maildir_folder *folder, struct maildir_msg *msg
 int maildir_msg_store(struct maildir_folder *folder, struct maildir_msg *msg,
 		      enum maildir_flags_op op, unsigned flags, uint32_t keywords,
 		      const char **error_r);
+
+/* A change for maildir_msgs_store(). */
+struct maildir_store {
+	enum maildir_flags_op op;
+	unsigned flags;             /* enum maildir_flag */
+	uint32_t keywords;          /* keyword letters */
+	bool with_keywords;         /* op applies to the keywords too */
+	unsigned keep;              /* REPLACE leaves these flags as they are */
+	bool conditional;           /* RFC 7162 3.1.3 UNCHANGEDSINCE: */
+	uint64_t unchanged_since;   /* only messages whose modseq is <= this */
+};
+
+enum maildir_store_result {
+	MAILDIR_STORE_CHANGED,      /* stored: msg->modseq is the new one */
+	MAILDIR_STORE_UNCHANGED,    /* it had these flags already */
+	MAILDIR_STORE_MODIFIED,     /* conditional, and changed since: not
+				       stored (msg shows its current state) */
+	MAILDIR_STORE_EXPUNGED,     /* gone */
+};
+
+/* Apply st to count messages (from a snapshot of folder) in one critical
+ * section, with one new mod-sequence for all that change; results_r[i] is
+ * msgs[i]'s outcome, and msgs[i] is updated (filename, flags, keywords,
+ * modseq, in_new) to what is now on disk. A message found renamed by
+ * someone else is first recorded with a new mod-sequence, so a
+ * conditional store to it fails (MODIFIED). Adding a flag a message has,
+ * or removing one it lacks, changes nothing (RFC 7162 3.1.11). */
+int maildir_msgs_store(struct maildir_folder *folder,
+		       struct maildir_msg *const *msgs, size_t count,
+		       const struct maildir_store *st,
+		       enum maildir_store_result *results_r, const char **error_r);
+
+/* The UIDs (*uids_r, ascending, new array) expunged from the folder with a
+ * mod-sequence above modseq, as far as the log of expunges goes:
+ * *complete_r tells whether it holds every such expunge (it keeps the
+ * last MAILDIR_EXPUNGED_MAX). For QRESYNC's VANISHED (EARLIER). */
+int maildir_expunged_since(struct maildir_folder *folder, uint64_t modseq,
+			   uint32_t **uids_r, size_t *count_r, bool *complete_r,
+			   const char **error_r);
 
 /* ---- keywords (Dovecot's dovecot-keywords file) ----------------------- */
 

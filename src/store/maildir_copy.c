@@ -1,4 +1,5 @@
-/* maildir_copy.c — copy, expunge and move messages between folders.
+/* maildir_copy.c — copy, expunge and move messages between folders; the
+ * log of expunges (for QRESYNC).
  *
  * Copy: each message is hard-linked (or copied and fsync'd when a link is
  * impossible) into the destination's tmp/ without any lock, then all enter
@@ -212,6 +213,12 @@ static int unlink_msg(struct maildir_folder *folder, struct maildir_msg *msg,
 	return -1;
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
 /* fsync the folder's sub directory (cur or new). */
 static int fsync_sub(const struct maildir_folder *folder, const char *sub,
 		     const char **error_r)
@@ -226,12 +233,12 @@ int maildir_expunge(struct maildir_folder *folder,
 		    struct maildir_msg *const *msgs, size_t count,
 		    const char **error_r)
 {
-	struct uidlist ul;
+	struct uidlist *ul;
 	uint32_t *uids = xcalloc(count + 1, sizeof(*uids));
+	uint64_t modseq = 0;
 	bool from_new = false;
 	int lock_fd = -1, ret = -1, err;
 
-	memset(&ul, 0, sizeof(ul));
 	if (maildir_lock(folder->path, MAILDIR_UIDLIST_LOCK_NAME, false, &lock_fd,
 			 error_r) < 0)
 		goto out;
@@ -245,16 +252,15 @@ int maildir_expunge(struct maildir_folder *folder,
 	if (fsync_sub(folder, "cur", error_r) < 0 ||
 	    (from_new && fsync_sub(folder, "new", error_r) < 0))
 		goto out;
-	if (uidlist_read(folder, &ul, error_r) < 0)
+	if (uidlist_load(folder, &ul, error_r) < 0)
 		goto out;
-	if (uidlist_remove_uids(&ul, uids, count) > 0 &&
-	    uidlist_write(folder, &ul, error_r) < 0)
+	uidlist_remove_uids(ul, uids, count, &modseq);
+	if (uidlist_write(folder, ul, error_r) < 0)
 		goto out;
 	ret = 0;
 out:
 	err = errno;
 	maildir_unlock(&lock_fd);
-	uidlist_free(&ul);
 	free(uids);
 	errno = err;
 	return ret;
@@ -267,4 +273,41 @@ int maildir_move(struct maildir_folder *src, struct maildir_msg *const *msgs,
 	if (maildir_copy(src, msgs, count, dst, uids_r, error_r) < 0)
 		return -1;
 	return maildir_expunge(src, msgs, count, error_r);
+}
+
+int maildir_expunged_since(struct maildir_folder *folder, uint64_t modseq,
+			   uint32_t **uids_r, size_t *count_r, bool *complete_r,
+			   const char **error_r)
+{
+	struct uidlist *ul;
+	uint32_t *uids = NULL;
+	size_t n = 0;
+	int lock_fd = -1, ret = -1, err;
+
+	if (maildir_lock(folder->path, MAILDIR_UIDLIST_LOCK_NAME, false, &lock_fd,
+			 error_r) < 0)
+		return -1;
+	if (uidlist_load(folder, &ul, error_r) < 0 ||
+	    uidlist_write(folder, ul, error_r) < 0)     /* a new list */
+		goto out;
+	uids = xcalloc(ul->exp_end - ul->exp_start + 1, sizeof(*uids));
+	for (size_t i = ul->exp_start; i < ul->exp_end; i++) {
+		if (ul->expunged[i].modseq > modseq)
+			uids[n++] = ul->expunged[i].uid;
+	}
+	qsort(uids, n, sizeof(*uids), cmp_u32);
+	*complete_r = modseq >= ul->vanished_since;
+	ret = 0;
+out:
+	err = errno;
+	maildir_unlock(&lock_fd);
+	if (ret < 0) {
+		free(uids);
+		uids = NULL;
+		n = 0;
+	}
+	*uids_r = uids;
+	*count_r = n;
+	errno = err;
+	return ret;
 }

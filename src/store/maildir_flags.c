@@ -154,13 +154,15 @@ struct flag_change {
 	unsigned flags;
 	uint32_t keywords;
 	bool with_keywords;
+	unsigned keep;              /* flags REPLACE leaves as they are */
 };
 
 /* The name *name should have after ch. New string. */
 static char *changed_name(const char *name, const struct flag_change *ch)
 {
-	unsigned flags = apply_op(ch->op, maildir_flags_from_filename(name),
-				  ch->flags);
+	unsigned old = maildir_flags_from_filename(name);
+	unsigned flags = (apply_op(ch->op, old, ch->flags) & ~ch->keep) |
+		(old & ch->keep);
 	uint32_t keywords = maildir_keywords_from_filename(name);
 	if (ch->with_keywords)
 		keywords = apply_op(ch->op, keywords, ch->keywords);
@@ -222,51 +224,183 @@ static int rename_flags(struct maildir_folder *folder, struct maildir_msg *msg,
 	return ret;
 }
 
-static int change_flags(struct maildir_folder *folder, struct maildir_msg *msg,
-			const struct flag_change *ch, const char **error_r)
+/* Is msg's file still at *name (new/ when *in_new, else cur/)? Else find
+ * it in cur/ by basename. 0 = found (*name, *in_new updated), -1 with
+ * errno: ENOENT gone. */
+static int locate(struct maildir_folder *folder, const struct maildir_msg *msg,
+		  char **name, bool *in_new, const char **error_r)
 {
-	char *name = xstrdup(msg->filename);
-	bool in_new = msg->in_new;
-	int lock_fd = -1, ret, err;
+	char *path = xasprintf("%s/%s/%s", folder->path, *in_new ? "new" : "cur",
+			       *name);
+	struct stat st;
+	int r = lstat(path, &st), err = errno;
 
-	/* Under the folder lock so that a concurrent sync of ours never sees
-	 * the file half-way (neither name) and forgets its UID. */
-	if (maildir_lock(folder->path, MAILDIR_UIDLIST_LOCK_NAME, false, &lock_fd,
-			 error_r) < 0) {
-		free(name);
+	if (r == 0 || err != ENOENT) {
+		if (r < 0)
+			*error_r = errfmt("%s: %s", path, strerror(err));
+		free(path);
+		errno = err;
+		return r;
+	}
+	free(path);
+	char *found = maildir_find_basename(folder->path, msg->basename);
+	if (found == NULL) {
+		*error_r = errfmt("message %" PRIu32 " was expunged", msg->uid);
+		errno = ENOENT;
 		return -1;
 	}
-	ret = rename_flags(folder, msg, &name, &in_new, ch, error_r);
-	err = errno;
-	maildir_unlock(&lock_fd);
-	if (ret == 0) {
-		free(msg->filename);
-		msg->filename = name;
-		msg->in_new = false;
-		msg->flags = maildir_flags_from_filename(name);
-		msg->keywords = maildir_keywords_from_filename(name);
-	} else {
-		free(name);
+	free(*name);
+	*name = found;
+	*in_new = false;
+	return 0;
+}
+
+/* The store under way: the change and the uidlist it records into. */
+struct store_ctx {
+	struct maildir_folder *folder;
+	struct uidlist *ul;
+	const struct maildir_store *st;
+	struct flag_change ch;
+	uint64_t modseq;            /* the operation's; 0 until used */
+};
+
+/* Record entry i's flags as the file name shows them; true when that is a
+ * change (made by someone else: it gets a new mod-sequence). */
+static bool record_current(struct store_ctx *sc, size_t i, const char *name)
+{
+	const struct uidlist_entry *e = &sc->ul->entries[i];
+	unsigned flags = maildir_flags_from_filename(name);
+	uint32_t keywords = maildir_keywords_from_filename(name);
+
+	if (!e->has_flags) {
+		uidlist_fill_flags(sc->ul, i, flags, keywords);
+		return false;
 	}
+	if (flags == e->flags && keywords == e->keywords)
+		return false;
+	uidlist_set_flags(sc->ul, i, flags, keywords,
+			  uidlist_op_modseq(sc->ul, &sc->modseq));
+	return true;
+}
+
+/* Store to one message (see maildir_msgs_store); *name and *in_new are
+ * its file's, updated. */
+static int store_one(struct store_ctx *sc, struct maildir_msg *msg, char **name,
+		     bool *in_new, enum maildir_store_result *result_r,
+		     const char **error_r)
+{
+	ssize_t i = uidlist_find(sc->ul, msg->uid);
+
+	*result_r = MAILDIR_STORE_EXPUNGED;
+	if (i < 0 || sc->ul->entries[i].gone)
+		return 0;
+	if (locate(sc->folder, msg, name, in_new, error_r) < 0)
+		return errno == ENOENT ? 0 : -1;
+	bool changed = record_current(sc, (size_t)i, *name);
+	if (sc->st->conditional &&
+	    sc->ul->entries[i].modseq > sc->st->unchanged_since) {
+		*result_r = MAILDIR_STORE_MODIFIED;
+		return 0;
+	}
+	if (rename_flags(sc->folder, msg, name, in_new, &sc->ch, error_r) < 0)
+		return errno == ENOENT ? 0 : -1;
+	changed |= record_current(sc, (size_t)i, *name);
+	*result_r = changed ? MAILDIR_STORE_CHANGED : MAILDIR_STORE_UNCHANGED;
+	return 0;
+}
+
+/* msg as its file is now. */
+static void msg_update(struct maildir_msg *msg, char *name, bool in_new,
+		       uint64_t modseq)
+{
+	free(msg->filename);
+	msg->filename = name;
+	msg->in_new = in_new;
+	msg->flags = maildir_flags_from_filename(name);
+	msg->keywords = maildir_keywords_from_filename(name);
+	msg->modseq = modseq;
+}
+
+/* The stores of maildir_msgs_store() with the folder lock held. */
+static int store_locked(struct store_ctx *sc, struct maildir_msg *const *msgs,
+			size_t count, enum maildir_store_result *results_r,
+			const char **error_r)
+{
+	if (uidlist_load(sc->folder, &sc->ul, error_r) < 0)
+		return -1;
+	for (size_t k = 0; k < count; k++) {
+		struct maildir_msg *msg = msgs[k];
+		char *name = xstrdup(msg->filename);
+		bool in_new = msg->in_new;
+		if (store_one(sc, msg, &name, &in_new, &results_r[k], error_r) < 0) {
+			free(name);
+			return -1;
+		}
+		ssize_t i = uidlist_find(sc->ul, msg->uid);
+		if (results_r[k] == MAILDIR_STORE_EXPUNGED || i < 0)
+			free(name);
+		else
+			msg_update(msg, name, in_new, sc->ul->entries[i].modseq);
+	}
+	return uidlist_write(sc->folder, sc->ul, error_r);
+}
+
+int maildir_msgs_store(struct maildir_folder *folder,
+		       struct maildir_msg *const *msgs, size_t count,
+		       const struct maildir_store *st,
+		       enum maildir_store_result *results_r, const char **error_r)
+{
+	struct store_ctx sc = { .folder = folder, .st = st,
+				.ch = { st->op, st->flags & MAILDIR_FLAGS_ALL,
+					st->keywords & MAILDIR_KEYWORDS_ALL,
+					st->with_keywords,
+					st->op == MAILDIR_FLAGS_REPLACE ? st->keep : 0 } };
+	int lock_fd = -1;
+
+	/* Under the folder lock so that a concurrent sync of ours never sees
+	 * a file half-way (neither name) and forgets its UID, and every
+	 * rename is recorded with its mod-sequence before anyone looks. */
+	if (maildir_lock(folder->path, MAILDIR_UIDLIST_LOCK_NAME, false, &lock_fd,
+			 error_r) < 0)
+		return -1;
+	int ret = store_locked(&sc, msgs, count, results_r, error_r);
+	int err = errno;
+	maildir_unlock(&lock_fd);
 	errno = err;
 	return ret;
+}
+
+/* One unconditional store; ENOENT when the message is gone. */
+static int store_single(struct maildir_folder *folder, struct maildir_msg *msg,
+			const struct maildir_store *st, const char **error_r)
+{
+	enum maildir_store_result result;
+
+	if (maildir_msgs_store(folder, &msg, 1, st, &result, error_r) < 0)
+		return -1;
+	if (result == MAILDIR_STORE_EXPUNGED) {
+		*error_r = errfmt("message %" PRIu32 " was expunged", msg->uid);
+		errno = ENOENT;
+		return -1;
+	}
+	return 0;
 }
 
 int maildir_msg_set_flags(struct maildir_folder *folder, struct maildir_msg *msg,
 			  enum maildir_flags_op op, unsigned flags,
 			  const char **error_r)
 {
-	struct flag_change ch = { op, flags & MAILDIR_FLAGS_ALL, 0, false };
-	return change_flags(folder, msg, &ch, error_r);
+	struct maildir_store st = { .op = op, .flags = flags };
+	return store_single(folder, msg, &st, error_r);
 }
 
 int maildir_msg_store(struct maildir_folder *folder, struct maildir_msg *msg,
 		      enum maildir_flags_op op, unsigned flags, uint32_t keywords,
 		      const char **error_r)
 {
-	struct flag_change ch = { op, flags & MAILDIR_FLAGS_ALL,
-				  keywords & MAILDIR_KEYWORDS_ALL, true };
-	return change_flags(folder, msg, &ch, error_r);
+	struct maildir_store st = { .op = op, .flags = flags, .keywords = keywords,
+				    .with_keywords = true };
+	return store_single(folder, msg, &st, error_r);
 }
 
 char *maildir_find_basename(const char *dir, const char *basename)

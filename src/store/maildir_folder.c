@@ -63,6 +63,7 @@ void maildir_folder_close(struct maildir_folder **folder)
 	free((*folder)->root);
 	free((*folder)->name);
 	free((*folder)->path);
+	uidlist_free(&(*folder)->ul);
 	x_free(folder);
 }
 

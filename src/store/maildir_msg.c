@@ -232,12 +232,12 @@ int maildir_enter_cur(struct maildir_folder *folder, struct maildir_entering *in
 		      size_t n, uint32_t *uids_r, uint32_t *uidvalidity_r,
 		      const char **error_r)
 {
-	struct uidlist ul;
+	struct uidlist *ul;
 	char *cur = fs_join(folder->path, "cur");
 	int lock_fd = -1, ret = -1, err = 0;
+	uint64_t modseq = 0;
 	size_t done = 0;
 
-	memset(&ul, 0, sizeof(ul));
 	if (maildir_lock(folder->path, MAILDIR_UIDLIST_LOCK_NAME, false, &lock_fd,
 			 error_r) < 0)
 		goto out;
@@ -251,21 +251,23 @@ int maildir_enter_cur(struct maildir_folder *folder, struct maildir_entering *in
 			goto fail;
 		}
 	}
-	if (fs_fsync_dir(cur, error_r) < 0 || uidlist_read(folder, &ul, error_r) < 0)
+	if (fs_fsync_dir(cur, error_r) < 0 || uidlist_load(folder, &ul, error_r) < 0)
 		goto fail;
 	for (size_t i = 0; i < n; i++) {
 		size_t blen = maildir_basename_len(in[i].filename);
 		char *base = xstrndup(in[i].filename, blen);
-		int r = uidlist_add(&ul, base, in[i].size, in[i].vsize, in[i].date,
-				    &uids_r[i], error_r);
+		int r = uidlist_add(ul, base, in[i].size, in[i].vsize, in[i].date,
+				    maildir_flags_from_filename(in[i].filename),
+				    maildir_keywords_from_filename(in[i].filename),
+				    uidlist_op_modseq(ul, &modseq), &uids_r[i], error_r);
 		free(base);
 		if (r < 0)
 			goto fail;
 	}
-	if (uidlist_write(folder, &ul, error_r) < 0)
+	if (uidlist_write(folder, ul, error_r) < 0)
 		goto fail;
 	if (uidvalidity_r != NULL)
-		*uidvalidity_r = ul.uidvalidity;
+		*uidvalidity_r = ul->uidvalidity;
 	ret = 0;
 	goto out;
 fail:
@@ -279,7 +281,6 @@ fail:
 out:
 	err = errno;
 	maildir_unlock(&lock_fd);
-	uidlist_free(&ul);
 	free(cur);
 	errno = err;
 	return ret;

@@ -3,6 +3,7 @@
 #define SEALPOST_MAILDIR_PRIVATE_H
 
 #include "store/maildir.h"
+#include "lib/util.h"
 
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -33,6 +34,7 @@ struct maildir_folder {
 	struct timespec new_mtime, cur_mtime, uidlist_mtime;
 	ino_t uidlist_ino;
 	off_t uidlist_size;
+	struct uidlist *ul;    /* the uidlist as last read (uidlist_load()) */
 };
 
 /* ---- locks (maildir_lock.c) ---- */
@@ -54,40 +56,100 @@ char *maildir_name_to_dirent(const char *name);
 char *maildir_dirent_to_name(const char *dirent);
 
 /* ---- uidlist (maildir_uidlist.c) ---- */
+/* The uidlist is compacted (rewritten) once its superseded lines exceed
+ * its live ones by this many: appends stay cheap, the file bounded. */
+#define MAILDIR_UIDLIST_COMPACT_SLACK 1024
+
 struct uidlist_entry {
 	uint32_t uid;
-	bool has_size, has_vsize, has_date;
+	bool has_size, has_vsize, has_date, has_flags;
+	bool gone;              /* expunged (dropped at the next compaction) */
 	uint64_t size, vsize;
 	int64_t date;
+	uint64_t modseq;        /* its mod-sequence (RFC 7162 3.1) */
+	unsigned flags;         /* enum maildir_flag as last recorded */
+	uint32_t keywords;      /* keyword letters as last recorded */
 	char *basename;
 };
 
+struct uidlist_expunged {
+	uint32_t uid;
+	uint64_t modseq;
+};
+
+/* The state of a folder's uidlist: the messages and the log of expunges.
+ * A handle keeps it between operations (struct maildir_folder::ul) and
+ * reads only what others appended since (see maildir_uidlist.c). */
 struct uidlist {
 	uint32_t uidvalidity;
 	uint32_t nextuid;
+	uint32_t first_recent;  /* UIDs from here are \Recent for the next
+				   maildir_sync() */
+	uint64_t highest_modseq;
+	uint64_t vanished_since;  /* the expunge log is complete above this */
+	uint64_t gen;           /* counts rewrites; part of the header line */
 	struct uidlist_entry *entries;  /* ascending uid */
 	size_t count, cap;
-	size_t persisted;   /* entries already in the file (a prefix) */
+	uint32_t last_uid;      /* the highest UID an entry ever had */
+	struct uidlist_expunged *expunged;  /* ascending modseq, from exp_start */
+	size_t exp_start, exp_end, exp_cap;
 	bool exists;        /* our file exists */
 	bool rewrite;       /* the file must be rewritten, not appended to */
+	bool upgraded;      /* read from version 1 or dovecot-uidlist */
+	bool dirty;         /* changed since read or written */
+	/* what is on disk (the cache's identity) */
+	bool loaded;
+	char *header;       /* the header line as read or written, with '\n' */
+	dev_t dev;
+	ino_t ino;
+	off_t size;         /* bytes read: up to the last complete line */
+	size_t file_lines;  /* lines after the header */
+	struct buf pending; /* record lines not yet appended */
 };
 
-/* Read folder's uidlist (caller holds the folder lock). Without one, import
- * dovecot-uidlist, or start empty with a new UIDVALIDITY. */
-int uidlist_read(struct maildir_folder *folder, struct uidlist *ul,
+/* The folder's uidlist, brought up to date (caller holds the folder lock):
+ * the handle's copy plus what others appended since, or a full read when
+ * the file was rewritten. Without a file, dovecot-uidlist is imported, or
+ * an empty list starts with a new UIDVALIDITY. The list stays the
+ * handle's; changes made to it are kept by uidlist_write(), and dropped
+ * (re-read) by the next uidlist_load() otherwise. */
+int uidlist_load(struct maildir_folder *folder, struct uidlist **ul_r,
 		 const char **error_r);
-/* Give basename the next UID; the entry is added at the end. -1 when UIDs
- * are exhausted. */
+/* Free the handle's copy (maildir_folder_close()). */
+void uidlist_free(struct uidlist **ul);
+/* The mod-sequence of the operation under way: *op_modseq, given a new one
+ * (the highest + 1) on first use. Call it only for a change recorded. */
+uint64_t uidlist_op_modseq(struct uidlist *ul, uint64_t *op_modseq);
+/* Give basename the next UID with mod-sequence modseq; the entry is added
+ * at the end. -1 (EOVERFLOW) when UIDs are exhausted. */
 int uidlist_add(struct uidlist *ul, const char *basename, uint64_t size,
-		uint64_t vsize, int64_t date, uint32_t *uid_r,
-		const char **error_r);
-/* Drop the entries of the n uids (sorted in place); the file will be
- * rewritten. Returns how many were dropped. */
-size_t uidlist_remove_uids(struct uidlist *ul, uint32_t *uids, size_t n);
-/* Persist: append the new entries or rewrite atomically; fsync'd. */
+		uint64_t vsize, int64_t date, unsigned flags, uint32_t keywords,
+		uint64_t modseq, uint32_t *uid_r, const char **error_r);
+/* The index of uid's entry, or -1. */
+ssize_t uidlist_find(const struct uidlist *ul, uint32_t uid);
+/* Record that entry i has flags and keywords now, changed at modseq. */
+void uidlist_set_flags(struct uidlist *ul, size_t i, unsigned flags,
+		       uint32_t keywords, uint64_t modseq);
+/* Record entry i's flags without a change (they were not known). */
+void uidlist_fill_flags(struct uidlist *ul, size_t i, unsigned flags,
+			uint32_t keywords);
+/* Drop the entries of the n uids (sorted in place), logging them as
+ * expunged at the operation's mod-sequence. Returns how many were
+ * dropped. */
+size_t uidlist_remove_uids(struct uidlist *ul, uint32_t *uids, size_t n,
+			   uint64_t *op_modseq);
+/* Drop entry i (gone from the folder), logged as expunged at the
+ * operation's mod-sequence; call uidlist_compact() after a batch. */
+void uidlist_drop(struct uidlist *ul, size_t i, uint64_t *op_modseq);
+/* Remove the entries dropped. */
+void uidlist_compact(struct uidlist *ul);
+/* Raise the first \Recent UID (never lowers it). */
+void uidlist_set_first_recent(struct uidlist *ul, uint32_t uid);
+/* Persist what changed: append the new record lines (one write, fsync'd),
+ * or rewrite atomically (temp, fsync, rename) when the file is new, was
+ * damaged, or has grown past MAILDIR_UIDLIST_COMPACT_SLACK. */
 int uidlist_write(struct maildir_folder *folder, struct uidlist *ul,
 		  const char **error_r);
-void uidlist_free(struct uidlist *ul);
 /* A UIDVALIDITY never handed out before in this mailbox. */
 int uidlist_new_uidvalidity(const char *root, uint32_t *uidvalidity_r,
 			    const char **error_r);
@@ -97,9 +159,9 @@ int uidlist_new_uidvalidity(const char *root, uint32_t *uidvalidity_r,
 char *maildir_find_basename(const char *dir, const char *basename);
 
 /* ---- sync (maildir_sync.c) ---- */
-/* maildir_sync() with the folder lock already held; ul is left loaded
- * with the current uidlist (the caller frees it). */
-int maildir_sync_locked(struct maildir_folder *folder, struct uidlist *ul,
+/* maildir_sync() with the folder lock already held; folder->ul is left
+ * loaded with the current uidlist. */
+int maildir_sync_locked(struct maildir_folder *folder,
 			struct maildir_snapshot **snap_r, const char **error_r);
 /* maildir_sync_readonly() that leaves this handle's change stamps
  * untouched (STATUS). */

@@ -153,18 +153,19 @@ out:;
 	return ret;
 }
 
-/* Move every message of INBOX (locked, synced into ul/snap) to target
+/* Move every message of INBOX (locked, synced into snap) to target
  * (locked), giving them UIDs there; drop them from INBOX's uidlist. */
-static int move_messages(struct maildir_folder *inbox, struct uidlist *ul,
+static int move_messages(struct maildir_folder *inbox,
 			 const struct maildir_snapshot *snap,
 			 struct maildir_folder *target, const char **error_r)
 {
-	struct uidlist tul;
+	struct uidlist *tul, *ul = inbox->ul;
 	uint32_t *moved = xcalloc(snap->count + 1, sizeof(*moved));
+	uint64_t tmodseq = 0, modseq = 0;
 	size_t n = 0;
 	int ret = -1;
 
-	if (uidlist_read(target, &tul, error_r) < 0)
+	if (uidlist_load(target, &tul, error_r) < 0)
 		goto out;
 	for (size_t i = 0; i < snap->count; i++) {
 		const struct maildir_msg *m = &snap->msgs[i];
@@ -177,23 +178,24 @@ static int move_messages(struct maildir_folder *inbox, struct uidlist *ul,
 		free(to);
 		if (r < 0 && err != ENOENT)
 			break;  /* persist what moved, then fail */
-		if (r == 0 && uidlist_add(&tul, m->basename, m->size, m->vsize,
-					  (int64_t)m->internal_date, NULL,
+		if (r == 0 && uidlist_add(tul, m->basename, m->size, m->vsize,
+					  (int64_t)m->internal_date, m->flags,
+					  m->keywords,
+					  uidlist_op_modseq(tul, &tmodseq), NULL,
 					  error_r) < 0)
 			break;
 		moved[n++] = m->uid;
 	}
 	char *tcur = fs_join(target->path, "cur"), *icur = fs_join(inbox->path, "cur");
 	bool all = n == snap->count;
+	uidlist_remove_uids(ul, moved, n, &modseq);
 	if (fs_fsync_dir(tcur, error_r) == 0 && fs_fsync_dir(icur, error_r) == 0 &&
-	    uidlist_write(target, &tul, error_r) == 0 &&
-	    (uidlist_remove_uids(ul, moved, n) == 0 ||
-	     uidlist_write(inbox, ul, error_r) == 0))
+	    uidlist_write(target, tul, error_r) == 0 &&
+	    uidlist_write(inbox, ul, error_r) == 0)
 		ret = all ? 0 : -1;
 	free(tcur);
 	free(icur);
 out:
-	uidlist_free(&tul);
 	free(moved);
 	return ret;
 }
@@ -203,10 +205,8 @@ static int rename_inbox(const char *root, const char *new_name,
 {
 	struct maildir_folder *inbox = NULL, *target = NULL;
 	struct maildir_snapshot *snap = NULL;
-	struct uidlist ul;
 	int inbox_lock = -1, target_lock = -1, ret = -1;
 
-	memset(&ul, 0, sizeof(ul));
 	char *path = maildir_name_to_path(root, new_name);
 	bool exists = fs_exists(path);
 	free(path);
@@ -225,14 +225,13 @@ static int rename_inbox(const char *root, const char *new_name,
 			 &inbox_lock, error_r) < 0 ||
 	    maildir_lock(target->path, MAILDIR_UIDLIST_LOCK_NAME, false,
 			 &target_lock, error_r) < 0 ||
-	    maildir_sync_locked(inbox, &ul, &snap, error_r) < 0)
+	    maildir_sync_locked(inbox, &snap, error_r) < 0)
 		goto out;
-	ret = move_messages(inbox, &ul, snap, target, error_r);
+	ret = move_messages(inbox, snap, target, error_r);
 out:;
 	int err = errno;
 	maildir_unlock(&target_lock);
 	maildir_unlock(&inbox_lock);
-	uidlist_free(&ul);
 	maildir_snapshot_free(&snap);
 	maildir_folder_close(&inbox);
 	maildir_folder_close(&target);

@@ -1,11 +1,11 @@
 /* maildir_status.c — STATUS counts without taking \Recent.
  *
- * A sync moves new/ to cur/, and whoever moves a message is the one
- * session that sees it \Recent. STATUS must not be that session (RFC 3501
- * 6.3.10: STATUS does not change \Recent), so it counts from the sync of a
- * read-only view, which gives new/ its UIDs where it is: every message is
- * counted once, whichever of new/ and cur/ holds it, and UIDNEXT is the
- * uidlist's own. */
+ * A full sync takes \Recent (it raises the folder's watermark). STATUS
+ * must not (RFC 3501 6.3.10: STATUS does not change \Recent), so it counts
+ * from the sync of a read-only view, which leaves the watermark and gives
+ * new/ its UIDs where it is: every message is counted once, whichever of
+ * new/ and cur/ holds it, RECENT is what the next SELECT will see, and
+ * UIDNEXT and HIGHESTMODSEQ are the uidlist's own. */
 #include "store/maildir_private.h"
 #include "lib/util.h"
 
@@ -23,6 +23,7 @@ int maildir_status(struct maildir_folder *folder, struct maildir_status *st_r,
 	st_r->messages = (uint32_t)snap->count;
 	st_r->recent = (uint32_t)snap->recent_count;
 	st_r->uidnext = snap->uidnext;
+	st_r->highest_modseq = snap->highest_modseq;
 	for (size_t i = 0; i < snap->count; i++) {
 		if (!(snap->msgs[i].flags & MAILDIR_FLAG_SEEN))
 			st_r->unseen++;

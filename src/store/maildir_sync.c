@@ -2,14 +2,17 @@
  *
  * Under the folder lock: move new/ into cur/ (as a mail reader does), scan
  * cur/, match files to uidlist entries by basename, give unknown files the
- * next UIDs (oldest first), forget entries whose files are gone, persist,
- * and hand out a snapshot. readdir() may miss a file that another program
- * renames during the scan, so an entry is only forgotten when a second scan
- * misses it too. Our own renames (flag changes) take the same lock.
+ * next UIDs (oldest first), forget entries whose files are gone (logged as
+ * expunged), record flags changed by others, persist, and hand out a
+ * snapshot. readdir() may miss a file that another program renames during
+ * the scan, so an entry is only forgotten when a second scan misses it
+ * too. Our own renames (flag changes) take the same lock and record their
+ * change, so a sync never mistakes them for someone else's.
  *
- * Whoever moves a message out of new/ is the one session that sees it
- * \Recent. A read-only view (EXAMINE) and STATUS must not be that session
- * (RFC 3501 6.3.2, 6.3.10), so their syncs scan new/ where it is: its files
+ * \Recent is the uidlist's watermark (maildir.h): a full sync reports the
+ * messages at or above it and raises it past them. A read-only view
+ * (EXAMINE) and STATUS must not take \Recent (RFC 3501 6.3.2, 6.3.10), so
+ * their syncs leave the watermark and new/ where they are: new/'s files
  * get UIDs by basename like those of cur/ and keep them when a later full
  * sync moves them. new/ is scanned before cur/, so a file another program
  * moves from one to the other meanwhile is seen in at least one. */
@@ -357,6 +360,8 @@ struct sync_ctx {
 	struct scan_file **match;   /* file of ul->entries[i], or NULL */
 	char **moved;               /* basenames moved from new/, sorted */
 	size_t n_moved;
+	uint64_t modseq;            /* this sync's mod-sequence; 0 until used */
+	uint32_t first_recent;      /* the \Recent watermark as found */
 };
 
 /* measure() the file f of the scan where it was found. */
@@ -382,36 +387,61 @@ static size_t match_entries(struct sync_ctx *ctx)
 	return missing;
 }
 
-/* Forget the entries whose files are gone; fill fields an entry lacks
- * (imported or hand-written lines). */
+/* Fill the fields an entry lacks (imported or hand-written lines). */
+static int fill_entry(struct sync_ctx *ctx, size_t i, const char **error_r)
+{
+	struct uidlist_entry *e = &ctx->ul->entries[i];
+
+	if (e->has_size && e->has_vsize && e->has_date)
+		return 0;
+	int r = measure_file(ctx, ctx->match[i], &e->size, &e->vsize, &e->date,
+			     error_r);
+	if (r < 0)
+		return -1;
+	e->has_size = e->has_vsize = e->has_date = r == 0;
+	ctx->ul->rewrite = ctx->ul->dirty = true;
+	return 0;
+}
+
+/* The flags the file of entry i shows: recorded when unknown, a change
+ * (with this sync's mod-sequence) when they differ from the uidlist's. */
+static void note_flags(struct sync_ctx *ctx, size_t i)
+{
+	struct uidlist *ul = ctx->ul;
+	const struct uidlist_entry *e = &ul->entries[i];
+	const char *name = ctx->match[i]->filename;
+	unsigned flags = maildir_flags_from_filename(name);
+	uint32_t keywords = maildir_keywords_from_filename(name);
+
+	if (!e->has_flags)
+		uidlist_fill_flags(ul, i, flags, keywords);
+	else if (flags != e->flags || keywords != e->keywords)
+		uidlist_set_flags(ul, i, flags, keywords,
+				  uidlist_op_modseq(ul, &ctx->modseq));
+}
+
+/* Forget the entries whose files are gone (logged as expunged), note flag
+ * changes, fill what entries lack. */
 static int drop_and_fill(struct sync_ctx *ctx, const char **error_r)
 {
 	struct uidlist *ul = ctx->ul;
 	size_t out = 0;
 
 	for (size_t i = 0; i < ul->count; i++) {
-		struct uidlist_entry *e = &ul->entries[i];
-		struct scan_file *f = ctx->match[i];
-		if (f == NULL) {
-			free(e->basename);
-			ul->rewrite = true;
+		if (ctx->match[i] == NULL) {
+			uidlist_drop(ul, i, &ctx->modseq);
 			continue;
 		}
-		f->used = true;
-		if (!e->has_size || !e->has_vsize || !e->has_date) {
-			int r = measure_file(ctx, f, &e->size, &e->vsize, &e->date,
-					     error_r);
-			if (r < 0)
-				return -1;
-			e->has_size = e->has_vsize = e->has_date = r == 0;
-			ul->rewrite = true;
-		}
-		ctx->match[out] = f;
-		ul->entries[out++] = *e;
+		ctx->match[i]->used = true;
+		if (fill_entry(ctx, i, error_r) < 0)
+			return -1;
+		note_flags(ctx, i);
 	}
-	ul->count = out;
-	if (ul->persisted > out)
-		ul->persisted = out;
+	for (size_t i = 0; i < ul->count; i++) {
+		if (!ul->entries[i].gone)
+			ctx->match[out++] = ctx->match[i];
+	}
+	uidlist_compact(ul);
 	return 0;
 }
 
@@ -451,8 +481,12 @@ static int assign_new(struct sync_ctx *ctx, const char **error_r)
 	ctx->match = xrealloc(ctx->match,
 			      (ctx->ul->count + n + 1) * sizeof(*ctx->match));
 	for (size_t i = 0; i < n; i++) {
+		const char *name = nf[i].f->filename;
 		if (uidlist_add(ctx->ul, nf[i].f->basename, nf[i].size, nf[i].vsize,
-				nf[i].date, NULL, error_r) < 0)
+				nf[i].date, maildir_flags_from_filename(name),
+				maildir_keywords_from_filename(name),
+				uidlist_op_modseq(ctx->ul, &ctx->modseq), NULL,
+				error_r) < 0)
 			goto out;
 		ctx->match[ctx->ul->count - 1] = nf[i].f;
 		nf[i].f->used = true;
@@ -463,6 +497,24 @@ out:
 	return ret;
 }
 
+/* A list read from version 1 (or Dovecot's) knew \Recent as "still in
+ * new/": those messages stay recent, the others are not. */
+static void upgrade_recent(struct sync_ctx *ctx)
+{
+	struct uidlist *ul = ctx->ul;
+	uint32_t first = ul->nextuid;
+
+	for (size_t i = 0; i < ul->count; i++) {
+		const struct uidlist_entry *e = &ul->entries[i];
+		bool was_new = ctx->match[i]->in_new || (ctx->n_moved > 0 &&
+			bsearch(&e->basename, ctx->moved, ctx->n_moved,
+				sizeof(*ctx->moved), cmp_str) != NULL);
+		if (was_new && e->uid < first)
+			first = e->uid;
+	}
+	ul->first_recent = first;
+}
+
 static struct maildir_snapshot *build_snapshot(struct sync_ctx *ctx)
 {
 	struct maildir_snapshot *snap = xcalloc(1, sizeof(*snap));
@@ -470,6 +522,7 @@ static struct maildir_snapshot *build_snapshot(struct sync_ctx *ctx)
 
 	snap->uidvalidity = ul->uidvalidity;
 	snap->uidnext = ul->nextuid;
+	snap->highest_modseq = ul->highest_modseq;
 	snap->count = ul->count;
 	snap->msgs = xcalloc(ul->count, sizeof(*snap->msgs));
 	for (size_t i = 0; i < ul->count; i++) {
@@ -483,10 +536,9 @@ static struct maildir_snapshot *build_snapshot(struct sync_ctx *ctx)
 		m->size = e->size;
 		m->vsize = e->vsize;
 		m->internal_date = (time_t)e->date;
+		m->modseq = e->modseq;
 		m->in_new = ctx->match[i]->in_new;
-		m->recent = m->in_new || (ctx->n_moved > 0 &&
-			bsearch(&e->basename, ctx->moved, ctx->n_moved,
-				sizeof(*ctx->moved), cmp_str) != NULL);
+		m->recent = e->uid >= ctx->first_recent;
 		if (m->recent)
 			snap->recent_count++;
 	}
@@ -578,33 +630,36 @@ static int open_sub(const struct maildir_folder *folder, const char *sub,
 	return 0;
 }
 
-/* The sync under the folder lock. */
-static int sync_locked(struct maildir_folder *folder, struct uidlist *ul,
-		       enum sync_mode mode, struct maildir_snapshot **snap_r,
-		       const char **error_r)
+/* The sync under the folder lock; folder->ul is left loaded. */
+static int sync_locked(struct maildir_folder *folder, enum sync_mode mode,
+		       struct maildir_snapshot **snap_r, const char **error_r)
 {
-	struct sync_ctx ctx = { .folder = folder, .ul = ul, .cur_fd = -1,
-				.new_fd = -1 };
+	struct sync_ctx ctx = { .folder = folder, .cur_fd = -1, .new_fd = -1 };
 	bool take_new = mode == SYNC_TAKE_NEW;
 	struct timespec new_mtime, cur_mtime;
 	int ret = -1;
 
-	memset(ul, 0, sizeof(*ul));
 	/* Stamps before looking: a change during the sync shows next time. */
 	stamp(folder->path, "new", &new_mtime, NULL);
 	if (take_new &&
 	    move_new(folder->path, &ctx.moved, &ctx.n_moved, error_r) < 0)
 		goto out;
 	stamp(folder->path, "cur", &cur_mtime, NULL);
-	if (uidlist_read(folder, ul, error_r) < 0 ||
+	if (uidlist_load(folder, &ctx.ul, error_r) < 0 ||
 	    scan_and_match(&ctx, !take_new, error_r) < 0 ||
 	    open_sub(folder, "cur", &ctx.cur_fd, error_r) < 0 ||
 	    (!take_new && open_sub(folder, "new", &ctx.new_fd, error_r) < 0))
 		goto out;
-	if (drop_and_fill(&ctx, error_r) < 0 || assign_new(&ctx, error_r) < 0)
+	if (drop_and_fill(&ctx, error_r) < 0)
 		goto out;
-	if ((!ul->exists || ul->rewrite || ul->persisted < ul->count) &&
-	    uidlist_write(folder, ul, error_r) < 0)
+	if (ctx.ul->upgraded)
+		upgrade_recent(&ctx);
+	ctx.first_recent = ctx.ul->first_recent;
+	if (assign_new(&ctx, error_r) < 0)
+		goto out;
+	if (take_new)
+		uidlist_set_first_recent(ctx.ul, ctx.ul->nextuid);
+	if (uidlist_write(folder, ctx.ul, error_r) < 0)
 		goto out;
 	*snap_r = build_snapshot(&ctx);
 	if (mode != SYNC_STATUS)
@@ -621,26 +676,24 @@ out:
 	return ret;
 }
 
-int maildir_sync_locked(struct maildir_folder *folder, struct uidlist *ul,
+int maildir_sync_locked(struct maildir_folder *folder,
 			struct maildir_snapshot **snap_r, const char **error_r)
 {
-	return sync_locked(folder, ul, SYNC_TAKE_NEW, snap_r, error_r);
+	return sync_locked(folder, SYNC_TAKE_NEW, snap_r, error_r);
 }
 
 /* sync_locked() under the folder lock. */
 static int sync_with_lock(struct maildir_folder *folder, enum sync_mode mode,
 			  struct maildir_snapshot **snap_r, const char **error_r)
 {
-	struct uidlist ul;
 	int lock_fd = -1;
 
 	if (maildir_lock(folder->path, MAILDIR_UIDLIST_LOCK_NAME, false, &lock_fd,
 			 error_r) < 0)
 		return -1;
-	int ret = sync_locked(folder, &ul, mode, snap_r, error_r);
+	int ret = sync_locked(folder, mode, snap_r, error_r);
 	int err = errno;
 	maildir_unlock(&lock_fd);
-	uidlist_free(&ul);
 	errno = err;
 	return ret;
 }

@@ -64,7 +64,9 @@ static void test_append_uids(void **state)
 	assert_int_equal(m->size, strlen(msg));
 	assert_int_equal(m->vsize, strlen(msg) + 3);
 	assert_int_equal(m->internal_date, 1500000000);
-	assert_false(m->recent);
+	/* Appended: \Recent for the first sync, which takes it. */
+	assert_true(m->recent);
+	assert_int_equal(s->recent_count, 2);
 	/* The Maildir name: <time>.M<usec>P<pid>Q<n>.<host>,S=<size>,W=<vsize>:2,DS */
 	char *want = xasprintf(",S=%zu,W=%zu:2,DS", strlen(msg), strlen(msg) + 3);
 	assert_non_null(strstr(m->filename, want));

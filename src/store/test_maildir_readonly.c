@@ -53,6 +53,9 @@ static char *read_msg(struct maildir_folder *f, struct maildir_msg *m)
 static void put_three(struct fixture *fx, struct maildir_folder *f)
 {
 	test_append(f, "Subject: old\r\n\r\nx\r\n", MAILDIR_FLAG_SEEN);
+	/* A SELECT takes the appended message's \Recent. */
+	struct maildir_snapshot *s = test_sync(f);
+	maildir_snapshot_free(&s);
 	test_put(fx->root, "new", NEW_A, TEXT_A);
 	test_put(fx->root, "new", NEW_B, TEXT_B);
 	set_time(fx->root, "new", NEW_A, 1700000100);

@@ -59,6 +59,15 @@ def place(srv, data, user=ALICE, folder="", sub="cur", info=":2,", mtime=None):
     return path
 
 
+def take_recent(srv, user=ALICE, folder="INBOX"):
+    """SELECT folder in a session of its own, which takes the \\Recent of
+    every message there (placed, delivered, appended) and leaves."""
+    c = RawImap(srv).login(user)
+    _, done = c.command(f"SELECT {folder}")
+    assert rest(done).startswith(b"OK"), done
+    c.command("LOGOUT")
+
+
 def corpus(name, ext="eml"):
     with open(os.path.join(CORPUS, f"{name}.{ext}"), "rb") as f:
         return f.read()

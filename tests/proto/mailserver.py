@@ -54,7 +54,7 @@ class Server:
     def __init__(self, root, services=("smtp", "submission", "smtps"),
                  extra="", limits="", users=("alice@example.test",),
                  workers=2, domains="example.test, example.org", binary=None,
-                 listen=None):
+                 certificate="mail", sections="", listen=None):
         """listen: {service: "ADDRESS:PORT"} instead of free loopback ports
         (a remote MX on a port of the test's choice)."""
         self.root = str(root)
@@ -72,9 +72,10 @@ class Server:
         with open(self.conf, "w") as f:
             f.write(f"hostname = mail.example.test\n"
                     f"domains = {domains}\n"
-                    f"data_dir = data\ncerts_dir = certs\ncertificate = mail\n"
+                    f"data_dir = data\ncerts_dir = certs\n"
+                    f"certificate = {certificate}\n"
                     f"workers = {workers}\n{extra}\n"
-                    f"[listen]\n{listen}\n[limits]\n{limits}\n")
+                    f"[listen]\n{listen}\n[limits]\n{limits}\n{sections}")
         for user in users:
             self.add_user(user)
         self.log_path = os.path.join(self.root, "server.log")

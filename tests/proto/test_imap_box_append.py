@@ -31,7 +31,7 @@ def srv(tmp_path_factory):
 def uidvalidity(srv, user, folder="INBOX"):
     path = os.path.join(folder_dir(srv, user, folder), "sealpost-uidlist")
     with open(path) as f:
-        return int(re.match(r"sealpost-uidlist 1 V(\d+) ", f.readline()).group(1))
+        return int(re.match(r"sealpost-uidlist \d+ V(\d+) ", f.readline()).group(1))
 
 
 def cur_bytes(srv, user, folder="INBOX"):

@@ -173,7 +173,7 @@ def test_examine_after_select_and_copy_from_new(srv):
     assert rest(done).startswith(b"OK [COPYUID ")
     assert len(listing(srv, user, "new")) == 1
     u, _ = ex.command("STATUS Keep (MESSAGES RECENT)")
-    assert flat(u) == [b"* STATUS Keep (MESSAGES 1 RECENT 0)"]
+    assert flat(u) == [b"* STATUS Keep (MESSAGES 1 RECENT 1)"]    # copied: recent
     u, _ = ex.command("SELECT INBOX")
     assert "* 1 RECENT" in lines_of(u)
     u, _ = ex.command("EXAMINE INBOX")

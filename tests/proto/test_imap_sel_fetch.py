@@ -11,7 +11,8 @@ import time
 import pytest
 
 from imap_sel_util import (ALICE, MODES, PASSWORD, RawImap, corpus, deliver, flat,
-                           imap_server, login, place, raw, rest, simple_message)
+                           imap_server, login, place, raw, rest, simple_message,
+                           take_recent)
 
 CORPUS_NAMES = ["plain", "alternative", "mixed_attach", "nested_rfc822", "signed",
                 "encoded_headers", "missing_boundary", "unterminated", "lf_only",
@@ -137,6 +138,7 @@ def test_seen_flag_rules(srv):
     c = RawImap(srv).login(user)
     for i in range(5):
         place(srv, simple_message(f"seen{i}"), user=user)
+    take_recent(srv, user)
     c.command("SELECT INBOX")
     u, _ = c.command("FETCH 1 (BODY.PEEK[] RFC822.HEADER BODY.PEEK[TEXT])")
     assert b"FLAGS" not in raw(u[0])
@@ -162,6 +164,7 @@ def test_macros_and_uid_fetch(srv):
     user = fresh_user(srv)
     c = RawImap(srv).login(user)
     place(srv, simple_message("macro"), user=user, info=":2,F")
+    take_recent(srv, user)
     c.command("SELECT INBOX")
     u, _ = c.command("FETCH 1 FAST")
     assert re.fullmatch(rb'\* 1 FETCH \(FLAGS \(\\Flagged\) INTERNALDATE "\d\d-\w{3}-\d{4} '

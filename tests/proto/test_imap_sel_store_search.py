@@ -6,7 +6,7 @@ import re
 import pytest
 
 from imap_sel_util import (MODES, RawImap, corpus, flat, imap_server, login, place,
-                           raw, rest, simple_message)
+                           raw, rest, simple_message, take_recent)
 
 _users = [0]
 
@@ -35,6 +35,7 @@ def test_store_variants(srv, mode):
     c = RawImap(srv, mode).login(user)
     for i in range(3):
         place(srv, simple_message(f"s{i}"), user=user, mtime=1700000000 + i)
+    take_recent(srv, user)
     c.command("SELECT INBOX")
     u, done = c.command("STORE 1 FLAGS (\\Seen \\Flagged)")
     assert flat(u) == [b"* 1 FETCH (FLAGS (\\Flagged \\Seen))"]
