@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Bytes of a header field's value `queue show` prints. */
+#define CLI_QUEUE_FIELD_SHOWN 256
 /* Header fields `queue show` prints. */
 static const char *const shown_fields[] = { "From", "To", "Cc", "Subject",
 					    "Date", "Message-ID" };
@@ -131,7 +133,7 @@ static void show_headers(const struct config *cfg, const struct queue_env *env)
 		for (size_t i = 0; i < N_ELEMENTS(shown_fields); i++) {
 			char *v = mime_headers_get_decoded(&h, shown_fields[i]);
 			if (v != NULL) {
-				char safe[256];
+				char safe[CLI_QUEUE_FIELD_SHOWN];
 				str_sanitize(safe, sizeof(safe), v, strlen(v));
 				printf("%-9s %s\n", shown_fields[i], safe);
 				free(v);

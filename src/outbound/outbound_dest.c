@@ -391,6 +391,13 @@ static void conn_next(struct oconn *c)
 
 	while (!c->ob->stopping && c->messages < OUTBOUND_MESSAGES_PER_CONNECTION &&
 	       (job = take_job(d)) != NULL) {
+		if (job->msg->deleted) {
+			/* sealpost queue delete: nothing more is sent. */
+			struct omsg *m = job->msg;
+			ojob_free(&job);
+			omsg_job_done(c->ob, m);
+			continue;
+		}
 		const char *why = refusal(c, job, &utf8);
 		if (why != NULL) {
 			struct omsg *m = job->msg;

@@ -142,7 +142,7 @@ struct record_job {
 	struct buf text;
 	bool sync;
 	int rc;
-	char error[200];
+	char error[OUTBOUND_ERROR_MAX];
 };
 
 static void record_write(struct outbound *ob, struct omsg *m);
@@ -233,7 +233,7 @@ struct wrap_job {
 	bool null_sender;          /* ...to nobody: <> or a DSN itself */
 	char dsn_id[QUEUE_ID_LEN + 1];
 	int rc;
-	char error[300];
+	char error[OUTBOUND_ERROR_MAX];
 };
 
 /* The DSN for the bounced recipients not yet reported (pool thread). */
@@ -454,7 +454,7 @@ struct local_job {
 	char *data_dir, *path;
 	size_t *rcpts, n;
 	bool *ok;
-	char error[200];
+	char error[OUTBOUND_ERROR_MAX];
 };
 
 static void local_work(struct job *job)
@@ -688,7 +688,7 @@ struct load_job {
 	char *data_dir;
 	struct queue_env *env;
 	int fd, rc, err;
-	char error[300];
+	char error[OUTBOUND_ERROR_MAX];
 };
 
 static void load_more(struct outbound *ob);
@@ -777,7 +777,7 @@ struct scan_job {
 	char **ids;
 	size_t n;
 	int rc;
-	char error[300];
+	char error[OUTBOUND_ERROR_MAX];
 };
 
 static void scan_work(struct job *job)
@@ -854,7 +854,8 @@ static void on_event(struct outbound *ob, const struct inotify_event *ev)
 static void on_inotify(evutil_socket_t fd, short what, void *arg)
 {
 	struct outbound *ob = arg;
-	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	char buf[OUTBOUND_INOTIFY_BUF]
+		__attribute__((aligned(__alignof__(struct inotify_event))));
 	ssize_t n;
 
 	while ((n = read(fd, buf, sizeof(buf))) > 0) {

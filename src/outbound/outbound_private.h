@@ -16,6 +16,11 @@ struct event;
 struct odest;
 struct oconn;
 
+/* Bytes of inotify events read at once (many events of NAME_MAX names;
+ * what does not fit is read on the next round). */
+#define OUTBOUND_INOTIFY_BUF 4096
+/* An error text a pool job hands back to the loop (a path and strerror). */
+#define OUTBOUND_ERROR_MAX 300
 /* Buckets of the id table (a power of two). */
 #define OUTBOUND_HASH_SIZE 4096
 

@@ -10,6 +10,13 @@
 /* The commands whose replies are awaited, at most: RSET, MAIL, every
  * RCPT, DATA (a PIPELINING group, RFC 2920 3.1), then the final dot. */
 #define SMTPC_PENDING_MAX (SMTPC_RCPTS_MAX + 4)
+/* A user name or password sent with AUTH LOGIN (RFC 4616 2 allows 255
+ * octets for PLAIN's fields; LOGIN is not standardised: the same, with
+ * room). */
+#define SMTPC_AUTH_FIELD_MAX 512
+/* The MAIL FROM parameters we send: SIZE=<20 digits> BODY=8BITMIME
+ * SMTPUTF8. */
+#define SMTPC_MAIL_PARAMS_MAX 96
 /* Log prefix kept. */
 #define SMTPC_ID_MAX 40
 

@@ -245,7 +245,7 @@ static void on_starttls_reply(struct smtpc *c, const struct smtpc_reply *r)
 
 static void on_auth_reply(struct smtpc *c, const struct smtpc_reply *r)
 {
-	char b64[4 * ((512 + 2) / 3) + 1];
+	char b64[4 * ((SMTPC_AUTH_FIELD_MAX + 2) / 3) + 1];
 
 	if (r->code == 235) {
 		smtpc_log(c, LOG_LEVEL_INFO, "auth ok user=\"%s\"", log_value(c->auth_user));
@@ -255,7 +255,7 @@ static void on_auth_reply(struct smtpc *c, const struct smtpc_reply *r)
 	}
 	if (r->code == 334 && !(c->ext & SMTPC_EXT_AUTH_PLAIN) && c->auth_step < 2) {
 		const char *s = c->auth_step++ == 0 ? c->auth_user : c->auth_pass;
-		if (strlen(s) > 512) {
+		if (strlen(s) > SMTPC_AUTH_FIELD_MAX) {
 			smtpc_fail(c, SMTPC_STAGE_AUTH, false, "credentials too long");
 			return;
 		}

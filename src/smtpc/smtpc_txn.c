@@ -23,7 +23,7 @@ static void push(struct smtpc *c, enum smtpc_cmd cmd)
 static void send_mail(struct smtpc *c)
 {
 	const struct smtpc_txn *t = c->txn;
-	char params[96] = "";
+	char params[SMTPC_MAIL_PARAMS_MAX] = "";
 	size_t n = 0;
 
 	/* RFC 1870 6, RFC 6152 3, RFC 6531 3.4: only what the server offers. */
