@@ -139,6 +139,18 @@ static void print_summary(const struct config *cfg, const struct pki_set *set)
 			printf("listen      %-10s %s\n", service_infos[s].name,
 			       cfg->listen[s][i].text);
 	}
+	printf("outbound    tls %s, ", outbound_tls_name(cfg->outbound_tls));
+	if (cfg->relay_host == NULL)
+		printf("to the MX hosts on port %llu\n",
+		       (unsigned long long)cfg->outbound_port);
+	else
+		printf("relayhost %s%s%s:%llu%s\n", cfg->relay_mx ? "" : "[",
+		       cfg->relay_host, cfg->relay_mx ? "" : "]",
+		       (unsigned long long)cfg->relay_port,
+		       cfg->relay_auth_file != NULL ? " with AUTH" : "");
+	for (size_t i = 0; i < cfg->n_tls_policy; i++)
+		printf("tls_policy  %s = %s\n", cfg->tls_policy[i].domain,
+		       outbound_tls_name(cfg->tls_policy[i].level));
 	if (set != NULL)
 		cli_print_serving(set);
 }

@@ -128,3 +128,21 @@ def test_relayhost_auth_needs_relayhost(cli, tmp_path):
     r = cli("check-config", "-c", "s.conf")
     assert r.rc == 1
     assert r.err.startswith("sealpost: ") and "relayhost_auth needs a relayhost" in r.err
+
+
+def test_check_config_shows_the_outbound_settings(cli, tmp_path):
+    creds = auth_file(tmp_path / "r.auth", "u:p")
+    (tmp_path / "s.conf").write_text(
+        "domains = example.test\n[outbound]\nrelayhost = [smtp.provider.example]:587\n"
+        f"relayhost_auth = {creds}\n[tls_policy]\nbank.example = verify\n"
+        "Other.Example = none\n")
+    r = cli("check-config", "-c", "s.conf")
+    assert r.rc == 0, r
+    out = r.out.splitlines()
+    assert "outbound    tls dane, relayhost [smtp.provider.example]:587 with AUTH" in out
+    assert "tls_policy  bank.example = verify" in out
+    assert "tls_policy  other.example = none" in out
+    (tmp_path / "t.conf").write_text("domains = example.test\n[outbound]\ntls = may\n"
+                                     "port = 2525\n")
+    r = cli("check-config", "-c", "t.conf")
+    assert "outbound    tls may, to the MX hosts on port 2525" in r.out.splitlines()
