@@ -182,7 +182,8 @@ class Remote:
     went away meanwhile records nothing)."""
 
     def __init__(self, address, port, tls=None, reject=None, greylist=0,
-                 auth=None, delay=0.0, data_reply=None, ident=None, gate=False):
+                 auth=None, delay=0.0, data_reply=None, ident=None, gate=False,
+                 size_limit=None):
         self.address = address
         self.port = port
         self.reject = dict(reject or {})
@@ -198,6 +199,8 @@ class Remote:
         kw = {}
         if auth is not None:
             kw.update(authenticator=self._authenticate, auth_require_tls=True)
+        if size_limit is not None:
+            kw.update(data_size_limit=size_limit)     # announced with SIZE
         self.controller = Controller(_Handler(self), hostname=address, port=port,
                                      tls_context=tls, require_starttls=False,
                                      ready_timeout=START_TIMEOUT,

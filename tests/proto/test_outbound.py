@@ -19,7 +19,7 @@ from mailserver import PASSWORD, Server, strip_trace
 from outbound_world import Remote, free_port_on, wait_for
 
 MX = {"plain": "127.0.0.21", "down": "127.0.0.22", "grey": "127.0.0.23",
-      "reject": "127.0.0.24", "slow": "127.0.0.25"}
+      "reject": "127.0.0.24", "slow": "127.0.0.25", "small": "127.0.0.26"}
 
 
 @pytest.fixture(scope="module")
@@ -33,12 +33,14 @@ def world(tmp_path_factory):
         grey        MX 10 mx-grey
         reject      MX 10 mx-reject
         slow        MX 10 mx-slow
+        small       MX 10 mx-small
         nullmx      MX 0 .
         mx-plain    A  {MX['plain']}
         mx-down     A  {MX['down']}
         mx-grey     A  {MX['grey']}
         mx-reject   A  {MX['reject']}
         mx-slow     A  {MX['slow']}
+        mx-small    A  {MX['small']}
     """)
     dns = DnsWorld(root / "dns", [zone])
     remotes = {
@@ -47,6 +49,7 @@ def world(tmp_path_factory):
         "reject": Remote(MX["reject"], port, reject={
             "nobody@reject.example": "550 5.1.1 <nobody@reject.example>: no such user"}),
         "slow": Remote(MX["slow"], port, delay=0.3),
+        "small": Remote(MX["small"], port, size_limit=2000),
     }
     srv = Server(root / "srv", services=("smtp", "submission"),
                  users=("alice@example.test", "bob@example.test"),
@@ -225,3 +228,19 @@ def test_one_connection_carries_several_messages(world):
     assert len(conns) == 6
     assert len(set(conns)) <= 2
     assert max(conns.count(c) for c in set(conns)) >= 3
+
+
+def test_too_big_for_the_remote_bounces_unsent(world):
+    """RFC 1870: a message over the SIZE the remote announced is not sent;
+    it bounces at once (5.3.4)."""
+    srv, mx = world.srv, world.remotes["small"]
+    before = len(dsns(srv))
+    submit(srv, ["tiny@small.example"], "too big one", body="x" * 3000 + "\r\n")
+    submit(srv, ["tiny@small.example"], "small one")
+    wait_for(lambda: len(dsns(srv)) > before, what="the DSN")
+    text = dsns(srv)[-1].decode()
+    assert "Status: 5.3.4" in text
+    assert re.search(r"Diagnostic-Code: smtp; 552 5\.3\.4 message size \d+ exceeds the "
+                     r"limit of mx-small\.example\[127\.0\.0\.26\]:\d+ \(2000\)", text)
+    wait_for(lambda: "small one" in mx.subjects(), what="the small one")
+    assert "too big one" not in mx.subjects()
