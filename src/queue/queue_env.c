@@ -244,7 +244,8 @@ bool queue_env_apply(struct queue_env *env, const char *line, size_t len)
 	} else if (strcmp(kind, "N") == 0) {
 		uint64_t attempts;
 		time_t next;
-		ok = str_to_u64(next_token(&p), UINT32_MAX, &attempts) &&
+		const char *count = next_token(&p);
+		ok = count != NULL && str_to_u64(count, UINT32_MAX, &attempts) &&
 		     parse_time(next_token(&p), &next) && *p == '\0';
 		if (ok) {
 			env->attempts = (unsigned)attempts;

@@ -129,6 +129,11 @@ static void test_records(void **state)
 	assert_false(queue_env_apply(back, "R 600 delivered 9 - - x", 23));
 	assert_false(queue_env_apply(back, "R x delivered 0 - - x", 21));
 	assert_false(queue_env_apply(back, "Q 600 0", 7));
+	assert_false(queue_env_apply(back, "N 600", 5));     /* found by fuzz_queue */
+	assert_false(queue_env_apply(back, "N 600 1", 7));
+	assert_false(queue_env_apply(back, "R 600", 5));
+	assert_false(queue_env_apply(back, "D 600", 5));
+	assert_false(queue_env_apply(back, "", 0));
 	assert_true(queue_env_apply(back, "R 600 delivered 0 - - 250 ok", 28));
 	assert_int_equal(back->rcpts[0].state, QUEUE_RCPT_DELIVERED);
 	queue_env_free(&back);
