@@ -3,11 +3,14 @@
  * file, each problem on one line. */
 #include "cli/cli_cert.h"
 #include "outbound/outbound.h"
+#include "dns/dns.h"
+#include "net/tls.h"
 #include "lib/util.h"
 #include "auth/passwd.h"
 #include "lib/fsutil.h"
 #include "pki/pki_set.h"
 
+#include <event2/event.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -63,22 +66,45 @@ static int passwd_problems(const struct config *cfg)
 	return problems;
 }
 
-/* The relayhost credentials must be readable, by their owner only. */
+/* What outbound delivery needs at start: the resolver and its trust
+ * anchor, the CAs of ca_file, and relayhost credentials that only their
+ * owner may read. */
 static int outbound_problems(const struct config *cfg)
 {
+	struct dns_resolver_settings set;
+	struct dns_resolver *res = NULL;
+	struct tls_client_spec spec = { .min_version = cfg->tls_min_version,
+					.ca_file = cfg->outbound_ca_file };
+	struct tls_ctx *ctx = NULL;
+	struct event_base *base = event_base_new();
 	char *user, *pass;
 	const char *error;
+	int problems = 0;
 
+	dns_settings_from_config(cfg, &set);
+	if (base == NULL || dns_resolver_create(base, &set, &res, &error) < 0) {
+		cli_fail("%s: [outbound]: %s", cfg->path ? cfg->path : "(defaults)",
+			 base == NULL ? "no event base" : error);
+		problems++;
+	}
+	dns_resolver_free(&res);
+	if (base != NULL)
+		event_base_free(base);
+	if (tls_client_ctx_new(&spec, &ctx, &error) < 0) {
+		cli_fail("%s: ca_file: %s", cfg->path ? cfg->path : "(defaults)", error);
+		problems++;
+	}
+	tls_ctx_unref(&ctx);
 	if (cfg->relay_auth_file == NULL)
-		return 0;
+		return problems;
 	if (outbound_auth_read(cfg->relay_auth_file, &user, &pass, &error) < 0) {
 		cli_fail("%s", error);
-		return 1;
+		return problems + 1;
 	}
 	OPENSSL_cleanse(pass, strlen(pass));
 	free(user);
 	free(pass);
-	return 0;
+	return problems;
 }
 
 /* Problems that do not stop parsing but would stop or hobble the server.

@@ -29,6 +29,8 @@
 #define QUEUE_STOP_POLL_MS 50
 /* The credentials message must arrive this soon after the fork. */
 #define QUEUE_START_TIMEOUT_MS 10000
+/* A delivery engine that could not start is tried again this often. */
+#define QUEUE_START_RETRY_SECS 60
 
 /* ---- the master's side ---------------------------------------------------- */
 
@@ -155,15 +157,44 @@ void server_queue_closed(struct server *srv)
 
 struct queue_proc {
 	struct server *srv;
-	struct outbound *ob;
+	struct outbound *ob;          /* NULL: not started (yet) */
 	struct event *ev_poll;
+	struct event *ev_retry;       /* the next try to start */
+	struct buf auth;              /* the last IPC_QUEUE_AUTH payload */
 };
+
+static void set_auth(struct outbound *ob, const void *payload, size_t len);
+
+/* Start delivering. A failure (a trust anchor or ca_file that cannot be
+ * read, no resolv.conf) leaves the queue waiting, not the server down:
+ * the error is logged and the start tried again. */
+static void start_outbound(struct queue_proc *qp)
+{
+	struct timeval tv = { QUEUE_START_RETRY_SECS, 0 };
+	const char *error;
+
+	if (qp->ob != NULL || qp->ev_poll != NULL)
+		return;
+	if (outbound_start(ev_base, config, &qp->ob, &error) < 0) {
+		log_error("queue: cannot deliver: %s; outbound mail waits in the "
+			  "queue (trying again in %d s, or at a reload)", error,
+			  QUEUE_START_RETRY_SECS);
+		event_add(qp->ev_retry, &tv);
+		return;
+	}
+	set_auth(qp->ob, qp->auth.data, qp->auth.len);
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	start_outbound(arg);
+}
 
 static void stop_poll(evutil_socket_t fd, short what, void *arg)
 {
 	struct queue_proc *qp = arg;
 
-	if (outbound_stopped(qp->ob))
+	if (qp->ob == NULL || outbound_stopped(qp->ob))
 		event_base_loopbreak(ev_base);
 }
 
@@ -174,7 +205,9 @@ static void queue_stop(struct queue_proc *qp)
 	if (qp->ev_poll != NULL)
 		return;
 	log_info("queue: stopping");
-	outbound_stop(qp->ob);
+	event_del(qp->ev_retry);
+	if (qp->ob != NULL)
+		outbound_stop(qp->ob);
 	qp->ev_poll = event_new(ev_base, -1, EV_PERSIST, stop_poll, qp);
 	event_add(qp->ev_poll, &tv);
 }
@@ -214,15 +247,23 @@ static void on_master(uint32_t type, const void *payload, size_t len, void *arg)
 		text = xstrndup(payload, len);
 		server_child_reload(qp->srv, text);
 		free(text);
-		if (outbound_reload(qp->ob, config, &error) < 0)
+		if (qp->ob == NULL)
+			start_outbound(qp);
+		else if (outbound_reload(qp->ob, config, &error) < 0)
 			log_error("queue: reload: %s; keeping the TLS settings before", error);
 		break;
 	case IPC_QUEUE_AUTH:
-		set_auth(qp->ob, payload, len);
+		wipe(&qp->auth);
+		buf_append(&qp->auth, payload, len);
+		if (qp->ob != NULL)
+			set_auth(qp->ob, payload, len);
 		break;
 	case IPC_QUEUE_FLUSH:
 		text = xstrndup(payload, len);
-		outbound_flush(qp->ob, text[0] != '\0' ? text : NULL);
+		if (qp->ob != NULL)
+			outbound_flush(qp->ob, text[0] != '\0' ? text : NULL);
+		else
+			log_error("queue: flush: delivery is not running (see above)");
 		free(text);
 		break;
 	default:
@@ -253,7 +294,6 @@ static int queue_main(struct server *srv)
 	struct queue_proc qp = { .srv = srv };
 	struct event *ev_term, *ev_int;
 	struct ipc_reader *reader;
-	struct buf auth = { 0 };
 	const char *error;
 	sigset_t none;
 	int keep[1] = { srv->chan };
@@ -268,17 +308,16 @@ static int queue_main(struct server *srv)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	if (srv->drop && server_drop_privileges(srv->cfg, srv->uid, srv->gid) != 0)
 		return 1;
-	if (first_message(srv, &auth) < 0)
+	if (first_message(srv, &qp.auth) < 0)
 		return 1;
 	ev_base = event_base_new();
-	if (ev_base == NULL || jobs_init(ev_base, JOBS_THREADS, &error) < 0 ||
-	    outbound_start(ev_base, config, &qp.ob, &error) < 0) {
+	if (ev_base == NULL || jobs_init(ev_base, JOBS_THREADS, &error) < 0) {
 		log_error("queue: cannot start: %s", ev_base ? error : "event base");
-		wipe(&auth);
+		wipe(&qp.auth);
 		return 1;
 	}
-	set_auth(qp.ob, auth.data, auth.len);
-	wipe(&auth);
+	qp.ev_retry = evtimer_new(ev_base, on_retry, &qp);
+	start_outbound(&qp);
 	ev_term = evsignal_new(ev_base, SIGTERM, on_signal, &qp);
 	ev_int = evsignal_new(ev_base, SIGINT, on_signal, &qp);
 	event_add(ev_term, NULL);
@@ -290,6 +329,8 @@ static int queue_main(struct server *srv)
 	jobs_deinit();
 	ipc_reader_free(&reader);
 	outbound_free(&qp.ob);
+	wipe(&qp.auth);
+	event_free(qp.ev_retry);
 	if (qp.ev_poll != NULL)
 		event_free(qp.ev_poll);
 	event_free(ev_term);

@@ -145,3 +145,26 @@ def test_queue_lifetime_bounces(make_server, world, tmp_path):
                      r"time expired", log)
     assert len(re.findall(r"deferred to=<joe@down\.example>", log)) >= 2
     wait_for(lambda: queue_empty(srv), what="empty queue")
+
+
+def test_delivery_that_cannot_start_waits(make_server, world, tmp_path):
+    """A broken trust anchor stops outbound delivery, not the server: mail
+    is still taken and queued, and a reload with the file fixed delivers."""
+    anchor = tmp_path / "anchor.ds"
+    anchor.write_text("not a DS record\n")
+    srv = make_server(services=("smtp", "submission"), users=("alice@example.test",),
+                      extra=f"[outbound]\nresolver = {world.dns.address}\n"
+                      f"trust_anchor = {anchor}\nport = {world.port}\nretry_min = 1h\n")
+    srv.wait_log("queue: cannot deliver: trust_anchor")
+    submit(srv, ["kim@grey.example"], "waiting one")
+    qid = queued_id(srv, "kim@grey.example")
+    assert qid in q(srv, "list").out
+    r = q(srv, "flush")
+    assert r.rc == 0
+    srv.wait_log("queue: flush: delivery is not running")
+    with open(world.dns.trust_anchor) as f:
+        anchor.write_text(f.read())
+    r = run_cli("reload", "-c", srv.conf)
+    assert r.rc == 0, r
+    srv.wait_log(f"smtpc deferred queue_id={qid}")     # grey: tried at once
+    assert "AddressSanitizer" not in srv.log_text()
