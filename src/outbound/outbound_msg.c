@@ -530,14 +530,17 @@ static const char *dest_key(const struct outbound *ob, const struct queue_rcpt *
 	return ob->cfg->relay_host != NULL ? ob->cfg->relay_host : r->domain;
 }
 
-static struct outbound *sort_ob;   /* qsort's context (loop thread only) */
-static const struct omsg *sort_msg;
+struct sort_ctx {
+	const struct outbound *ob;
+	const struct omsg *m;
+};
 
-static int cmp_rcpt_key(const void *a, const void *b)
+static int cmp_rcpt_key(const void *a, const void *b, void *arg)
 {
-	const struct queue_rcpt *ra = &sort_msg->env->rcpts[*(const size_t *)a];
-	const struct queue_rcpt *rb = &sort_msg->env->rcpts[*(const size_t *)b];
-	const char *ka = dest_key(sort_ob, ra), *kb = dest_key(sort_ob, rb);
+	const struct sort_ctx *sc = arg;
+	const struct queue_rcpt *ra = &sc->m->env->rcpts[*(const size_t *)a];
+	const struct queue_rcpt *rb = &sc->m->env->rcpts[*(const size_t *)b];
+	const char *ka = dest_key(sc->ob, ra), *kb = dest_key(sc->ob, rb);
 	int c = strcmp(ka != NULL ? ka : "", kb != NULL ? kb : "");
 
 	if (c != 0)
@@ -555,9 +558,8 @@ static void dispatch(struct outbound *ob, struct omsg *m)
 		if (!rcpt_final(&env->rcpts[i]))
 			idx[n++] = i;
 	}
-	sort_ob = ob;
-	sort_msg = m;
-	qsort(idx, n, sizeof(*idx), cmp_rcpt_key);
+	struct sort_ctx sc = { ob, m };
+	qsort_r(idx, n, sizeof(*idx), cmp_rcpt_key, &sc);
 	m->jobs = 1;     /* held until every job is handed out */
 	for (size_t i = 0; i < n; ) {
 		const char *key = dest_key(ob, &env->rcpts[idx[i]]);
