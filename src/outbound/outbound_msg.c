@@ -914,7 +914,9 @@ void outbound_msgs_start(struct outbound *ob)
 void outbound_flush(struct outbound *ob, const char *id)
 {
 	for (struct omsg *m = ob->msgs; m != NULL; m = m->next) {
-		if (id == NULL || strcmp(m->env->id, id) == 0)
+		/* One being tried is tried already (and its envelope is the
+		 * wrap-up job's until that is done). */
+		if (!m->attempting && (id == NULL || strcmp(m->env->id, id) == 0))
 			m->env->next_attempt = 0;
 	}
 	log_info("queue: flush %s", id != NULL ? id : "all");
