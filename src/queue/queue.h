@@ -6,13 +6,19 @@
  *                    first `offset` bytes are the Return-Path line local
  *                    delivery keeps and a relay must not send (RFC 5321
  *                    4.4); the `size` bytes after them are sent.
- *   queue/<ID>.env   the envelope, then the delivery log. The envelope is
- *                    written in queue/tmp/, fsync'd and renamed into place:
- *                    the rename is the commit, so an .env file is always
- *                    whole. Records are appended after it, one line each,
- *                    by the queue process alone.
- *   queue/tmp/       envelopes being written (left-overs are removed at
- *                    start, as are .msg files without an .env)
+ *   queue/<ID>.new   an envelope being committed: written, then it, the
+ *                    message and the folder are fsync'd (one journal commit
+ *                    on ext4: every name is made before the first fsync),
+ *                    then it is renamed to .env. The queue process takes
+ *                    .env files only, so it never sees a message before the
+ *                    commit is durable. At start a whole .new file is taken
+ *                    as queued (a crash may have hit after the SMTP 250),
+ *                    a cut one is removed with its .msg.
+ *   queue/<ID>.env   the envelope, then the delivery log: records appended
+ *                    after it, one line each, by the queue process alone.
+ *   queue/tmp/       envelopes being rewritten (queue_env_rewrite); left-
+ *                    overs are removed at start, as are .msg files without
+ *                    an .env
  *
  * The envelope (text, one item per line, ended by a line "."):
  *   sealpost-queue 1
@@ -122,8 +128,9 @@ bool queue_id_valid(const char *id);
 char *queue_path(const char *data_dir, const char *id, const char *ext);
 
 /* queue/ and queue/tmp/ exist (mode 0700), owned by uid/gid when chown;
- * left-overs of a crash removed: tmp/ files and .msg files without an
- * .env. Call before anything writes to the queue (the master at start). */
+ * what a crash left is settled: whole .new envelopes queued, cut ones
+ * removed, tmp/ files and .msg files without an .env removed. Call before
+ * anything writes to the queue (the master at start). */
 int queue_prepare(const char *data_dir, bool chown_dirs, uid_t uid, gid_t gid,
 		  const char **error_r);
 
@@ -156,10 +163,12 @@ void queue_rcpt_list_format(struct buf *out, const size_t *rcpts, size_t n);
 
 /* From the SMTP server, at the end of DATA (sp written, not yet synced):
  * queue sp for the remote recipients and deliver it to the local ones
- * (store/deliver.h), as one commit: the envelope is written and synced in
- * tmp/, the message linked in, the local copies made (deliver_commit),
- * then the envelope renamed into place and the folder synced. On failure
- * nothing is queued and no local copy is left. sender "" is <>. */
+ * (store/deliver.h), as one commit: the envelope written as .new, the
+ * message linked in, the local copies made (deliver_commit), then the
+ * envelope, the message and the folder synced and the envelope renamed to
+ * .env. On failure nothing is queued and no local copy is left (but for a
+ * failure of the very last step, which the caller logs). sender "" is
+ * <>. */
 struct queue_submission {
 	const char *sender;
 	unsigned flags;

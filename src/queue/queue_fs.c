@@ -41,6 +41,7 @@ char *queue_path(const char *data_dir, const char *id, const char *ext)
 	return xasprintf("%s/" QUEUE_DIR "/%s.%s", data_dir, id, ext);
 }
 
+/* Where an envelope is rewritten (queue_env_rewrite). */
 static char *tmp_path(const char *data_dir, const char *id)
 {
 	return xasprintf("%s/" QUEUE_TMP_DIR "/%s.env", data_dir, id);
@@ -57,6 +58,44 @@ int queue_sync_dir(const char *data_dir, const char **error_r)
 
 /* ---- start ---------------------------------------------------------------- */
 
+/* A .new envelope whose commit a crash cut short: whole, it may have been
+ * acknowledged, so it is queued (renamed to .env); cut, it was not, and
+ * goes with its message. */
+static void recover_new(const char *data_dir, const char *qdir)
+{
+	DIR *d = opendir(qdir);
+	struct dirent *de;
+
+	while (d != NULL && (de = readdir(d)) != NULL) {
+		char id[QUEUE_ID_LEN + 1];
+		if (strlen(de->d_name) != QUEUE_ID_LEN + 4 ||
+		    strcmp(de->d_name + QUEUE_ID_LEN, ".new") != 0)
+			continue;
+		memcpy(id, de->d_name, QUEUE_ID_LEN);
+		id[QUEUE_ID_LEN] = '\0';
+		char *newpath = queue_path(data_dir, id, "new");
+		char *env = queue_path(data_dir, id, "env");
+		char *text = NULL;
+		size_t len, used;
+		struct queue_env *e = NULL;
+		const char *error;
+		if (queue_id_valid(id) &&
+		    fs_read_file(newpath, QUEUE_ENV_MAX, &text, &len, &error) == 0 &&
+		    queue_env_parse(text, len, &e, &used, &error) == 0 &&
+		    strcmp(e->id, id) == 0 && rename(newpath, env) == 0) {
+			log_info("queue: %s recovered (its commit was cut short)", id);
+		} else if (unlinkat(dirfd(d), de->d_name, 0) == 0) {
+			log_info("queue: removed unfinished %s", de->d_name);
+		}
+		queue_env_free(&e);
+		free(text);
+		free(newpath);
+		free(env);
+	}
+	if (d != NULL)
+		closedir(d);
+}
+
 /* Remove tmp/ files and .msg files whose .env never came. */
 static void cleanup(const char *data_dir)
 {
@@ -70,6 +109,7 @@ static void cleanup(const char *data_dir)
 	}
 	if (d != NULL)
 		closedir(d);
+	recover_new(data_dir, qdir);
 	d = opendir(qdir);
 	while (d != NULL && (de = readdir(d)) != NULL) {
 		size_t len = strlen(de->d_name);
@@ -108,28 +148,39 @@ int queue_prepare(const char *data_dir, bool chown_dirs, uid_t uid, gid_t gid,
 
 /* ---- commit ---------------------------------------------------------------- */
 
-/* The envelope of a new message, written and synced in tmp/ under a
- * fresh id (*id_r); *tmp_r is its path. */
+/* A new envelope written (not yet synced) as queue/<id>.new under a fresh
+ * id; *fd_r stays open for the sync, *path_r is its path. The queue
+ * process takes only .env files: it sees the message at the rename in
+ * publish(). */
 static int write_envelope(const char *data_dir, struct queue_env *env,
-			  char **tmp_r, const char **error_r)
+			  int *fd_r, char **path_r, const char **error_r)
 {
 	struct buf text = { 0 };
-	int rc = -1;
+	int fd = -1;
 
-	for (int i = 0; i < QUEUE_ID_TRIES && rc < 0; i++) {
+	for (int i = 0; i < QUEUE_ID_TRIES && fd < 0; i++) {
 		queue_new_id(env->id);
 		text.len = 0;
 		queue_env_format(env, &text);
-		*tmp_r = tmp_path(data_dir, env->id);
-		rc = fs_write_new(*tmp_r, text.data, text.len, 0600, error_r);
-		if (rc < 0) {
-			x_free(tmp_r);
+		*path_r = queue_path(data_dir, env->id, "new");
+		fd = open(*path_r, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			*error_r = errfmt("%s: %s", *path_r, strerror(errno));
+			x_free(path_r);
 			if (errno != EEXIST)
 				break;
 		}
 	}
+	if (fd >= 0 && fs_write_all(fd, text.data, text.len) < 0) {
+		*error_r = errfmt("%s: %s", *path_r, strerror(errno));
+		close(fd);
+		unlink(*path_r);
+		x_free(path_r);
+		fd = -1;
+	}
 	buf_free(&text);
-	return rc;
+	*fd_r = fd;
+	return fd < 0 ? -1 : 0;
 }
 
 /* Copy the spool into path, synced (when a link is impossible). */
@@ -162,18 +213,28 @@ static int copy_file(int in, const char *path, const char **error_r)
 	return rc;
 }
 
-/* The rename that makes the message queued, and the folder sync that
- * makes it durable. */
-static int publish(const char *data_dir, const char *id, const char *tmp,
-		   const char **error_r)
+/* Make the message durable, then show it to the queue process. Every
+ * name and file was made before the first fsync, so one journal commit
+ * covers them all where the file system commits metadata together (ext4):
+ * the envelope, the message (spool_fd; -1 when synced already), the
+ * folder. The rename from .new to .env needs no sync of its own: a .new
+ * file left by a crash is taken as queued at the next start. */
+static int publish(const char *data_dir, const char *id, const char *newpath,
+		   int env_fd, int spool_fd, const char **error_r)
 {
 	char *env = queue_path(data_dir, id, "env");
-	int rc = rename(tmp, env);
+	int rc = -1;
 
-	if (rc < 0)
+	if (fsync(env_fd) < 0)
+		*error_r = errfmt("%s: fsync: %s", newpath, strerror(errno));
+	else if (spool_fd >= 0 && fsync(spool_fd) < 0)
+		*error_r = errfmt("the message: fsync: %s", strerror(errno));
+	else if (queue_sync_dir(data_dir, error_r) < 0)
+		;
+	else if (rename(newpath, env) < 0)
 		*error_r = errfmt("%s: %s", env, strerror(errno));
-	else if ((rc = queue_sync_dir(data_dir, error_r)) < 0)
-		unlink(env);
+	else
+		rc = 0;
 	free(env);
 	return rc;
 }
@@ -196,13 +257,13 @@ int queue_commit(struct spool *sp, const char *data_dir,
 		 const char **error_r)
 {
 	struct queue_env env;
-	char *tmp = NULL, *msg = NULL;
-	int rc = -1;
+	char *newpath = NULL, *msg = NULL;
+	int rc = -1, fd = -1;
 
 	envelope_init(&env, qs->sender, qs->flags, qs->rcpts, qs->n_rcpts);
 	env.offset = qs->offset;
 	env.size = sp->size - qs->offset;
-	if (write_envelope(data_dir, &env, &tmp, error_r) < 0)
+	if (write_envelope(data_dir, &env, &fd, &newpath, error_r) < 0)
 		goto done;
 	msg = queue_path(data_dir, env.id, "msg");
 	if (link(sp->path, msg) < 0) {
@@ -216,25 +277,25 @@ int queue_commit(struct spool *sp, const char *data_dir,
 			goto done;
 		}
 	}
-	/* The data is synced by deliver_commit (with the local copies) or
-	 * here; the folder sync in publish() covers the link. */
-	if (qs->n_local > 0) {
-		if (deliver_commit(sp, data_dir, qs->local, qs->n_local, error_r) < 0)
-			goto done;
-	} else if (fsync(sp->fd) < 0) {
-		*error_r = errfmt("%s: fsync: %s", sp->path, strerror(errno));
+	/* The local copies first (deliver_commit syncs the data and their
+	 * folders): once the queue process sees the message, nothing is
+	 * taken back. */
+	if (qs->n_local > 0 &&
+	    deliver_commit(sp, data_dir, qs->local, qs->n_local, error_r) < 0)
 		goto done;
-	}
-	if (publish(data_dir, env.id, tmp, error_r) < 0)
+	if (publish(data_dir, env.id, newpath, fd, qs->n_local > 0 ? -1 : sp->fd,
+		    error_r) < 0)
 		goto done;     /* the local copies stay: logged by the caller */
 	memcpy(id_r, env.id, QUEUE_ID_LEN + 1);
 	rc = 0;
 done:
-	if (rc < 0 && tmp != NULL)
-		unlink(tmp);
+	if (fd >= 0)
+		close(fd);
+	if (rc < 0 && newpath != NULL)
+		unlink(newpath);
 	if (rc < 0 && msg != NULL)
 		unlink(msg);
-	free(tmp);
+	free(newpath);
 	free(msg);
 	free(env.rcpts);
 	return rc;
@@ -246,29 +307,31 @@ int queue_create(const char *data_dir, const void *data, size_t len,
 		 const char **error_r)
 {
 	struct queue_env env;
-	char *tmp = NULL, *msg = NULL;
-	int rc = -1;
+	char *newpath = NULL, *msg = NULL;
+	int rc = -1, fd = -1;
 
 	envelope_init(&env, sender, flags, rcpts, n_rcpts);
 	env.offset = offset;
 	env.size = len - offset;
-	if (write_envelope(data_dir, &env, &tmp, error_r) < 0)
+	if (write_envelope(data_dir, &env, &fd, &newpath, error_r) < 0)
 		goto done;
 	msg = queue_path(data_dir, env.id, "msg");
 	if (fs_write_new(msg, data, len, 0600, error_r) < 0) {
 		x_free(&msg);
 		goto done;
 	}
-	if (publish(data_dir, env.id, tmp, error_r) < 0)
+	if (publish(data_dir, env.id, newpath, fd, -1, error_r) < 0)
 		goto done;
 	memcpy(id_r, env.id, QUEUE_ID_LEN + 1);
 	rc = 0;
 done:
-	if (rc < 0 && tmp != NULL)
-		unlink(tmp);
+	if (fd >= 0)
+		close(fd);
+	if (rc < 0 && newpath != NULL)
+		unlink(newpath);
 	if (rc < 0 && msg != NULL)
 		unlink(msg);
-	free(tmp);
+	free(newpath);
 	free(msg);
 	free(env.rcpts);
 	return rc;

@@ -328,9 +328,25 @@ static void test_leftovers_removed(void **state)
 				      QUEUE_F_DSN, rcpt, 1, id, &error), 0);
 	assert_int_equal(fs_write_new(orphan, "x", 1, 0600, &error), 0);
 	assert_int_equal(fs_write_new(tmp, "x", 1, 0600, &error), 0);
+	/* a commit cut short after its envelope was whole: queued */
+	char *env_path = queue_path(dir, id, "env"), *new_path = queue_path(dir, id, "new");
+	assert_int_equal(rename(env_path, new_path), 0);
+	/* one cut before: removed, with its message */
+	char *cut = queue_path(dir, "675f0c3a9b1e44d4", "new");
+	char *cut_msg = queue_path(dir, "675f0c3a9b1e44d4", "msg");
+	assert_int_equal(fs_write_new(cut, "sealpost-queue 1\nid 675f", 25, 0600, &error), 0);
+	assert_int_equal(fs_write_new(cut_msg, "x", 1, 0600, &error), 0);
 	assert_int_equal(queue_prepare(dir, false, 0, 0, &error), 0);
 	assert_false(fs_exists(orphan));
 	assert_false(fs_exists(tmp));
+	assert_true(fs_exists(env_path));
+	assert_false(fs_exists(new_path));
+	assert_false(fs_exists(cut));
+	assert_false(fs_exists(cut_msg));
+	free(env_path);
+	free(new_path);
+	free(cut);
+	free(cut_msg);
 	struct queue_env *env;
 	assert_int_equal(queue_env_load(dir, id, &env, NULL, &error), 0);
 	assert_int_equal(env->flags, QUEUE_F_DSN);
