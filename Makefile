@@ -7,10 +7,13 @@
 #   make run        demo server under demo/
 #   make bench      SMTP load benchmark (bench/README.md)
 #   make bench-outbound  outbound relaying beside Postfix (bench/README.md)
+#   make fuzz       every libFuzzer harness for FUZZ_SECONDS each (default 60)
+#                   on its persistent corpus build/fuzz-corpus/; figures per
+#                   harness; fails when one crashed (make fuzz-build: build only)
 
 CC      ?= gcc
 PYTHON  ?= /usr/bin/python3
-PKGS    := openssl libevent inih libcrypt libunbound
+PKGS    := openssl libevent inih libcrypt libunbound zlib
 
 CSTD    := -std=c17 -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
@@ -42,7 +45,7 @@ LIBOBJS := $(LIBSRCS:%.c=$(OBJDIR)/%.o)
 TESTSRCS := $(shell find src -name 'test_*.c' | sort)
 TESTBINS := $(patsubst src/%.c,build/unit/%,$(TESTSRCS))
 
-.PHONY: all clean test test-build unit run deps fuzz bench bench-outbound
+.PHONY: all clean test test-build unit run deps fuzz fuzz-build bench bench-outbound
 all: build/sealpost
 
 # The binary records the variant it was built as, so switching SAN relinks.
@@ -105,7 +108,13 @@ build/fuzz/%: tests/fuzz/%.c $(FUZZLIBOBJS)
 # intermediates after every link, and the next run rebuilds them all.
 .SECONDARY: $(FUZZLIBOBJS) $(SANLIBOBJS)
 
-fuzz: $(FUZZBINS)
+fuzz-build: $(FUZZBINS)
+
+# make fuzz FUZZ_SECONDS=300 [FUZZ_TARGETS="fuzz_smtp fuzz_pop3"]
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+fuzz: fuzz-build
+	@$(PYTHON) tests/fuzz/run_fuzz.py --seconds $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # ---- entry points -----------------------------------------------------------
 # test and run first install missing Debian packages, then re-enter make so
@@ -117,7 +126,7 @@ test: deps
 	@$(MAKE) --no-print-directory test-build
 	@$(PYTHON) tests/run.py
 
-test-build: build/sealpost build/san/sealpost unit fuzz
+test-build: build/sealpost build/san/sealpost unit fuzz-build
 
 run: deps
 	@$(MAKE) --no-print-directory build/sealpost

@@ -32,7 +32,7 @@ set -eu
 
 # Build: compiler, libraries and their headers.
 BUILD_PKGS="gcc make pkg-config libc6-dev libssl-dev openssl libevent-dev
-libinih-dev libcrypt-dev libcmocka-dev clang libclang-rt-14-dev
+libinih-dev libcrypt-dev zlib1g-dev libcmocka-dev clang libclang-rt-14-dev
 libunbound-dev dns-root-data"
 # Tests and the demo's printed commands: the clients and what they need.
 TEST_PKGS="python3 python3-pytest procps curl swaks libnet-ssleay-perl

@@ -16,6 +16,8 @@ import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import preflight  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "fuzz"))
+import run_fuzz as run_fuzz_mod  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FUZZ_SECONDS = int(os.environ.get("SEALPOST_FUZZ_SECONDS", "5"))
@@ -74,24 +76,18 @@ def run_pytest():
 
 
 def run_fuzz():
-    for binary in sorted(glob.glob(os.path.join(ROOT, "build/fuzz/fuzz_*"))):
-        if binary.endswith(".d"):
-            continue
+    """Each harness briefly, as make fuzz runs it (tests/fuzz/run_fuzz.py),
+    on its own scratch corpus build/fuzz-work/NAME plus the seeds."""
+    for binary in run_fuzz_mod.harnesses():
         name = os.path.basename(binary)
-        corpus = os.path.join(ROOT, "tests/fuzz/corpus", name)
         work = os.path.join(ROOT, "build/fuzz-work", name)
-        os.makedirs(work, exist_ok=True)
-        dirs = [work] + ([corpus] if os.path.isdir(corpus) else [])
-        proc = subprocess.run(
-            [binary, f"-max_total_time={FUZZ_SECONDS}", "-rss_limit_mb=2048",
-             "-max_len=8192", f"-artifact_prefix={work}/"] + dirs,
-            cwd=ROOT, capture_output=True, text=True, timeout=FUZZ_SECONDS + 120)
-        ok = proc.returncode == 0
-        last = [l for l in proc.stderr.splitlines() if l.strip()][-1:] or [""]
-        print(f"fuzz {name}: {'ok' if ok else 'FAILED'} ({last[0][:100]})")
-        if not ok:
-            sys.stderr.write(proc.stderr[-4000:])
-        record(ok, f"fuzz: {name}")
+        res = run_fuzz_mod.run_harness(
+            binary, FUZZ_SECONDS, corpus=work,
+            seeds=os.path.join(ROOT, "tests/fuzz/corpus", name), artifacts=work)
+        print("fuzz " + run_fuzz_mod.describe(res))
+        if not res["ok"]:
+            sys.stderr.write(res["stderr"][-4000:])
+        record(res["ok"], f"fuzz: {name}")
 
 
 def main():

@@ -1,10 +1,12 @@
 /* auth.c — password verification off the loop, with failure delays. */
 #include "auth/auth.h"
+#include "auth/auth_cache.h"
 #include "auth/passwd.h"
 #include "net/iptable.h"
 #include "net/loop.h"
 #include "net/session.h"
 #include "store/mailbox.h"
+#include "store/maildir.h"
 #include "lib/fsutil.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -26,6 +28,7 @@ struct auth_request {
 	size_t password_len;
 	unsigned failures_before;
 	bool ok;
+	bool cached;                /* answered by the credential cache */
 	struct event *ev_delay;
 };
 
@@ -52,6 +55,54 @@ bool auth_user_exists(const char *address)
 	return users != NULL && passwd_db_exists(users, address);
 }
 
+bool auth_user_quota(const char *address, struct maildir_quota *limit_r)
+{
+	struct passwd_quota own;
+
+	limit_r->bytes = config->quota;
+	limit_r->messages = config->quota_messages;
+	if (users != NULL && passwd_db_quota(users, address, &own)) {
+		if (own.has_bytes)
+			limit_r->bytes = own.bytes;
+		if (own.has_messages)
+			limit_r->messages = own.messages;
+	}
+	return limit_r->bytes > 0 || limit_r->messages > 0;
+}
+
+int auth_quota_get(const char *address, struct maildir_quota *limit_r,
+		   struct maildir_quota_usage *usage_r, bool *limited_r,
+		   const char **error_r)
+{
+	int ret = 0;
+
+	memset(usage_r, 0, sizeof(*usage_r));
+	*limited_r = auth_user_quota(address, limit_r);
+	if (!*limited_r)
+		return 0;
+	char *root = mailbox_path(config->data_dir, address);
+	/* no Maildir yet (delivery creates it): nothing used */
+	if (fs_exists(root))
+		ret = maildir_quota_usage(root, limit_r, usage_r, error_r);
+	free(root);
+	return ret;
+}
+
+int auth_quota_check(const char *address, uint64_t bytes, uint64_t messages,
+		     bool *allowed_r, const char **error_r)
+{
+	struct maildir_quota limit;
+	struct maildir_quota_usage usage;
+	bool limited;
+
+	*allowed_r = true;
+	if (auth_quota_get(address, &limit, &usage, &limited, error_r) < 0)
+		return -1;
+	if (limited)
+		*allowed_r = maildir_quota_allows(&limit, &usage, bytes, messages);
+	return 0;
+}
+
 unsigned auth_delay_ms(unsigned failures)
 {
 	if (failures == 0)
@@ -65,7 +116,9 @@ static void verify_work(struct session_job *job)
 {
 	struct auth_request *ar = (struct auth_request *)job;
 	ar->ok = users != NULL &&
-		 passwd_db_verify(users, ar->user, ar->password, ar->password_len);
+		 passwd_db_verify_cached(users, auth_cache_server(), ar->user,
+					 ar->password, ar->password_len,
+					 &ar->cached);
 	OPENSSL_cleanse(ar->password, sizeof(ar->password));
 }
 
@@ -88,8 +141,9 @@ static void finish(struct auth_request *ar, bool held)
 
 	if (ar->ok) {
 		iptable_success(&s->peer_ss, ar->user);
-		session_log(s, LOG_LEVEL_INFO, "auth ok user=\"%s\" mechanism=%s",
-			    log_value(ar->user), ar->mech);
+		session_log(s, LOG_LEVEL_INFO, "auth ok user=\"%s\" mechanism=%s%s",
+			    log_value(ar->user), ar->mech,
+			    ar->cached ? " cached=yes" : "");
 	} else {
 		iptable_fail(&s->peer_ss, ar->user);
 		/* The name is the client's: quoted, so it cannot forge

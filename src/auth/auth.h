@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct session;
 
@@ -29,6 +30,24 @@ void auth_deinit(void);
 
 /* Is address (normalised) an account? Blocking: pool threads only. */
 bool auth_user_exists(const char *address);
+
+struct maildir_quota;
+struct maildir_quota_usage;
+
+/* The limits of a mailbox (store/maildir.h): config [limits] quota and
+ * quota_messages, each replaced by the user's own userdb_quota_rule from
+ * the passwd file. False when there is none. Blocking: pool threads. */
+bool auth_user_quota(const char *address, struct maildir_quota *limit_r);
+/* The limits of address's mailbox and its usage (store/maildir.h); with
+ * *limited_r false (no limits) nothing is read. -1 with *error_r when the
+ * usage cannot be read. Blocking: pool threads. */
+int auth_quota_get(const char *address, struct maildir_quota *limit_r,
+		   struct maildir_quota_usage *usage_r, bool *limited_r,
+		   const char **error_r);
+/* Would bytes in messages more stay within address's limits? (True
+ * without limits.) Blocking: pool threads. */
+int auth_quota_check(const char *address, uint64_t bytes, uint64_t messages,
+		     bool *allowed_r, const char **error_r);
 
 /* Called on the loop when the verdict is in (not if the session closed
  * meanwhile). user is the normalised account name. After a failure the

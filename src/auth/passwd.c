@@ -6,6 +6,7 @@
  * side and swaps the pointer. So several threads verify while another
  * reloads, and a verify always sees one whole version of the file. */
 #include "auth/passwd.h"
+#include "auth/auth_cache.h"
 #include "auth/passwd_private.h"
 #include "lib/fsutil.h"
 #include "lib/util.h"
@@ -27,6 +28,7 @@ struct passwd_entry {
 	char *address;        /* lower case */
 	char *hash;           /* crypt string, without {SCHEME} */
 	unsigned line;
+	struct passwd_quota quota;      /* userdb_quota_rule extra fields */
 };
 
 struct passwd_snapshot {
@@ -91,7 +93,11 @@ bool passwd_line_next(const char **pos, const char *end, const char **line_r,
 
 size_t passwd_line_trim_cr(const char *line, size_t len)
 {
-	return len > 0 && line[len - 1] == '\r' ? len - 1 : len;
+	/* All of them: trimming twice must change nothing, as callers trim a
+	 * line and then hand it to helpers that trim again. */
+	while (len > 0 && line[len - 1] == '\r')
+		len--;
+	return len;
 }
 
 bool passwd_line_is_comment(const char *line, size_t len)
@@ -123,6 +129,61 @@ static void problem_add(struct load_ctx *ctx, unsigned line, const char *text)
 		xasprintf("%s:%u: %s", ctx->path, line, text);
 }
 
+/* One "*:storage=1G:messages=1000" rule value into q; false with
+ * *error_r on a form we cannot honour. Rules for other folders ("Trash:")
+ * are Dovecot's per-folder rules: ignored. */
+static bool quota_rule_parse(const char *value, struct passwd_quota *q,
+			     const char **error_r)
+{
+	if (strncmp(value, "*:", 2) != 0)
+		return true;
+	char *copy = xstrdup(value + 2), *save = NULL;
+	bool ok = true;
+	for (char *item = strtok_r(copy, ":", &save); ok && item != NULL;
+	     item = strtok_r(NULL, ":", &save)) {
+		if (str_has_prefix_ci(item, "storage=") || str_has_prefix_ci(item, "bytes=")) {
+			ok = str_to_size(strchr(item, '=') + 1, UINT64_MAX, &q->bytes);
+			q->has_bytes = ok;
+		} else if (str_has_prefix_ci(item, "messages=")) {
+			ok = str_to_u64(item + 9, UINT64_MAX, &q->messages);
+			q->has_messages = ok;
+		} else if (!str_ieq(item, "ignore") && !str_ieq(item, "noenforcing")) {
+			ok = false;
+		}
+		if (!ok)
+			*error_r = errfmt("quota rule '%s': expected *:storage=SIZE "
+					  "and/or *:messages=N", value);
+	}
+	free(copy);
+	return ok;
+}
+
+/* The extra fields after the 7th colon (Dovecot passwd-file: "key=value"
+ * separated by blanks): the quota rules (userdb_quota_rule,
+ * userdb_quota_rule2, ...). */
+static bool extra_fields_parse(const char *line, size_t len, struct passwd_quota *q,
+			       const char **error_r)
+{
+	const char *p = line, *end = line + len;
+	bool ok = true;
+
+	memset(q, 0, sizeof(*q));
+	for (int colons = 0; colons < 7; colons++) {
+		p = memchr(p, ':', (size_t)(end - p));
+		if (p == NULL)
+			return true;
+		p++;
+	}
+	char *extra = xstrndup(p, (size_t)(end - p)), *save = NULL;
+	for (char *f = strtok_r(extra, " \t", &save); ok && f != NULL;
+	     f = strtok_r(NULL, " \t", &save)) {
+		if (str_has_prefix_ci(f, "userdb_quota_rule") && strchr(f, '=') != NULL)
+			ok = quota_rule_parse(strchr(f, '=') + 1, q, error_r);
+	}
+	free(extra);
+	return ok;
+}
+
 static void entry_add(struct load_ctx *ctx, const char *address,
 		      const char *hash, unsigned line)
 {
@@ -135,6 +196,7 @@ static void entry_add(struct load_ctx *ctx, const char *address,
 	str_lower(e->address);
 	e->hash = xstrdup(hash);
 	e->line = line;
+	memset(&e->quota, 0, sizeof(e->quota));
 }
 
 /* Parse one line (without '\n') into an entry or a problem. */
@@ -176,7 +238,13 @@ static void parse_line(struct load_ctx *ctx, unsigned lineno, const char *line,
 						"'sealpost user passwd %s'",
 						shown, error, shown));
 	} else {
+		struct passwd_quota q;
 		entry_add(ctx, user, hash, lineno);
+		/* A bad rule is reported; the user keeps the default limits. */
+		if (!extra_fields_parse(line, len, &q, &error))
+			problem_add(ctx, lineno, errfmt("%s: %s", shown, error));
+		else
+			ctx->entries[ctx->count - 1].quota = q;
 	}
 	free(password);
 }
@@ -428,8 +496,28 @@ int passwd_db_refresh(struct passwd_db *db, const char **error_r)
 bool passwd_db_verify(struct passwd_db *db, const char *address,
 		      const char *password, size_t password_len)
 {
+	return passwd_db_verify_cached(db, NULL, address, password,
+				       password_len, NULL);
+}
+
+/* The user's line is gone: so is what the cache knew of it. */
+static void cache_forget(struct auth_cache *cache, const char *address)
+{
+	char norm[ADDRESS_MAX + 1];
+
+	if (cache == NULL || strlen(address) > ADDRESS_MAX)
+		return;
+	mailbox_address_normalize(address, norm, sizeof(norm));
+	auth_cache_forget(cache, norm);
+}
+
+bool passwd_db_verify_cached(struct passwd_db *db, struct auth_cache *cache,
+			     const char *address, const char *password,
+			     size_t password_len, bool *cached_r)
+{
 	char copy[PASSWD_PASSWORD_MAX + 1];
 	const char *error;
+	bool hit = false, match;
 
 	(void)db_refresh(db, true, &error);
 	struct passwd_snapshot *snap = snapshot_get(db);
@@ -440,11 +528,20 @@ bool passwd_db_verify(struct passwd_db *db, const char *address,
 
 	memcpy(copy, password, n);
 	copy[n] = '\0';
-	/* The same hashing work whether or not the user exists. */
-	bool match = passwd_hash_verify(e != NULL && input_ok ? e->hash :
-					db->dummy_hash, copy);
+	if (e == NULL)
+		cache_forget(cache, address);
+	else if (input_ok)
+		hit = auth_cache_lookup(cache, e->address, e->hash, copy, n);
+	/* A miss, a wrong password included, costs the full hash: the same
+	 * hashing work whether or not the user exists or is cached. */
+	match = hit || passwd_hash_verify(e != NULL && input_ok ? e->hash :
+					  db->dummy_hash, copy);
+	if (match && !hit && e != NULL && input_ok)
+		auth_cache_store(cache, e->address, e->hash, copy, n);
 	OPENSSL_cleanse(copy, sizeof(copy));
 	snapshot_put(db, snap);
+	if (cached_r != NULL)
+		*cached_r = hit;
 	return e != NULL && input_ok && match;
 }
 
@@ -457,6 +554,21 @@ bool passwd_db_exists(struct passwd_db *db, const char *address)
 	bool found = snapshot_find(snap, address) != NULL;
 	snapshot_put(db, snap);
 	return found;
+}
+
+bool passwd_db_quota(struct passwd_db *db, const char *address,
+		     struct passwd_quota *quota_r)
+{
+	const char *error;
+
+	(void)db_refresh(db, true, &error);
+	struct passwd_snapshot *snap = snapshot_get(db);
+	const struct passwd_entry *e = snapshot_find(snap, address);
+	memset(quota_r, 0, sizeof(*quota_r));
+	if (e != NULL)
+		*quota_r = e->quota;
+	snapshot_put(db, snap);
+	return quota_r->has_bytes || quota_r->has_messages;
 }
 
 size_t passwd_db_count(struct passwd_db *db)

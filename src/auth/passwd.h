@@ -24,6 +24,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #define PASSWD_FILE_NAME "passwd"
@@ -96,9 +97,32 @@ int passwd_db_refresh(struct passwd_db *db, const char **error_r);
 bool passwd_db_verify(struct passwd_db *db, const char *address,
 		      const char *password, size_t password_len);
 
+/* passwd_db_verify() with a credential cache (auth_cache.h; NULL: none):
+ * a login that matches a live entry is answered without hashing
+ * (*cached_r true, when cached_r is not NULL); every other one hashes in
+ * full, and a success is stored. A user whose line is gone is dropped from
+ * the cache. */
+struct auth_cache;
+bool passwd_db_verify_cached(struct passwd_db *db, struct auth_cache *cache,
+			     const char *address, const char *password,
+			     size_t password_len, bool *cached_r);
+
 /* Is address a user (with a usable hash)? Refreshes first; no hashing.
  * Thread-safe. */
 bool passwd_db_exists(struct passwd_db *db, const char *address);
+
+/* A user's own limits: Dovecot's extra fields "userdb_quota_rule=*:storage=1G"
+ * (also "*:messages=N", "*:storage=1G:messages=N", userdb_quota_rule2 ...;
+ * sizes take K M G T, 1024-based; rules for other folders are ignored). */
+struct passwd_quota {
+	bool has_bytes, has_messages;
+	uint64_t bytes, messages;       /* 0: unlimited */
+};
+
+/* The quota rules of address; false when it has none (or no such user).
+ * Refreshes first. Thread-safe. */
+bool passwd_db_quota(struct passwd_db *db, const char *address,
+		     struct passwd_quota *quota_r);
 
 /* Number of users loaded (after a refresh). */
 size_t passwd_db_count(struct passwd_db *db);

@@ -10,7 +10,8 @@
 bool passwd_line_next(const char **pos, const char *end, const char **line_r,
 		      size_t *len_r);
 
-/* Length of line without a trailing '\r'. */
+/* Length of line without the '\r's that end it (a CRLF file, and any
+ * stray CR before the line end). */
 size_t passwd_line_trim_cr(const char *line, size_t len);
 
 /* A blank line or a '#' comment (after optional blanks)? */

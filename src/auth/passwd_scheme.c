@@ -19,6 +19,9 @@ _Static_assert(PASSWD_PASSWORD_MAX < CRYPT_MAX_PASSPHRASE_SIZE,
 #define PASSWD_NEW_PREFIX "$y$"
 /* Longest "$id$" method name quoted in an error (libxcrypt's are <= 4). */
 #define CRYPT_ID_SHOWN_MAX 4
+/* Longest {SCHEME} name quoted in an error (Dovecot's are <= 20, with an
+ * encoding suffix such as ".B64"); longer names are cut and end in "...". */
+#define SCHEME_SHOWN_MAX 32
 
 /* A crypt method we verify. hash_len is the length of the part after the
  * last '$' (the hash, or salt and hash for bcrypt), so a truncated line is
@@ -189,14 +192,18 @@ int passwd_hash_parse(const char *field, const char **hash_r,
 		/* "{SHA256.HEX}": the part after '.' only names an encoding. */
 		size_t base = strcspn(name, ".}");
 		const struct dovecot_scheme *s = scheme_find(name, len);
+		/* The name goes into a log line: no control bytes, bounded. */
+		char shown[SCHEME_SHOWN_MAX + 1];
+		str_sanitize(shown, sizeof(shown), name, len);
+		const char *cut = len > SCHEME_SHOWN_MAX ? "..." : "";
 		if (s == NULL && scheme_is_weak(name, base)) {
-			*error_r = errfmt("password scheme {%.*s} is refused "
-					  "(plain text or weak hash)", (int)len, name);
+			*error_r = errfmt("password scheme {%s%s} is refused "
+					  "(plain text or weak hash)", shown, cut);
 			return -1;
 		}
 		if (s == NULL) {
-			*error_r = errfmt("unsupported password scheme {%.*s}",
-					  (int)len, name);
+			*error_r = errfmt("unsupported password scheme {%s%s}",
+					  shown, cut);
 			return -1;
 		}
 		hash = end + 1;

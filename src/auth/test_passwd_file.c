@@ -328,6 +328,34 @@ static void test_running_db_sees_edits(void **state)
 	passwd_db_free(&db);
 }
 
+/* Lines ending in several CRs: the server and the CLI read the same user
+ * (found by fuzz_passwd: "frank@example.test\r\r" got "empty password; set
+ * a new password with 'sealpost user passwd frank@example.test'", and that
+ * command then answered "no such user"). */
+static void test_stray_crs_read_alike(void **state)
+{
+	struct fixture *f = *state;
+	struct passwd_edit *edit;
+	const char *error;
+
+	write_text(f->path, "frank@example.test\r\r\n\r\r\n"
+		   "gina@example.test:{CRYPT}" HASH_A "\r\r\n", 0600);
+	struct passwd_db *db = passwd_db_new(f->path, NULL, NULL);
+	assert_int_equal(passwd_db_refresh(db, &error), 0);
+	assert_int_equal(passwd_db_count(db), 1);
+	assert_true(passwd_db_verify(db, "gina@example.test", "secret", 6));
+
+	edit_ok(f->path, &edit);
+	assert_true(passwd_edit_has(edit, "frank@example.test"));
+	assert_int_equal(passwd_edit_set_hash(edit, "frank@example.test", HASH_B,
+					      &error), 0);
+	assert_int_equal(passwd_edit_commit(edit, &error), 0);
+	passwd_edit_free(&edit);
+	assert_true(passwd_db_verify(db, "frank@example.test", "other", 5));
+	assert_int_equal(passwd_db_count(db), 2);
+	passwd_db_free(&db);
+}
+
 static void test_stale_temp_file_replaced(void **state)
 {
 	struct fixture *f = *state;
@@ -356,6 +384,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_owner, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_adds_all_land, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_running_db_sees_edits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stray_crs_read_alike, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_temp_file_replaced, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -44,6 +44,7 @@ enum conf_type {
 	CONF_PAIRS,      /* a list of pair names (see CONFIG_PAIR_NAME_MAX) */
 	CONF_SNI,        /* [sni]: any host name as the key, pairs as the value */
 	CONF_UINT,
+	CONF_SIZE,       /* bytes, with K/M/G/T (str_to_size) */
 	CONF_DOMAINS,
 	CONF_LISTEN,
 	CONF_TLS_VERSION,
@@ -69,6 +70,8 @@ struct conf_option {
 	{ sec, key, type, offsetof(struct config, field), def, 0, 0 }
 #define OPT_UINT(sec, key, field, def, lo, hi) \
 	{ sec, key, CONF_UINT, offsetof(struct config, field), def, lo, hi }
+#define OPT_SIZE(sec, key, field, def, lo, hi) \
+	{ sec, key, CONF_SIZE, offsetof(struct config, field), def, lo, hi }
 #define OPT_DUR(sec, key, field, def, lo, hi) \
 	{ sec, key, CONF_DURATION, offsetof(struct config, field), def, lo, hi }
 
@@ -108,8 +111,26 @@ static const struct conf_option options[] = {
 	/* RFC 3501 5.4: autologout timer of at least 30 minutes. */
 	OPT_UINT("limits", "imap_timeout", imap_timeout, "1800", 5, 86400),
 	OPT_UINT("limits", "auth_max_failures", auth_max_failures, "3", 1, 100),
+	/* Per-mailbox limits (IMAP QUOTA, RFC 9208; Maildir++ maildirsize):
+	 * 0 is none; a user's userdb_quota_rule in the passwd file wins. */
+	OPT_SIZE("limits", "quota", quota, "0", 0, (uint64_t)1 << 50),
+	OPT_UINT("limits", "quota_messages", quota_messages, "0", 0, 1000000000),
 	OPT("outbound", "resolver", CONF_RESOLVER, outbound_resolver, NULL),
 	OPT("outbound", "trust_anchor", CONF_OPT_PATH, outbound_trust_anchor, NULL),
+	/* A connection must log in (port 25: send MAIL) within this time
+	 * however busy it keeps the line: 3 minutes, like Dovecot's login
+	 * processes; the TLS handshake and the login delays fit well inside. */
+	OPT_UINT("limits", "login_timeout", login_timeout, "180", 5, 86400),
+	/* DATA and IMAP literals must average this many bytes/s over each
+	 * window once the grace is over (Apache mod_reqtimeout's MinRate
+	 * idea): 256 B/s is an eighth of a poor 2G uplink, so slow mobile
+	 * clients pass while a drip-feed is cut after grace + window. */
+	OPT_UINT("limits", "data_min_rate", data_min_rate, "256", 0, (uint64_t)1 << 30),
+	OPT_UINT("limits", "data_rate_window", data_rate_window, "60", 1, 3600),
+	OPT_UINT("limits", "data_rate_grace", data_rate_grace, "30", 0, 3600),
+	/* Seconds a verified login is remembered (auth/auth_cache.h); 0: off.
+	 * At most a day. */
+	OPT_UINT("", "auth_cache_ttl", auth_cache_ttl, "3600", 0, 86400),
 	OPT("outbound", "tls", CONF_OUTBOUND_TLS, outbound_tls, "dane"),
 	/* RFC 5321 4.5.4.1 / 2.3.5: SMTP relays on port 25. */
 	OPT_UINT("outbound", "port", outbound_port, "25", 1, 65535),
@@ -641,6 +662,14 @@ static int set_option(struct config *cfg, const struct conf_option *opt,
 		}
 		*(uint64_t *)field = u;
 		return 0;
+	case CONF_SIZE:
+		if (!str_to_size(value, UINT64_MAX, &u) || u < opt->min || u > opt->max) {
+			*error_r = errfmt("%s: '%s' must be a size such as 500M or 2G "
+					  "(0 for none)", opt->name, value);
+			return -1;
+		}
+		*(uint64_t *)field = u;
+		return 0;
 	case CONF_DOMAINS:
 		return parse_domains(cfg, value, error_r);
 	case CONF_LISTEN:
@@ -798,31 +827,38 @@ static int conf_ini_handler(void *user, const char *section, const char *name,
 }
 
 /* ini_reader: one line per call, so ctx->line is the line the handler sees.
- * libinih hands us a buffer of INI_MAX_LINE bytes; longer lines are refused
- * rather than silently split. */
+ * libinih hands us a buffer of INI_MAX_LINE bytes: CONFIG_LINE_MAX bytes of
+ * line (its LF or CRLF not counted) and the NUL. A longer line, or one that
+ * holds a NUL byte, is refused rather than silently split or cut short. */
 static char *ini_read_line(char *str, int num, void *stream)
 {
 	struct parse_ctx *ctx = stream;
-	char line[CONFIG_LINE_MAX + 2];
+	size_t len = 0, cap = (size_t)num - 1;
+	bool nul = false;
+	int c, last = EOF;
 
-	if (fgets(line, sizeof(line), ctx->fp) == NULL)
+	while ((c = getc(ctx->fp)) != EOF && c != '\n') {
+		nul |= c == '\0';
+		if (len < cap)
+			str[len] = (char)c;
+		len++;
+		last = c;
+	}
+	if (c == EOF && len == 0)
 		return NULL;
 	ctx->line++;
-	size_t len = strlen(line);
-	if ((len == sizeof(line) - 1 && line[len - 1] != '\n') ||
-	    len >= (size_t)num) {
-		if (ctx->error == NULL)
-			ctx->error = errfmt("%s:%u: line is longer than %d bytes",
-					    ctx->path, ctx->line, CONFIG_LINE_MAX);
-		if (line[len - 1] != '\n') {
-			int c;
-			while ((c = fgetc(ctx->fp)) != EOF && c != '\n')
-				;
-		}
-		line[0] = '\0';
-	}
-	ctx->continued = line[0] == ' ' || line[0] == '\t';
-	strlcpy_sp(str, line, (size_t)num);
+	if (last == '\r')
+		len--;          /* CRLF */
+	bool too_long = len > CONFIG_LINE_MAX || len > cap;
+	if ((nul || too_long) && ctx->error == NULL)
+		ctx->error = nul ?
+			errfmt("%s:%u: line holds a NUL byte", ctx->path, ctx->line) :
+			errfmt("%s:%u: line is longer than %d bytes", ctx->path,
+			       ctx->line, CONFIG_LINE_MAX);
+	if (nul || too_long)
+		len = 0;
+	str[len] = '\0';
+	ctx->continued = str[0] == ' ' || str[0] == '\t';
 	return str;
 }
 

@@ -116,6 +116,7 @@ struct config {
 	char *user;
 	enum log_level log_level;
 	uint64_t workers;    /* 0: one per CPU core */
+	uint64_t auth_cache_ttl;  /* seconds a verified login is kept; 0: off */
 
 	struct listen_addr listen[SERVICE_COUNT][CONFIG_LISTEN_MAX];
 	size_t n_listen[SERVICE_COUNT];
@@ -131,6 +132,12 @@ struct config {
 	uint64_t pop3_timeout;
 	uint64_t imap_timeout;
 	uint64_t auth_max_failures;
+	uint64_t login_timeout;      /* seconds to log in (port 25: to send MAIL) */
+	uint64_t data_min_rate;      /* bytes/s of DATA and literals; 0: no check */
+	uint64_t data_rate_window;   /* seconds the rate is averaged over */
+	uint64_t data_rate_grace;    /* seconds before the first window */
+	uint64_t quota;          /* bytes per mailbox, 0: none */
+	uint64_t quota_messages; /* messages per mailbox, 0: none */
 
 	unsigned option_line[CONFIG_OPTIONS_MAX]; /* see config_line() */
 	/* [outbound]: how outbound mail finds its next hop (src/dns/). */

@@ -13,23 +13,29 @@
 #include "conf/config.h"
 #include "lib/util.h"
 
-static char *write_tmp(const char *text)
+static char *write_tmp(const char *text, size_t len)
 {
 	char tmpl[] = "/tmp/sealpost-conf-XXXXXX";
 	int fd = mkstemp(tmpl);
 	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	assert_int_equal(write(fd, text, len), (ssize_t)len);
 	close(fd);
 	return xstrdup(tmpl);
 }
 
-static int load(const char *text, struct config **cfg_r, const char **error_r)
+static int load_bytes(const char *text, size_t len, struct config **cfg_r,
+		      const char **error_r)
 {
-	char *path = write_tmp(text);
+	char *path = write_tmp(text, len);
 	int ret = config_load(path, true, cfg_r, error_r);
 	unlink(path);
 	free(path);
 	return ret;
+}
+
+static int load(const char *text, struct config **cfg_r, const char **error_r)
+{
+	return load_bytes(text, strlen(text), cfg_r, error_r);
 }
 
 static void test_full_example(void **state)
@@ -48,7 +54,7 @@ static void test_full_example(void **state)
 		"smtp       = 0.0.0.0:25\n"
 		"submission = 127.0.0.1:587, [::1]:587\n"
 		"[tls]\nmin_version = TLSv1.3\n"
-		"[limits]\nmax_message_size = 1048576\n", &cfg, &error), 0);
+		"[limits]\nmax_message_size = 1048576\nquota = 2G\n", &cfg, &error), 0);
 	assert_string_equal(cfg->hostname, "mail.example.test");
 	assert_int_equal(cfg->n_domains, 2);
 	assert_string_equal(cfg->domains[1], "example.org");
@@ -65,6 +71,12 @@ static void test_full_example(void **state)
 	assert_int_equal(cfg->tls_min_version, 0x0304);
 	assert_int_equal(cfg->max_message_size, 1048576);
 	assert_int_equal(cfg->max_recipients, 100);
+	assert_int_equal(cfg->login_timeout, 180);
+	assert_int_equal(cfg->data_min_rate, 256);
+	assert_int_equal(cfg->data_rate_window, 60);
+	assert_int_equal(cfg->data_rate_grace, 30);
+	assert_int_equal(cfg->quota, 2147483648u);
+	assert_int_equal(cfg->quota_messages, 0);
 	config_free(&cfg);
 	assert_null(cfg);
 }
@@ -125,6 +137,10 @@ static void test_errors_name_the_line(void **state)
 		{ "[limits]\nmax_message_size = 12x\n",
 		  ":2: max_message_size: '12x' must be a number from 1024 to 2147483648" },
 		{ "domains = a.test\ndomains = b.test\n", ":2: 'domains' is set twice" },
+		{ "[limits]\ndata_rate_window = 0\n",
+		  ":2: data_rate_window: '0' must be a number from 1 to 3600" },
+		{ "[limits]\nquota = 1Q\n",
+		  ":2: quota: '1Q' must be a size such as 500M or 2G (0 for none)" },
 		{ "\n\n[listen]\nsmtp = 1.2.3:25\n",
 		  ":4: listen smtp: '1.2.3': not a numeric IPv4 address" },
 		{ "[listen]\nsmtp = ::1:25\n",
@@ -265,6 +281,57 @@ static void test_long_line(void **state)
 	assert_non_null(strstr(error, ":1: line is longer than 199 bytes"));
 }
 
+/* "user = uuu...": a line of exactly len bytes, then end. */
+static int load_line_of(size_t len, const char *end, struct config **cfg_r,
+			const char **error_r)
+{
+	char text[CONFIG_LINE_MAX + 8];
+	assert_true(len + strlen(end) < sizeof(text));
+	memset(text, 'u', len);
+	memcpy(text, "user = ", 7);
+	strcpy(text + len, end);
+	return load(text, cfg_r, error_r);
+}
+
+/* CONFIG_LINE_MAX bytes are allowed, whatever ends the line (found by
+ * fuzz_config: a 199-byte line was refused as "longer than 199 bytes"). */
+static void test_line_limit_exact(void **state)
+{
+	static const char *const ends[] = { "\n", "\r\n", "" };
+	struct config *cfg = NULL;
+	const char *error;
+
+	for (size_t i = 0; i < N_ELEMENTS(ends); i++) {
+		assert_int_equal(load_line_of(CONFIG_LINE_MAX, ends[i], &cfg, &error), 0);
+		assert_int_equal(strlen(cfg->user), CONFIG_LINE_MAX - 7);
+		config_free(&cfg);
+		assert_int_equal(load_line_of(CONFIG_LINE_MAX + 1, ends[i], &cfg,
+					      &error), -1);
+		assert_non_null(strstr(error, ":1: line is longer than 199 bytes"));
+	}
+}
+
+/* A NUL byte is refused: it used to end the line early, and a line padded
+ * past the limit after it was read as two lines, the rest a setting. */
+static void test_nul_byte(void **state)
+{
+	struct config *cfg = NULL;
+	const char *error;
+	char text[300];
+	size_t pad = CONFIG_LINE_MAX + 1 - 9;
+	int n;
+
+	memcpy(text, "user = x\0", 9);
+	memset(text + 9, 'y', pad);
+	n = snprintf(text + 9 + pad, sizeof(text) - 9 - pad, "hostname = evil.test\n");
+	assert_int_equal(load_bytes(text, 9 + pad + (size_t)n, &cfg, &error), -1);
+	assert_null(cfg);
+	assert_non_null(strstr(error, ":1: line holds a NUL byte"));
+	assert_int_equal(load_bytes("domains = a.test\nuser = a\0b\n", 28, &cfg,
+				    &error), -1);
+	assert_non_null(strstr(error, ":2: line holds a NUL byte"));
+}
+
 static void test_missing_file(void **state)
 {
 	struct config *cfg = NULL;
@@ -291,6 +358,8 @@ int main(void)
 		cmocka_unit_test(test_certificates_and_sni),
 		cmocka_unit_test(test_sni_limit),
 		cmocka_unit_test(test_long_line),
+		cmocka_unit_test(test_line_limit_exact),
+		cmocka_unit_test(test_nul_byte),
 		cmocka_unit_test(test_missing_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,6 +8,9 @@
 #include "lib/fsutil.h"
 #include "lib/util.h"
 
+#include <assert.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Mechanisms offered inside TLS (RFC 3501 6.2.2, SASL-IR RFC 4959). */
@@ -15,18 +18,76 @@
 /* Items of an ID list we look at (RFC 2971 3.3: at most 30 pairs). */
 #define IMAP_ID_PAIRS_MAX 30
 
-#define CAPS_COMMON "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE " \
-	"UNSELECT CHILDREN SPECIAL-USE LIST-EXTENDED UIDPLUS MOVE" \
-	" CONDSTORE" \
-	" QRESYNC"
+/* Where a capability is announced. */
+enum cap_when {
+	CAP_ALWAYS,
+	CAP_PLAIN_PREAUTH,          /* before login, before TLS */
+	CAP_TLS_PREAUTH,            /* before login, inside TLS */
+};
+
+/* The capabilities, one a line, in the order announced. */
+static const struct {
+	const char *name;
+	enum cap_when when;
+} capabilities[] = {
+	{ "IMAP4rev1", CAP_ALWAYS },
+	{ "IMAP4rev2", CAP_ALWAYS },            /* RFC 9051, after ENABLE */
+	{ "LITERAL+", CAP_ALWAYS },
+	{ "SASL-IR", CAP_ALWAYS },
+	{ "ID", CAP_ALWAYS },
+	{ "ENABLE", CAP_ALWAYS },
+	{ "IDLE", CAP_ALWAYS },
+	{ "NAMESPACE", CAP_ALWAYS },
+	{ "UNSELECT", CAP_ALWAYS },
+	{ "CHILDREN", CAP_ALWAYS },
+	{ "SPECIAL-USE", CAP_ALWAYS },
+	{ "LIST-EXTENDED", CAP_ALWAYS },
+	{ "UIDPLUS", CAP_ALWAYS },
+	{ "MOVE", CAP_ALWAYS },
+	{ "CONDSTORE", CAP_ALWAYS },            /* RFC 7162 */
+	{ "QRESYNC", CAP_ALWAYS },              /* RFC 7162 */
+	{ "ESEARCH", CAP_ALWAYS },              /* RFC 4731 */
+	{ "SEARCHRES", CAP_ALWAYS },            /* RFC 5182 */
+	{ "COMPRESS=DEFLATE", CAP_ALWAYS },     /* RFC 4978 */
+	{ "UNAUTHENTICATE", CAP_ALWAYS },       /* RFC 8437 */
+	{ "LIST-STATUS", CAP_ALWAYS },          /* RFC 5819 */
+	{ "MULTIAPPEND", CAP_ALWAYS },          /* RFC 3502 */
+	{ "BINARY", CAP_ALWAYS },               /* RFC 3516 */
+	{ "QUOTA", CAP_ALWAYS },                /* RFC 9208 */
+	{ "QUOTA=RES-STORAGE", CAP_ALWAYS },    /* RFC 9208 */
+	{ "QUOTA=RES-MESSAGE", CAP_ALWAYS },    /* RFC 9208 */
+	{ "STATUS=SIZE", CAP_ALWAYS },          /* RFC 8438 */
+	{ "SORT", CAP_ALWAYS },                 /* RFC 5256 */
+	{ "SORT=DISPLAY", CAP_ALWAYS },         /* RFC 5957 */
+	{ "ESORT", CAP_ALWAYS },                /* RFC 5267 */
+	{ "THREAD=ORDEREDSUBJECT", CAP_ALWAYS },        /* RFC 5256 */
+	{ "THREAD=REFERENCES", CAP_ALWAYS },    /* RFC 5256 */
+	{ "STARTTLS", CAP_PLAIN_PREAUTH },
+	{ "LOGINDISABLED", CAP_PLAIN_PREAUTH },
+	{ "AUTH=PLAIN", CAP_TLS_PREAUTH },
+};
+
+/* Longest capability list (the names above and their spaces). */
+#define IMAP_CAPABILITY_MAX 1024
 
 const char *imap_capabilities(struct imap_session *is)
 {
-	if (is->state != IMAP_STATE_NOT_AUTH)
-		return CAPS_COMMON;
-	if (!session_is_tls(&is->s))
-		return CAPS_COMMON " STARTTLS LOGINDISABLED";
-	return CAPS_COMMON " AUTH=PLAIN";
+	static char out[IMAP_CAPABILITY_MAX];
+	enum cap_when now = CAP_ALWAYS;
+	size_t len = 0;
+
+	if (is->state == IMAP_STATE_NOT_AUTH)
+		now = session_is_tls(&is->s) ? CAP_TLS_PREAUTH : CAP_PLAIN_PREAUTH;
+	out[0] = '\0';
+	for (size_t i = 0; i < N_ELEMENTS(capabilities); i++) {
+		if (capabilities[i].when != CAP_ALWAYS && capabilities[i].when != now)
+			continue;
+		int n = snprintf(out + len, sizeof(out) - len, "%s%s",
+				 len > 0 ? " " : "", capabilities[i].name);
+		assert(n > 0 && (size_t)n < sizeof(out) - len);
+		len += (size_t)n;
+	}
+	return out;
 }
 
 void cmd_capability(struct imap_session *is, const struct imap_arg *args, size_t n)
@@ -67,12 +128,22 @@ void cmd_id(struct imap_session *is, const struct imap_arg *args, size_t n)
 	imap_command_done(is, "OK", NULL, "ID completed");
 }
 
-/* RFC 5161: ENABLED names what this command enabled; unknown names and
- * what was enabled before are left out. */
+/* What ENABLE can turn on (RFC 5161): one line each. */
+static const struct {
+	const char *name;
+	size_t flag_offset;             /* a bool in struct imap_session */
+} enablers[] = {
+	{ "IMAP4rev2", offsetof(struct imap_session, rev2) },   /* RFC 9051 */
+};
+
+/* RFC 5161: the extensions named that we have and that were not on
+ * already are turned on and listed in "* ENABLED"; unknown names are
+ * ignored. */
 void cmd_enable(struct imap_session *is, const struct imap_arg *args, size_t n)
 {
-	struct buf enabled = { 0 };
+	struct buf b = { 0 };
 	const char *cap;
+
 	if (n == 0) {
 		imap_command_bad(is, "ENABLE needs capability names");
 		return;
@@ -83,15 +154,26 @@ void cmd_enable(struct imap_session *is, const struct imap_arg *args, size_t n)
 			return;
 		}
 	}
-	buf_append(&enabled, "ENABLED", 7);
+	buf_append(&b, "ENABLED", 7);
 	for (size_t i = 0; i < n; i++) {
 		const char *name;
 		imap_arg_get_atom(&args[i], &cap);
-		if ((name = imap_modseq_enable(is, cap)) != NULL)
-			buf_printf(&enabled, " %s", name);
+		/* CONDSTORE and QRESYNC do more than set a flag (imap_modseq.h) */
+		if ((name = imap_modseq_enable(is, cap)) != NULL) {
+			buf_printf(&b, " %s", name);
+			continue;
+		}
+		for (size_t k = 0; k < N_ELEMENTS(enablers); k++) {
+			bool *flag = (bool *)((char *)is + enablers[k].flag_offset);
+			if (!str_ieq(cap, enablers[k].name) || *flag)
+				continue;
+			*flag = true;
+			buf_printf(&b, " %s", enablers[k].name);
+			session_log(&is->s, LOG_LEVEL_DEBUG, "enabled %s", enablers[k].name);
+		}
 	}
-	imap_untagged(is, "%s", enabled.data);
-	buf_free(&enabled);
+	imap_untagged(is, "%s", b.data);
+	buf_free(&b);
 	imap_command_done(is, "OK", NULL, "ENABLE completed");
 }
 
@@ -110,6 +192,58 @@ void cmd_starttls(struct imap_session *is, const struct imap_arg *args, size_t n
 	}
 	imap_command_done(is, "OK", NULL, "Begin TLS negotiation now");
 	session_start_tls(&is->s);
+}
+
+/* RFC 4978: COMPRESS DEFLATE. The OK leaves uncompressed, everything after
+ * it is compressed both ways (net/compress.h); a second one, or one while
+ * the connection is compressed otherwise, is refused. */
+void cmd_compress(struct imap_session *is, const struct imap_arg *args, size_t n)
+{
+	const char *mech, *error = NULL;
+
+	if (n != 1 || !imap_arg_get_atom(&args[0], &mech)) {
+		imap_command_bad(is, "Syntax: COMPRESS DEFLATE");
+		return;
+	}
+	if (!str_ieq(mech, "DEFLATE")) {
+		imap_command_done(is, "NO", NULL, "Unsupported compression mechanism");
+		return;
+	}
+	if (session_is_compressed(&is->s)) {
+		imap_command_done(is, "NO", "COMPRESSIONACTIVE", "DEFLATE active already");
+		return;
+	}
+	/* Nothing may come between the OK and the switch: no updates. */
+	imap_command_done_now(is, "OK", NULL, "DEFLATE active");
+	if (session_start_compress(&is->s, &error) < 0) {
+		session_log(&is->s, LOG_LEVEL_ERROR, "compress error=\"%s\"", error);
+		session_close(&is->s);
+	}
+}
+
+/* RFC 8437: back to the not-authenticated state as after the greeting
+ * (TLS and compression stay): the mailbox is closed without expunging,
+ * and the account, its mailbox path and every ENABLEd extension are
+ * forgotten. Per-user session state added later must be reset here. */
+void cmd_unauthenticate(struct imap_session *is, const struct imap_arg *args,
+			size_t n)
+{
+	if (n != 0) {
+		imap_command_bad(is, "UNAUTHENTICATE takes no arguments");
+		return;
+	}
+	session_log(&is->s, LOG_LEVEL_INFO, "unauthenticate user=%s", is->user);
+	imap_mailbox_close(is);
+	x_free(&is->user);
+	x_free(&is->root);
+	sasl_clear(&is->sasl);
+	is->utf8_accept = false;
+	is->rev2 = false;
+	is->condstore = false;      /* RFC 8437 3: what ENABLE did is undone */
+	is->qresync = false;
+	imap_enter_state(is, IMAP_STATE_NOT_AUTH);
+	session_set_timeout(&is->s, IMAP_PREAUTH_TIMEOUT_SECS);
+	imap_command_done(is, "OK", NULL, "Unauthenticate completed");
 }
 
 /* ---- login: verify off the loop, then make sure the mailbox exists ------ */
@@ -152,6 +286,7 @@ static void login_done(struct session_job *job, bool live)
 		is->root = lj->root;
 		imap_enter_state(is, IMAP_STATE_AUTH);
 		session_set_timeout(&is->s, (unsigned)config->imap_timeout);
+		session_login_done(&is->s);
 		session_log(&is->s, LOG_LEVEL_INFO, "login user=%s", is->user);
 		imap_command_done(is, "OK", NULL, "[CAPABILITY %s] Logged in",
 				  imap_capabilities(is));

@@ -6,6 +6,7 @@
  * destination with NO [TRYCREATE]. MOVE answers "* OK [COPYUID ...]", then
  * the EXPUNGEs of the moved messages (the sync before the tagged reply),
  * then OK. */
+#include "imap/imap_folder.h"
 #include "imap/imap_mailbox.h"
 #include "lib/util.h"
 
@@ -73,6 +74,20 @@ static int copy_into(struct copy_job *cj, struct maildir_msg **list,
 	return ret;
 }
 
+/* RFC 9208: a COPY must fit the quota; a MOVE within the mailbox adds
+ * nothing to it. */
+static int quota_check(struct copy_job *cj, struct maildir_msg **list,
+		       const char **error_r)
+{
+	uint64_t bytes = 0;
+
+	if (cj->move)
+		return 0;
+	for (size_t i = 0; i < cj->count; i++)
+		bytes += list[i]->size;
+	return imap_quota_check(cj->is->user, bytes, cj->count, error_r);
+}
+
 static void copy_work(struct session_job *job)
 {
 	struct copy_job *cj = (struct copy_job *)job;
@@ -87,6 +102,7 @@ static void copy_work(struct session_job *job)
 	}
 	if (cj->count > 0 &&
 	    (maildir_folder_open(cj->root, cj->dest, &dst, &error) < 0 ||
+	     quota_check(cj, list, &error) < 0 ||
 	     copy_into(cj, list, dst, &error) < 0)) {
 		cj->result = -1;
 		cj->err = errno;
@@ -106,6 +122,8 @@ static void copy_reply(struct copy_job *cj)
 	if (cj->expunged) {
 		imap_command_done(is, "NO", "EXPUNGEISSUED",
 				  "Some of the requested messages no longer exist");
+	} else if (cj->result < 0 && cj->err == EDQUOT) {
+		imap_command_done(is, "NO", "OVERQUOTA", "%s", cj->error);
 	} else if (cj->result < 0 && (cj->err == ENOENT || cj->err == EINVAL)) {
 		imap_command_done(is, "NO", cj->err == ENOENT ? "TRYCREATE" : "CANNOT",
 				  "%s", cj->err == ENOENT ? "Mailbox doesn't exist" :

@@ -15,6 +15,7 @@
  * MODSEQ beside FLAGS once enabled, CHANGEDSINCE (only messages changed
  * since), and VANISHED (the expunged UIDs of the set first, as VANISHED
  * (EARLIER)); SELECT (QRESYNC ...) runs as such a UID FETCH. */
+#include "imap/imap_binary.h"
 #include "imap/imap_date.h"
 #include "imap/imap_fetch_attr.h"
 #include "imap/imap_mailbox.h"
@@ -22,6 +23,7 @@
 #include "imap/imap_msg.h"
 #include "imap/imap_util.h"
 #include "imap/mime_render.h"
+#include "lib/fsutil.h"
 #include "lib/util.h"
 
 #include <errno.h>
@@ -62,9 +64,11 @@ struct fetch {
 	bool set_seen;
 	bool *seen_now;                 /* per view message: \Seen set now */
 	size_t seen_upto;               /* \Seen looked at up to here */
+	bool has_binary;                /* a BINARY item (RFC 3516) */
 	enum imap_msg_need need;
 	size_t next;                    /* the view message to look at next */
 	bool some_expunged;
+	bool unknown_cte;               /* a BINARY part we cannot decode */
 	bool failed;
 	char error[256];
 	size_t n_msgs, n_parsed, n_cached;      /* for the log line */
@@ -79,8 +83,19 @@ struct fetch {
 	struct buf seg_data;
 };
 
+/* Close the scratch files of BINARY pieces not handed to a stream. */
+static void drop_pieces(struct fetch *f)
+{
+	for (size_t i = 0; i < f->n_pieces; i++) {
+		if (!f->pieces[i].is_text && f->pieces[i].seg.fd >= 0)
+			close(f->pieces[i].seg.fd);
+	}
+	f->n_pieces = 0;
+}
+
 static void fetch_free(struct fetch *f)
 {
+	drop_pieces(f);
 	imap_fetch_attrs_free(&f->attrs);
 	imap_seqset_free(&f->set);
 	imap_seqset_free(&f->vanished_set);
@@ -166,8 +181,8 @@ static int section_stream(struct fetch *f, struct imap_msg *msg,
 	size_t n = 0;
 	const char *error;
 
-	if (!f->streaming) {
-		f->streaming = true;
+	f->streaming = true;
+	if (f->stream_fd < 0) {
 		f->stream_fd = dup(msg->fd);
 		if (f->stream_fd < 0)
 			return fail(f, errfmt("dup: %s", strerror(errno)));
@@ -190,8 +205,10 @@ static int section_stream(struct fetch *f, struct imap_msg *msg,
 	return 0;
 }
 
-static int render_section(struct fetch *f, struct imap_msg *msg,
-			  const struct imap_fetch_item *it)
+/* The section's bytes as a literal after the item's name (written by
+ * the caller); literal8 ("~{n}", RFC 3516) when binary. */
+static int render_section_as(struct fetch *f, struct imap_msg *msg,
+			     const struct imap_fetch_item *it, bool binary)
 {
 	struct mime_body_result res;
 	const char *error;
@@ -200,13 +217,13 @@ static int render_section(struct fetch *f, struct imap_msg *msg,
 	if (mime_section_resolve(msg->root, &msg->reader, &it->section, it->partial,
 				 it->partial_offset, it->partial_size, &res, &error) < 0)
 		return fail(f, error);
-	out_str(f, it->name);
 	if (res.nil) {
 		out_str(f, " NIL");
 		mime_body_result_free(&res);
 		return 0;
 	}
-	snprintf(head, sizeof(head), " {%" PRIu64 "}\r\n", res.size);
+	snprintf(head, sizeof(head), " %s{%" PRIu64 "}\r\n", binary ? "~" : "",
+		 res.size);
 	out_str(f, head);
 	int ret;
 	if (!f->streaming && res.size <= IMAP_FETCH_INLINE_MAX &&
@@ -216,6 +233,104 @@ static int render_section(struct fetch *f, struct imap_msg *msg,
 		ret = section_stream(f, msg, &res);
 	mime_body_result_free(&res);
 	return ret;
+}
+
+static int render_section(struct fetch *f, struct imap_msg *msg,
+			  const struct imap_fetch_item *it)
+{
+	out_str(f, it->name);
+	return render_section_as(f, msg, it, false);
+}
+
+/* BINARY of a decoded part: the bytes from memory, or a piece streamed
+ * from the scratch file (which the piece then owns). */
+static int binary_out(struct fetch *f, struct imap_binary_data *data,
+		      const struct imap_fetch_item *it)
+{
+	uint64_t off = it->partial ? it->partial_offset : 0, n = 0;
+	char head[64];
+
+	if (off < data->size)
+		n = data->size - off;
+	if (it->partial && n > it->partial_size)
+		n = it->partial_size;
+	snprintf(head, sizeof(head), " %s{%" PRIu64 "}\r\n",
+		 data->has_nul ? "~" : "", n);
+	out_str(f, head);
+	if (data->fd < 0) {
+		out_text(f, data->mem.data + off, (size_t)n);
+		return 0;
+	}
+	f->streaming = true;
+	f->pieces = xrealloc(f->pieces, (f->n_pieces + 1) * sizeof(*f->pieces));
+	struct piece *p = &f->pieces[f->n_pieces++];
+	memset(p, 0, sizeof(*p));
+	p->seg.fd = data->fd;
+	p->seg.offset = off;
+	p->seg.length = n;
+	f->n_streamed += n;
+	data->fd = -1;
+	return 0;
+}
+
+/* BINARY[part]<partial> and BINARY.SIZE[part] (RFC 3516). */
+static int render_binary(struct fetch *f, struct imap_msg *msg,
+			 const struct imap_fetch_item *it)
+{
+	const struct mime_part *part;
+	struct imap_binary_data data;
+	const char *error;
+	char size[32];
+
+	enum imap_binary_kind kind = imap_binary_part(msg->root, &it->section, &part);
+	out_str(f, it->name);
+	if (kind == IMAP_BINARY_NIL) {
+		out_str(f, it->kind == IMAP_FETCH_BINARY_SIZE ? " 0" : " NIL");
+		return 0;
+	}
+	if (kind == IMAP_BINARY_IDENTITY) {
+		struct mime_body_result res;
+		if (mime_section_resolve(msg->root, &msg->reader, &it->section, false, 0,
+					 0, &res, &error) < 0)
+			return fail(f, error);
+		if (it->kind == IMAP_FETCH_BINARY_SIZE) {
+			snprintf(size, sizeof(size), " %" PRIu64, res.size);
+			out_str(f, size);
+			mime_body_result_free(&res);
+			return 0;
+		}
+		mime_body_result_free(&res);
+		return render_section_as(f, msg, it, (msg->root->flags & MIME_PART_HAS_NUL) != 0);
+	}
+	/* DECODE (UNKNOWN-CTE messages were left out before) */
+	char *spool = fs_join(maildir_folder_path(f->is->sel->folder), "tmp");
+	int ret = imap_binary_decode(&msg->reader, part, it->kind == IMAP_FETCH_BINARY,
+				     spool, &data, &error);
+	free(spool);
+	if (ret < 0)
+		return fail(f, error);
+	if (it->kind == IMAP_FETCH_BINARY_SIZE) {
+		snprintf(size, sizeof(size), " %" PRIu64, data.size);
+		out_str(f, size);
+	} else {
+		binary_out(f, &data, it);
+	}
+	imap_binary_data_free(&data);
+	return 0;
+}
+
+/* Does any BINARY item of the FETCH name a part we cannot decode? */
+static bool unknown_cte(const struct fetch *f, const struct imap_msg *msg)
+{
+	const struct mime_part *part;
+
+	for (size_t k = 0; k < f->attrs.count; k++) {
+		const struct imap_fetch_item *it = &f->attrs.items[k];
+		if ((it->kind == IMAP_FETCH_BINARY || it->kind == IMAP_FETCH_BINARY_SIZE) &&
+		    imap_binary_part(msg->root, &it->section, &part) == IMAP_BINARY_UNKNOWN_CTE)
+			return true;
+	}
+	return false;
 }
 
 /* FLAGS as they are now; the client is told, so the view remembers. */
@@ -275,6 +390,9 @@ static int render_item(struct fetch *f, struct imap_view_msg *m, struct imap_msg
 		break;
 	case IMAP_FETCH_SECTION:
 		return render_section(f, msg, it);
+	case IMAP_FETCH_BINARY:
+	case IMAP_FETCH_BINARY_SIZE:
+		return render_binary(f, msg, it);
 	}
 	if (ret < 0)
 		fail(f, error);
@@ -355,6 +473,12 @@ static int render_msg(struct fetch *f, size_t i)
 		}
 		return fail(f, error);
 	}
+	if (f->has_binary && unknown_cte(f, &msg)) {
+		/* RFC 3516 4.1: NO [UNKNOWN-CTE]; the message is left out */
+		imap_msg_close(&msg);
+		f->unknown_cte = true;
+		return 0;
+	}
 	f->n_msgs++;
 	f->n_parsed += msg.parsed;
 	f->n_cached += msg.from_cache;
@@ -377,10 +501,11 @@ static int render_msg(struct fetch *f, size_t i)
 	/* Never send half a response: the earlier ones and the NO. */
 	f->text.len = start;
 	if (f->streaming) {
-		close(f->stream_fd);
+		if (f->stream_fd >= 0)
+			close(f->stream_fd);
 		f->stream_fd = -1;
 		f->streaming = false;
-		f->n_pieces = 0;
+		drop_pieces(f);
 		f->seg_data.len = 0;
 	}
 	return -1;
@@ -439,6 +564,9 @@ static void fetch_finish(struct fetch *f)
 		session_log(&is->s, LOG_LEVEL_ERROR, "fetch error=\"%s\"", f->error);
 		imap_command_done(is, "NO", "SERVERBUG", "Internal error occurred. "
 				  "Refer to server log for more information.");
+	} else if (f->unknown_cte) {
+		imap_command_done(is, "NO", "UNKNOWN-CTE", "Unknown Content-Transfer-"
+				  "Encoding: cannot decode a requested part");
 	} else if (f->some_expunged) {
 		imap_command_done(is, "NO", "EXPUNGEISSUED",
 				  "Some of the requested messages no longer exist");
@@ -561,6 +689,12 @@ static enum imap_msg_need items_need(const struct imap_fetch_attrs *attrs)
 				it->section.text != MIME_SECTION_ALL ?
 				IMAP_MSG_NEED_HEADER : IMAP_MSG_NEED_FILE;
 			break;
+		case IMAP_FETCH_BINARY:
+		case IMAP_FETCH_BINARY_SIZE:
+			/* the parts' encodings, and whether the file holds NULs
+			 * (a literal8 then, RFC 3516 4.3) */
+			n = IMAP_MSG_NEED_TREE;
+			break;
 		default:
 			n = IMAP_MSG_NEED_NOTHING;
 		}
@@ -613,6 +747,9 @@ static void fetch_start(struct imap_session *is, struct fetch *f)
 	if (f->set_seen)
 		f->seen_now = xcalloc(is->sel->count + 1, sizeof(*f->seen_now));
 	f->need = items_need(&f->attrs);
+	for (size_t i = 0; i < f->attrs.count; i++)
+		f->has_binary |= f->attrs.items[i].kind == IMAP_FETCH_BINARY ||
+			f->attrs.items[i].kind == IMAP_FETCH_BINARY_SIZE;
 	if (f->ok_text[0] == '\0')
 		strlcpy_sp(f->ok_text, "Fetch completed", sizeof(f->ok_text));
 	session_suspend(&is->s);

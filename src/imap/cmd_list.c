@@ -1,6 +1,8 @@
 /* cmd_list.c — LIST and LSUB (RFC 3501 6.3.8, 6.3.9), with the
  * LIST-EXTENDED forms (RFC 5258: selection and return options, several
- * patterns), CHILDREN (RFC 3348) and SPECIAL-USE (RFC 6154) attributes.
+ * patterns), CHILDREN (RFC 3348) and SPECIAL-USE (RFC 6154) attributes,
+ * and LIST-STATUS (RFC 5819: RETURN (STATUS (items)), a STATUS response
+ * after each selectable mailbox, read in the same job).
  *
  * The folder tree and the subscriptions are read in a job, which also
  * matches and renders the untagged replies; done() only sends them.
@@ -9,6 +11,7 @@
 #include "imap/imap.h"
 #include "imap/imap_folder.h"
 #include "imap/imap_match.h"
+#include "imap/imap_status.h"
 #include "imap/imap_util.h"
 #include "store/maildir.h"
 #include "lib/util.h"
@@ -29,6 +32,7 @@ enum list_return {
 	RET_SUBSCRIBED = 1 << 0,
 	RET_CHILDREN = 1 << 1,          /* sent anyway: we always know */
 	RET_SPECIAL_USE = 1 << 2,       /* sent anyway (RFC 6154 allows it) */
+	RET_STATUS = 1 << 3,            /* RFC 5819 LIST-STATUS */
 };
 
 struct option_name {
@@ -68,9 +72,11 @@ struct list_job {
 	bool lsub;
 	bool extended;              /* LIST-EXTENDED syntax was used */
 	bool empty_mailbox;         /* the mailbox argument was "" */
+	bool utf8;                  /* names in UTF-8 (IMAP4rev2) */
 	unsigned select, ret;
 	struct imap_pattern *patterns;
 	size_t n_patterns;
+	struct imap_status_request status;      /* RET_STATUS */
 
 	/* work's results */
 	struct maildir_folder_info *folders;
@@ -269,7 +275,7 @@ static int cmp_entry(const void *a, const void *b)
 			 ((const struct list_entry *)b)->name);
 }
 
-static void render_entry(struct buf *b, const char *cmd,
+static void render_entry(struct buf *b, const char *cmd, bool utf8,
 			 const struct list_entry *e)
 {
 	static const struct { unsigned bit; const char *name; } names[] = {
@@ -290,10 +296,28 @@ static void render_entry(struct buf *b, const char *cmd,
 	if (e->special_use != NULL)
 		buf_printf(b, "%s%s", sp, e->special_use);
 	buf_printf(b, ") \"%c\" ", MAILDIR_SEP);
-	imap_append_astring(b, e->name);
+	imap_append_mailbox(b, e->name, utf8);
 	if (e->childinfo)
 		buf_printf(b, " (\"CHILDINFO\" (\"SUBSCRIBED\"))");
 	buf_append(b, "\r\n", 2);
+}
+
+/* RFC 5819: "* STATUS" right after the LIST reply of a mailbox that can
+ * be selected; one whose counts cannot be read (deleted meanwhile) gets
+ * none. */
+static void render_status(struct list_job *lj, const struct list_entry *e)
+{
+	struct maildir_status st;
+	const char *error = NULL;
+
+	if (e->attrs & (ATTR_NOSELECT | ATTR_NONEXISTENT) ||
+	    !selectable(find_folder(lj, e->name)))
+		return;
+	if (imap_status_read(lj->root, e->name, &st, &error) < 0)
+		return;
+	buf_append(&lj->out, "* ", 2);
+	imap_status_render(&lj->out, e->name, lj->utf8, &lj->status, &st);
+	buf_append(&lj->out, "\r\n", 2);
 }
 
 /* Sort, drop repeats (a name reached twice), render into lj->out. */
@@ -306,7 +330,9 @@ static void render(struct list_job *lj)
 	for (size_t i = 0; i < lj->n_entries; i++) {
 		if (i > 0 && strcmp(lj->entries[i - 1].name, lj->entries[i].name) == 0)
 			continue;
-		render_entry(&lj->out, cmd, &lj->entries[i]);
+		render_entry(&lj->out, cmd, lj->utf8, &lj->entries[i]);
+		if (lj->ret & RET_STATUS)
+			render_status(lj, &lj->entries[i]);
 	}
 }
 
@@ -372,6 +398,20 @@ static void list_done(struct session_job *job, bool live)
 /* ---- arguments ----------------------------------------------------------- */
 
 /* An option list "(A B ...)" of known names into *bits_r. */
+/* One known option name into *bits_r. */
+static bool parse_option(const struct imap_arg *item,
+			 const struct option_name *known, size_t n_known,
+			 unsigned *bits_r)
+{
+	for (size_t k = 0; k < n_known; k++) {
+		if (imap_arg_atom_equals(item, known[k].name)) {
+			*bits_r |= known[k].bit;
+			return true;
+		}
+	}
+	return false;
+}
+
 static bool parse_options(const struct imap_arg *arg,
 			  const struct option_name *known, size_t n_known,
 			  unsigned *bits_r)
@@ -382,14 +422,33 @@ static bool parse_options(const struct imap_arg *arg,
 	if (!imap_arg_get_list(arg, &items, &count))
 		return false;
 	for (size_t i = 0; i < count; i++) {
-		size_t k;
-		for (k = 0; k < n_known; k++) {
-			if (imap_arg_atom_equals(&items[i], known[k].name))
-				break;
-		}
-		if (k == n_known)
+		if (!parse_option(&items[i], known, n_known, bits_r))
 			return false;
-		*bits_r |= known[k].bit;
+	}
+	return true;
+}
+
+/* RETURN (options): RFC 5258's, and RFC 5819's STATUS (items). */
+static bool parse_return(struct list_job *lj, const struct imap_arg *arg)
+{
+	const struct imap_arg *items, *status;
+	size_t count, n_status;
+
+	if (!imap_arg_get_list(arg, &items, &count))
+		return false;
+	for (size_t i = 0; i < count; i++) {
+		if (imap_arg_atom_equals(&items[i], "STATUS")) {
+			if (i + 1 == count ||
+			    !imap_arg_get_list(&items[i + 1], &status, &n_status) ||
+			    !imap_status_parse(status, n_status, &lj->status))
+				return false;
+			lj->ret |= RET_STATUS;
+			i++;
+			continue;
+		}
+		if (!parse_option(&items[i], return_options, N_ELEMENTS(return_options),
+				  &lj->ret))
+			return false;
 	}
 	return true;
 }
@@ -450,8 +509,7 @@ static bool parse_list_args(struct list_job *lj, const struct imap_arg *args,
 	i += 2;
 	if (!lj->lsub && i + 2 == n && imap_arg_atom_equals(&args[i], "RETURN")) {
 		lj->extended = true;
-		if (!parse_options(&args[i + 1], return_options,
-				   N_ELEMENTS(return_options), &lj->ret))
+		if (!parse_return(lj, &args[i + 1]))
 			return false;
 		i += 2;
 	}
@@ -476,6 +534,7 @@ static void list_or_lsub(struct imap_session *is, const struct imap_arg *args,
 	struct list_job *lj = xcalloc(1, sizeof(*lj));
 
 	lj->lsub = lsub;
+	lj->utf8 = is->rev2;
 	if (!parse_list_args(lj, args, n)) {
 		list_job_free(lj);
 		imap_command_bad(is, lsub ? "Syntax: LSUB reference mailbox" :

@@ -57,6 +57,26 @@ static void folder_work(struct session_job *job)
 	imap_store_result_set(&fj->r, ret, error);
 }
 
+/* RFC 9051 6.3.9 (OLDNAME): an IMAP4rev2 client learns the name a RENAME
+ * made, and that a DELETE left none ("\NonExistent"). */
+static void send_rev2_list(struct folder_job *fj)
+{
+	struct buf b = { 0 };
+
+	if (fj->op != OP_RENAME && fj->op != OP_DELETE)
+		return;
+	buf_printf(&b, "LIST (%s) \"%c\" ", fj->op == OP_DELETE ?
+		   "\\NonExistent" : "", MAILDIR_SEP);
+	imap_append_mailbox(&b, fj->op == OP_RENAME ? fj->new_name : fj->name, true);
+	if (fj->op == OP_RENAME) {
+		buf_append(&b, " (\"OLDNAME\" (", 13);
+		imap_append_mailbox(&b, fj->name, true);
+		buf_append(&b, "))", 2);
+	}
+	imap_untagged(fj->is, "%s", b.data);
+	buf_free(&b);
+}
+
 static void folder_done(struct session_job *job, bool live)
 {
 	struct folder_job *fj = (struct folder_job *)job;
@@ -73,6 +93,8 @@ static void folder_done(struct session_job *job, bool live)
 		else
 			session_log(&is->s, LOG_LEVEL_INFO, "%s mailbox=%s",
 				    op_names[fj->op], fj->name);
+		if (is->rev2)
+			send_rev2_list(fj);
 		imap_command_done(is, "OK", NULL, "%s", op_replies[fj->op]);
 	}
 	free(fj->root);

@@ -2,6 +2,7 @@
  * (RFC 3501 6.3.1-2; with CONDSTORE and QRESYNC parameters, RFC 7162
  * 3.1.8, 3.2.5), CLOSE, UNSELECT (RFC 3691), CHECK, EXPUNGE and UID
  * EXPUNGE (RFC 4315 2.1). */
+#include "imap/imap_folder.h"
 #include "imap/imap_mailbox.h"
 #include "imap/imap_modseq.h"
 #include "imap/imap_util.h"
@@ -45,13 +46,32 @@ static void select_work(struct session_job *job)
 	}
 }
 
-/* The untagged part of the SELECT answer (Dovecot's order). */
+/* RFC 9051 6.3.2: an IMAP4rev2 client is told the mailbox's name as the
+ * server has it, in a LIST response. */
+static void send_rev2_list(struct imap_session *is)
+{
+	struct buf b = { 0 };
+	const char *name = maildir_name_is_inbox(is->sel->name) ? "INBOX" :
+		is->sel->name;
+
+	buf_printf(&b, "LIST () \"%c\" ", MAILDIR_SEP);
+	imap_append_mailbox(&b, name, true);
+	imap_untagged(is, "%s", b.data);
+	buf_free(&b);
+}
+
+/* The untagged part of the SELECT answer (Dovecot's order; IMAP4rev2: no
+ * RECENT, no UNSEEN code, the LIST of RFC 9051 6.3.2). */
 static void send_select_info(struct imap_session *is)
 {
 	struct imap_mailbox *mb = is->sel;
 
 	imap_mailbox_send_flags(is);
 	imap_untagged(is, "%zu EXISTS", mb->count);
+	if (mb->rev2) {
+		send_rev2_list(is);
+		goto ids;
+	}
 	imap_untagged(is, "%zu RECENT", mb->recent);
 	for (size_t i = 0; i < mb->count; i++) {
 		if (!(mb->msgs[i].flags & IMAP_FLAG_SEEN)) {
@@ -59,6 +79,7 @@ static void send_select_info(struct imap_session *is)
 			break;
 		}
 	}
+ids:
 	imap_untagged(is, "OK [UIDVALIDITY %" PRIu32 "] UIDs valid", mb->uidvalidity);
 	imap_untagged(is, "OK [UIDNEXT %" PRIu32 "] Predicted next UID", mb->uidnext);
 }
@@ -85,6 +106,7 @@ static void select_done(struct session_job *job, bool live)
 	} else {
 		is->sel = imap_mailbox_new(sj->folder, sj->name, sj->read_only, sj->snap,
 					   &sj->kw);
+		is->sel->rev2 = is->rev2;
 		imap_enter_state(is, IMAP_STATE_SELECTED);
 		session_log(&is->s, LOG_LEVEL_DEBUG, "select mailbox=%s messages=%zu%s",
 			    sj->name, is->sel->count, sj->read_only ? " read-only=yes" : "");

@@ -4,10 +4,13 @@
  * does, leaving new/ where it is: a STATUS never takes \Recent from the
  * session that selects the mailbox next, and RECENT is what that session
  * will see. STATUS of the
- * selected mailbox works the same way (RFC 3501 advises against it). */
+ * selected mailbox works the same way (RFC 3501 advises against it).
+ * DELETED and SIZE are IMAP4rev2's (RFC 9051 6.3.11; STATUS=SIZE, RFC
+ * 8438); LIST-STATUS (cmd_list.c) shares the items and the response. */
 #include "imap/imap.h"
 #include "imap/imap_folder.h"
 #include "imap/imap_modseq.h"
+#include "imap/imap_status.h"
 #include "imap/imap_util.h"
 #include "store/maildir.h"
 #include "lib/util.h"
@@ -15,21 +18,13 @@
 #include <inttypes.h>
 #include <string.h>
 
-enum status_item {
-	ITEM_MESSAGES,
-	ITEM_RECENT,
-	ITEM_UIDNEXT,
-	ITEM_UIDVALIDITY,
-	ITEM_UNSEEN,
-	ITEM_HIGHESTMODSEQ,             /* RFC 7162 3.1.7 */
-	ITEM_COUNT
-};
-
-static const char *const item_names[ITEM_COUNT] = {
-	[ITEM_MESSAGES] = "MESSAGES", [ITEM_RECENT] = "RECENT",
-	[ITEM_UIDNEXT] = "UIDNEXT", [ITEM_UIDVALIDITY] = "UIDVALIDITY",
-	[ITEM_UNSEEN] = "UNSEEN",
-	[ITEM_HIGHESTMODSEQ] = "HIGHESTMODSEQ",
+static const char *const item_names[IMAP_STATUS_ITEM_COUNT] = {
+	[IMAP_STATUS_MESSAGES] = "MESSAGES", [IMAP_STATUS_RECENT] = "RECENT",
+	[IMAP_STATUS_UIDNEXT] = "UIDNEXT", [IMAP_STATUS_UIDVALIDITY] = "UIDVALIDITY",
+	[IMAP_STATUS_UNSEEN] = "UNSEEN", [IMAP_STATUS_DELETED] = "DELETED",
+	[IMAP_STATUS_SIZE] = "SIZE",
+	[IMAP_STATUS_DELETED_STORAGE] = "DELETED-STORAGE",
+	[IMAP_STATUS_HIGHESTMODSEQ] = "HIGHESTMODSEQ",
 };
 
 struct status_job {
@@ -37,39 +32,59 @@ struct status_job {
 	struct imap_session *is;
 	char *root;
 	char *name;                 /* as the client wrote it */
-	enum status_item items[ITEM_COUNT];   /* in the order asked */
-	size_t n_items;
-	bool condstore;             /* HIGHESTMODSEQ: a CONDSTORE enabling
-				       command (RFC 7162 3.1) */
+	struct imap_status_request req;
 	struct maildir_status st;
 	struct imap_store_result r;
 };
 
+int imap_status_read(const char *root, const char *name,
+		     struct maildir_status *st_r, const char **error_r)
+{
+	struct maildir_folder *folder = NULL;
+	int ret = maildir_folder_open(root, name, &folder, error_r);
+
+	if (ret == 0)
+		ret = maildir_status(folder, st_r, error_r);
+	maildir_folder_close(&folder);
+	return ret;
+}
+
 static void status_work(struct session_job *job)
 {
 	struct status_job *sj = (struct status_job *)job;
-	struct maildir_folder *folder = NULL;
 	const char *error = NULL;
-	int ret = maildir_folder_open(sj->root, sj->name, &folder, &error);
+	int ret = imap_status_read(sj->root, sj->name, &sj->st, &error);
 
-	if (ret == 0)
-		ret = maildir_status(folder, &sj->st, &error);
 	imap_store_result_set(&sj->r, ret, error);
-	maildir_folder_close(&folder);
 }
 
-static uint64_t item_value(const struct maildir_status *st, enum status_item item)
+static uint64_t item_value(const struct maildir_status *st, enum imap_status_item item)
 {
 	switch (item) {
-	case ITEM_MESSAGES: return st->messages;
-	case ITEM_RECENT: return st->recent;
-	case ITEM_UIDNEXT: return st->uidnext;
-	case ITEM_UIDVALIDITY: return st->uidvalidity;
-	case ITEM_UNSEEN: return st->unseen;
-	case ITEM_HIGHESTMODSEQ: return st->highest_modseq;
-	case ITEM_COUNT: break;
+	case IMAP_STATUS_MESSAGES: return st->messages;
+	case IMAP_STATUS_RECENT: return st->recent;
+	case IMAP_STATUS_UIDNEXT: return st->uidnext;
+	case IMAP_STATUS_UIDVALIDITY: return st->uidvalidity;
+	case IMAP_STATUS_UNSEEN: return st->unseen;
+	case IMAP_STATUS_DELETED: return st->deleted;
+	case IMAP_STATUS_SIZE: return st->size;
+	case IMAP_STATUS_DELETED_STORAGE: return (st->deleted_bytes + 1023) / 1024;
+	case IMAP_STATUS_HIGHESTMODSEQ: return st->highest_modseq;
+	case IMAP_STATUS_ITEM_COUNT: break;
 	}
 	return 0;
+}
+
+void imap_status_render(struct buf *b, const char *name, bool utf8,
+			const struct imap_status_request *req,
+			const struct maildir_status *st)
+{
+	buf_append(b, "STATUS ", 7);
+	imap_append_mailbox(b, name, utf8);
+	for (size_t i = 0; i < req->n_items; i++)
+		buf_printf(b, "%s%s %" PRIu64, i == 0 ? " (" : " ",
+			   item_names[req->items[i]], item_value(st, req->items[i]));
+	buf_append(b, ")", 1);
 }
 
 static void status_done(struct session_job *job, bool live)
@@ -83,13 +98,7 @@ static void status_done(struct session_job *job, bool live)
 		imap_reply_store_error(is, "status", &sj->r);
 	} else {
 		struct buf b = { 0 };
-		buf_append(&b, "STATUS ", 7);
-		imap_append_astring(&b, sj->name);
-		for (size_t i = 0; i < sj->n_items; i++)
-			buf_printf(&b, "%s%s %" PRIu64, i == 0 ? " (" : " ",
-				   item_names[sj->items[i]],
-				   item_value(&sj->st, sj->items[i]));
-		buf_append(&b, ")", 1);
+		imap_status_render(&b, sj->name, is->rev2, &sj->req, &sj->st);
 		imap_untagged(is, "%s", b.data);
 		buf_free(&b);
 		imap_command_done(is, "OK", NULL, "Status completed");
@@ -99,28 +108,27 @@ static void status_done(struct session_job *job, bool live)
 	free(sj);
 }
 
-/* The items of the list; false on an unknown or missing one. Repeats are
- * answered once. */
-static bool parse_items(const struct imap_arg *items, size_t count,
-			struct status_job *sj)
+/* Repeats are answered once. */
+bool imap_status_parse(const struct imap_arg *items, size_t count,
+		       struct imap_status_request *req_r)
 {
 	unsigned seen = 0;
 
+	memset(req_r, 0, sizeof(*req_r));
 	if (count == 0)
 		return false;
 	for (size_t i = 0; i < count; i++) {
 		size_t k;
-		for (k = 0; k < ITEM_COUNT; k++) {
+		for (k = 0; k < IMAP_STATUS_ITEM_COUNT; k++) {
 			if (imap_arg_atom_equals(&items[i], item_names[k]))
 				break;
 		}
-		if (k == ITEM_COUNT)
+		if (k == IMAP_STATUS_ITEM_COUNT)
 			return false;
 		if (seen & (1u << k))
 			continue;
 		seen |= 1u << k;
-		sj->items[sj->n_items++] = (enum status_item)k;
-		sj->condstore |= k == ITEM_HIGHESTMODSEQ;
+		req_r->items[req_r->n_items++] = (enum imap_status_item)k;
 	}
 	return true;
 }
@@ -134,14 +142,25 @@ void cmd_status(struct imap_session *is, const struct imap_arg *args, size_t n)
 
 	if (n != 2 || !imap_arg_get_mailbox(&args[0], &name) ||
 	    !imap_arg_get_list(&args[1], &items, &count) ||
-	    !parse_items(items, count, sj)) {
+	    !imap_status_parse(items, count, &sj->req)) {
 		free(sj);
 		imap_command_bad(is, "Syntax: STATUS mailbox (MESSAGES RECENT UIDNEXT "
-				 "UIDVALIDITY UNSEEN HIGHESTMODSEQ)");
+				 "UIDVALIDITY UNSEEN DELETED SIZE HIGHESTMODSEQ)");
 		return;
 	}
-	if (sj->condstore)
-		imap_condstore_enable(is);
+	/* RFC 9051 6.3.11: no RECENT for an IMAP4rev2 client */
+	for (size_t i = 0; is->rev2 && i < sj->req.n_items; i++) {
+		if (sj->req.items[i] == IMAP_STATUS_RECENT) {
+			free(sj);
+			imap_command_bad(is, "RECENT is not an IMAP4rev2 status item");
+			return;
+		}
+	}
+	/* RFC 7162 3.1: HIGHESTMODSEQ is a CONDSTORE enabling item */
+	for (size_t i = 0; i < sj->req.n_items; i++) {
+		if (sj->req.items[i] == IMAP_STATUS_HIGHESTMODSEQ)
+			imap_condstore_enable(is);
+	}
 	sj->job.work = status_work;
 	sj->job.done = status_done;
 	sj->is = is;

@@ -54,6 +54,10 @@ struct imap_session;
 
 struct imap_literal_sink;
 
+/* imap_cmd.mailbox_args: LIST/LSUB syntax ([(selection)] reference
+ * pattern-or-patterns ...). */
+#define IMAP_MBOX_LIST (1u << 31)
+
 struct imap_cmd {
 	const char *name;
 	unsigned states;            /* bit per enum imap_state */
@@ -69,6 +73,11 @@ struct imap_cmd {
 	const struct imap_literal_sink *(*literal_begin)(
 		struct imap_session *is, const struct imap_command *so_far,
 		const struct imap_literal *lit);
+	/* Arguments that are mailbox names (bit i: args[i]; IMAP_MBOX_LIST:
+	 * LIST's reference and patterns), converted from UTF-8 to the
+	 * store's modified UTF-7 for an IMAP4rev2 session before the
+	 * handler runs. */
+	unsigned mailbox_args;
 };
 
 /* Streamed literal (APPEND message): where its bytes go. */
@@ -123,6 +132,10 @@ struct imap_session {
 	bool utf8_accept;
 	bool condstore;             /* RFC 7162 (imap_modseq.h) */
 	bool qresync;
+	/* RFC 9051: IMAP4rev2 is on (ENABLE IMAP4rev2): mailbox names are
+	 * UTF-8 both ways, no \Recent and no RECENT, SEARCH answers ESEARCH,
+	 * SELECT lists the mailbox */
+	bool rev2;
 
 	/* the selected mailbox (cmd_select.c and friends) */
 	struct imap_mailbox *sel;
@@ -152,6 +165,12 @@ void imap_untagged(struct imap_session *is, const char *fmt, ...)
 void imap_command_done(struct imap_session *is, const char *status,
 		       const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* imap_command_done() without the update of the selected mailbox: the
+ * tagged reply is queued before this returns (COMPRESS switches the
+ * stream right after it). */
+void imap_command_done_now(struct imap_session *is, const char *status,
+			   const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 /* A syntax error in the arguments: "BAD <text>", counted as bad. */
 void imap_command_bad(struct imap_session *is, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -161,6 +180,12 @@ void imap_command_bad(struct imap_session *is, const char *fmt, ...)
  * (embed struct session_job first); done() frees it and, when live,
  * answers the command. */
 void imap_job_start(struct imap_session *is, struct session_job *job);
+
+/* IMAP4rev2: the mailbox-name arguments of a command (imap_cmd
+ * mailbox_args bits) from UTF-8 to modified UTF-7, in place; false when
+ * one is not valid UTF-8. */
+bool imap_names_from_utf8(struct imap_session *is, unsigned which,
+			  const struct imap_arg *args, size_t n);
 
 /* The capability list for the session's state (no leading "CAPABILITY"). */
 const char *imap_capabilities(struct imap_session *is);
@@ -191,6 +216,8 @@ void cmd_capability(struct imap_session *, const struct imap_arg *, size_t);
 void cmd_noop(struct imap_session *, const struct imap_arg *, size_t);
 void cmd_logout(struct imap_session *, const struct imap_arg *, size_t);
 void cmd_starttls(struct imap_session *, const struct imap_arg *, size_t);
+void cmd_compress(struct imap_session *, const struct imap_arg *, size_t);
+void cmd_unauthenticate(struct imap_session *, const struct imap_arg *, size_t);
 void cmd_login(struct imap_session *, const struct imap_arg *, size_t);
 void cmd_authenticate(struct imap_session *, const struct imap_arg *, size_t);
 void cmd_id(struct imap_session *, const struct imap_arg *, size_t);
@@ -206,11 +233,15 @@ void cmd_subscribe(struct imap_session *, const struct imap_arg *, size_t);
 void cmd_unsubscribe(struct imap_session *, const struct imap_arg *, size_t);
 void cmd_status(struct imap_session *, const struct imap_arg *, size_t);
 void cmd_append(struct imap_session *, const struct imap_arg *, size_t);
+/* cmd_quota.c */
+void cmd_getquota(struct imap_session *, const struct imap_arg *, size_t);
+void cmd_getquotaroot(struct imap_session *, const struct imap_arg *, size_t);
+void cmd_setquota(struct imap_session *, const struct imap_arg *, size_t);
 const struct imap_literal_sink *cmd_append_literal(
 	struct imap_session *is, const struct imap_command *so_far,
 	const struct imap_literal *lit);
 /* the selected state (cmd_select.c, cmd_fetch.c, cmd_store.c, cmd_search.c,
- * cmd_copy.c, cmd_idle.c) */
+ * cmd_sort.c, cmd_thread.c, cmd_copy.c, cmd_idle.c) */
 void cmd_select(struct imap_session *, const struct imap_arg *, size_t);
 void cmd_examine(struct imap_session *, const struct imap_arg *, size_t);
 void cmd_close(struct imap_session *, const struct imap_arg *, size_t);
@@ -220,6 +251,8 @@ void cmd_expunge(struct imap_session *, const struct imap_arg *, size_t);
 void cmd_fetch(struct imap_session *, const struct imap_arg *, size_t);
 void cmd_store(struct imap_session *, const struct imap_arg *, size_t);
 void cmd_search(struct imap_session *, const struct imap_arg *, size_t);
+void cmd_sort(struct imap_session *, const struct imap_arg *, size_t);
+void cmd_thread(struct imap_session *, const struct imap_arg *, size_t);
 void cmd_copy(struct imap_session *, const struct imap_arg *, size_t);
 void cmd_move(struct imap_session *, const struct imap_arg *, size_t);
 void cmd_idle(struct imap_session *, const struct imap_arg *, size_t);

@@ -280,6 +280,42 @@ static int parse_body_section(struct imap_fetch_attrs *attrs, const char *s,
 	return 0;
 }
 
+/* BINARY[part]<partial>, BINARY.PEEK[...], BINARY.SIZE[part] (RFC 3516
+ * section-binary: part numbers only); s points after "[". */
+static int parse_binary_section(struct imap_fetch_attrs *attrs, const char *s,
+				enum imap_fetch_kind kind, bool peek,
+				const char **error_r)
+{
+	const char *end = strchr(s, ']');
+	struct mime_section sec;
+
+	if (end == NULL || imap_section_parse(s, (size_t)(end - s), &sec, error_r) < 0 ||
+	    sec.text != MIME_SECTION_ALL) {
+		if (end != NULL)
+			mime_section_free(&sec);
+		*error_r = "Invalid BINARY section";
+		return -1;
+	}
+	struct imap_fetch_item *item = item_add(attrs, kind, "");
+	item->section = sec;
+	item->peek = peek;
+	if (end[1] != '\0' &&
+	    (kind == IMAP_FETCH_BINARY_SIZE || !parse_partial(end + 1, item))) {
+		*error_r = "Invalid partial range";
+		return -1;
+	}
+	struct buf name = { 0 };
+	buf_append(&name, kind == IMAP_FETCH_BINARY ? "BINARY[" : "BINARY.SIZE[",
+		   kind == IMAP_FETCH_BINARY ? 7 : 12);
+	imap_section_append(&name, &item->section);
+	buf_append(&name, "]", 1);
+	if (item->partial)
+		buf_printf(&name, "<%u>", item->partial_offset);
+	free(item->name);
+	item->name = name.data;
+	return 0;
+}
+
 /* RFC822, RFC822.HEADER, RFC822.TEXT: sections under their own names. */
 static bool parse_rfc822(struct imap_fetch_attrs *attrs, const char *s)
 {
@@ -331,6 +367,15 @@ static int parse_att(struct imap_fetch_attrs *attrs, const struct imap_arg *arg,
 		return parse_body_section(attrs, s + 5, false, error_r);
 	if (strncasecmp(s, "BODY.PEEK[", 10) == 0)
 		return parse_body_section(attrs, s + 10, true, error_r);
+	if (strncasecmp(s, "BINARY[", 7) == 0)
+		return parse_binary_section(attrs, s + 7, IMAP_FETCH_BINARY, false,
+					    error_r);
+	if (strncasecmp(s, "BINARY.PEEK[", 12) == 0)
+		return parse_binary_section(attrs, s + 12, IMAP_FETCH_BINARY, true,
+					    error_r);
+	if (strncasecmp(s, "BINARY.SIZE[", 12) == 0)
+		return parse_binary_section(attrs, s + 12, IMAP_FETCH_BINARY_SIZE, true,
+					    error_r);
 	*error_r = "Invalid fetch attribute";
 	return -1;
 }
@@ -391,7 +436,8 @@ int imap_fetch_attrs_parse(const struct imap_arg *args, size_t n_args,
 		}
 	}
 	for (size_t i = 0; i < attrs_r->count; i++) {
-		if (attrs_r->items[i].kind == IMAP_FETCH_SECTION && !attrs_r->items[i].peek)
+		if ((attrs_r->items[i].kind == IMAP_FETCH_SECTION ||
+		     attrs_r->items[i].kind == IMAP_FETCH_BINARY) && !attrs_r->items[i].peek)
 			attrs_r->sets_seen = true;
 	}
 	return 0;

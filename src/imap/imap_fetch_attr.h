@@ -7,7 +7,9 @@
  * RFC822, RFC822.HEADER and RFC822.TEXT become sections, and each item gets
  * the name its response uses ("BODY[1.MIME]<0>", "RFC822.HEADER";
  * BODY.PEEK answers as BODY). Header field names are echoed as the client
- * wrote them. The session resolves sections with mime_section_resolve(). */
+ * wrote them. The session resolves sections with mime_section_resolve().
+ * BINARY[part]<partial>, BINARY.PEEK and BINARY.SIZE (RFC 3516) take part
+ * numbers only; BINARY.PEEK answers as BINARY. */
 #ifndef SEALPOST_IMAP_FETCH_ATTR_H
 #define SEALPOST_IMAP_FETCH_ATTR_H
 
@@ -31,6 +33,8 @@ enum imap_fetch_kind {
 	IMAP_FETCH_BODYSTRUCTURE,
 	IMAP_FETCH_SECTION,             /* BODY[..], BODY.PEEK[..], RFC822[.x] */
 	IMAP_FETCH_MODSEQ,              /* RFC 7162 3.1.4.2 */
+	IMAP_FETCH_BINARY,              /* BINARY[..], BINARY.PEEK[..] (RFC 3516) */
+	IMAP_FETCH_BINARY_SIZE,         /* BINARY.SIZE[..] */
 };
 
 struct imap_fetch_item {

@@ -5,8 +5,10 @@
 #define SEALPOST_IMAP_FOLDER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "imap/imap.h"
+#include "lib/util.h"
 
 /* Longest store error text kept across a job (no paths reach clients). */
 #define IMAP_FOLDER_ERROR_MAX 256
@@ -35,5 +37,19 @@ bool imap_arg_get_mailbox(const struct imap_arg *arg, const char **name_r);
  * the operation for the log. */
 void imap_reply_store_error(struct imap_session *is, const char *what,
 			    const struct imap_store_result *r);
+
+/* IMAP4rev2 (RFC 9051 5.1) names mailboxes in UTF-8; the store in
+ * modified UTF-7 (RFC 3501 5.1.3). A UTF-8 name as a new modified UTF-7
+ * string; NULL with *error_r when it is not valid UTF-8. */
+char *imap_mailbox_from_utf8(const char *utf8, const char **error_r);
+/* Append a store name as an astring, in UTF-8 when utf8 (IMAP4rev2). */
+void imap_append_mailbox(struct buf *b, const char *mutf7, bool utf8);
+
+/* Pool thread: may user's mailbox take bytes in messages more (QUOTA,
+ * RFC 9208; cmd_quota.c)? -1 with errno EDQUOT and *error_r when that
+ * would exceed a limit (imap_reply_store_error answers NO [OVERQUOTA]);
+ * a usage that cannot be read is logged and allowed. */
+int imap_quota_check(const char *user, uint64_t bytes, uint64_t messages,
+		     const char **error_r);
 
 #endif

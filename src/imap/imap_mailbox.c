@@ -83,6 +83,8 @@ void imap_mailbox_append_flags(const struct imap_mailbox *mb, struct buf *b,
 {
 	const char *names[MAILDIR_KEYWORDS_MAX];
 	size_t n = imap_mailbox_keyword_names(mb, keywords, names);
+	if (mb->rev2)
+		flags &= ~IMAP_FLAG_RECENT;     /* RFC 9051: \Recent is gone */
 	imap_append_flags(b, flags, names, n);
 }
 
@@ -119,6 +121,29 @@ void imap_mailbox_announce_keywords(struct imap_session *is)
 
 /* ---- message sets ----------------------------------------------------- */
 
+/* "$" (RFC 5182): the saved UIDs, as UIDs or as the sequence numbers of
+ * those the view still has. */
+static void saved_set(const struct imap_mailbox *mb, bool uid,
+		      struct imap_seqset *set_r)
+{
+	if (uid) {
+		for (size_t r = 0; r < mb->saved.count; r++)
+			imap_seqset_add(set_r, mb->saved.ranges[r].lo,
+					mb->saved.ranges[r].hi);
+	} else if (mb->saved.count > 0) {
+		for (size_t i = 0; i < mb->count; i++) {
+			uint32_t seq = (uint32_t)(i + 1);
+			if (!imap_seqset_contains(&mb->saved, mb->msgs[i].uid))
+				continue;
+			if (set_r->count > 0 && set_r->ranges[set_r->count - 1].hi + 1 == seq)
+				set_r->ranges[set_r->count - 1].hi = seq;
+			else
+				imap_seqset_add(set_r, seq, seq);
+		}
+	}
+	imap_seqset_resolve(set_r, 0);
+}
+
 int imap_mailbox_msgset(const struct imap_mailbox *mb, const struct imap_arg *arg,
 			bool uid, struct imap_seqset *set_r, const char **error_r)
 {
@@ -129,6 +154,10 @@ int imap_mailbox_msgset(const struct imap_mailbox *mb, const struct imap_arg *ar
 	    arg->type == IMAP_ARG_NIL) {
 		*error_r = "Invalid message set";
 		return -1;
+	}
+	if (strcmp(s, "$") == 0) {
+		saved_set(mb, uid, set_r);
+		return 0;
 	}
 	if (imap_seqset_parse(s, set_r, error_r) < 0)
 		return -1;
@@ -213,6 +242,7 @@ void imap_mailbox_close(struct imap_session *is)
 	maildir_keywords_free(&mb->kw);
 	maildir_folder_close(&mb->folder);
 	free(mb->name);
+	imap_seqset_free(&mb->saved);
 	x_free(&is->sel);
 }
 
@@ -369,7 +399,8 @@ static void view_apply(struct imap_session *is, struct maildir_snapshot *snap,
 	/* RFC 3501 7.3.1-2: new messages, and RECENT with them */
 	if (mb->count != old_count) {
 		imap_untagged(is, "%zu EXISTS", mb->count);
-		imap_untagged(is, "%zu RECENT", mb->recent);
+		if (!mb->rev2)
+			imap_untagged(is, "%zu RECENT", mb->recent);
 	}
 	send_flag_changes(is, old_count);
 	note_pending(is);

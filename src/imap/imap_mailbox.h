@@ -66,6 +66,8 @@ struct imap_mailbox {
 	struct maildir_folder *folder;
 	char *name;                     /* as the client wrote it */
 	bool read_only;                 /* EXAMINE */
+	bool rev2;                      /* IMAP4rev2 (RFC 9051): no \Recent
+					   in FLAGS, no RECENT responses */
 	struct maildir_snapshot *snap;  /* the last sync */
 	uint32_t uidvalidity, uidnext;
 	uint64_t highest_modseq;        /* of the last sync */
@@ -87,6 +89,10 @@ struct imap_mailbox {
 	size_t cache_bytes;
 
 	struct imap_idle_watch *idle;   /* IDLE under way (cmd_idle.c) */
+
+	/* RFC 5182 SEARCHRES: the result SEARCH RETURN (SAVE) kept, as UIDs
+	 * ("$" in sequence sets); empty after SELECT/EXAMINE. */
+	struct imap_seqset saved;
 };
 
 /* ---- flags ------------------------------------------------------------ */
@@ -116,7 +122,9 @@ uint64_t imap_mailbox_safe_modseq(const struct imap_mailbox *mb);
 
 /* Parse a sequence set argument (UIDs when uid) and resolve it against the
  * view. Sequence numbers beyond the view are an error (RFC 3501 9: BAD),
- * UIDs simply match what exists. The caller frees *set_r (also on error). */
+ * UIDs simply match what exists. "$" is the saved search result (RFC
+ * 5182): its UIDs, or the numbers of those still in the view. The caller
+ * frees *set_r (also on error). */
 int imap_mailbox_msgset(const struct imap_mailbox *mb, const struct imap_arg *arg,
 			bool uid, struct imap_seqset *set_r, const char **error_r);
 /* Does view message i (0-based) belong to a resolved set? */

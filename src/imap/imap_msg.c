@@ -4,6 +4,8 @@
  * (mime_serialize), the tree, then the CRLF map (mime_crlf_serialize) for
  * an LF-only file, nothing otherwise. */
 #include "imap/imap_msg.h"
+#include "imap/imap_modseq.h"
+#include "imap/imap_search.h"
 #include "mail/mime_lines.h"
 #include "lib/util.h"
 
@@ -162,6 +164,7 @@ int imap_msg_segments(struct imap_msg *msg, const struct mime_body_result *res,
 		const struct mime_segment *ms = &res->segs[i];
 		struct fstream_segment *fs = &(*segs)[(*n)++];
 		memset(fs, 0, sizeof(*fs));
+		fs->fd = -1;            /* the message's file */
 		fs->data = ms->data;
 		fs->offset = ms->offset;
 		fs->length = ms->size;
@@ -171,6 +174,46 @@ int imap_msg_segments(struct imap_msg *msg, const struct mime_body_result *res,
 		if (mime_crlf_locate(&msg->crlf, ms->offset, &fs->offset, &fs->skip,
 				     error_r) < 0)
 			return -1;
+	}
+	return 0;
+}
+
+int imap_msg_search(struct imap_mailbox *mb, size_t i,
+		    const struct imap_search_key *key, enum imap_msg_need need,
+		    struct imap_msg *msg, bool *opened_r, bool *match_r,
+		    const char **error_r)
+{
+	struct imap_view_msg *m = &mb->msgs[i];
+	const char *kw[MAILDIR_KEYWORDS_MAX];
+	struct imap_search_msg sm = { .seq = (uint32_t)(i + 1), .uid = m->uid,
+				      .size = m->size, .internal_date = m->internal_date,
+				      .modseq = imap_view_msg_modseq(m) };
+	unsigned needs = imap_search_needs(key);
+	uint32_t keywords;
+
+	memset(msg, 0, sizeof(*msg));
+	msg->fd = -1;
+	*opened_r = *match_r = false;
+	if (m->msg == NULL)
+		return 0;               /* expunged: found by nothing */
+	imap_view_msg_current(mb, m, &sm.flags, &keywords);
+	sm.n_keywords = imap_mailbox_keyword_names(mb, keywords, kw);
+	sm.keywords = kw;
+	if ((needs & IMAP_SEARCH_NEEDS_BODY) && need < IMAP_MSG_NEED_TREE)
+		need = IMAP_MSG_NEED_TREE;
+	else if (needs != 0 && need < IMAP_MSG_NEED_HEADER)
+		need = IMAP_MSG_NEED_HEADER;
+	if (need != IMAP_MSG_NEED_NOTHING) {
+		if (imap_msg_open(mb, m, need, msg, error_r) < 0)
+			return errno == ENOENT ? 0 : -1;
+		*opened_r = true;
+		sm.mime = msg->root;
+		sm.reader = &msg->reader;
+	}
+	if (imap_search_match(key, &sm, match_r, error_r) < 0) {
+		imap_msg_close(msg);
+		*opened_r = false;
+		return -1;
 	}
 	return 0;
 }

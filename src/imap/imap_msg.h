@@ -49,6 +49,17 @@ int imap_msg_open(struct imap_mailbox *mb, struct imap_view_msg *m,
 		  const char **error_r);
 void imap_msg_close(struct imap_msg *msg);
 
+struct imap_search_key;
+
+/* Does view message i match key? msg is opened for at least need and what
+ * the key must read (imap_search_needs), and left open for the caller to
+ * read more and close (imap_msg_close) when *opened_r; a message expunged
+ * meanwhile matches nothing. -1 with *error_r when reading fails. */
+int imap_msg_search(struct imap_mailbox *mb, size_t i,
+		    const struct imap_search_key *key, enum imap_msg_need need,
+		    struct imap_msg *msg, bool *opened_r, bool *match_r,
+		    const char **error_r);
+
 /* The file segments that send the bytes of res (CRLF form), appended to
  * *segs / *n (realloc'd). Data segments point into res. */
 int imap_msg_segments(struct imap_msg *msg, const struct mime_body_result *res,

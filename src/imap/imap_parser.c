@@ -340,10 +340,11 @@ static bool parse_literal_spec(struct imap_parser *p, const char *line,
 	return true;
 }
 
-/* A literal announcement ends the line: set up the wait for its bytes. */
+/* A literal announcement ends the line: set up the wait for its bytes.
+ * binary: a literal8 "~{N}" (RFC 3516 4.3), only for APPEND messages. */
 static enum imap_parse_result start_literal(struct imap_parser *p,
 					    const char *line, size_t len,
-					    size_t pos)
+					    size_t pos, bool binary)
 {
 	uint64_t size;
 	bool sync;
@@ -354,6 +355,10 @@ static enum imap_parse_result start_literal(struct imap_parser *p,
 	/* APPEND's message (and each MULTIAPPEND message) is streamed. */
 	bool stream = strcasecmp(p->name, "APPEND") == 0 && p->depth == 0 &&
 		p->root.len >= 1;
+	if (binary && !stream) {
+		fail(p, "literal8 is only for APPEND messages");
+		return failed_line_end(p, line, len);
+	}
 	if (stream && size > p->append_max) {
 		fail(p, "Message too large");
 		p->err.toobig = true;
@@ -368,6 +373,7 @@ static enum imap_parse_result start_literal(struct imap_parser *p,
 	p->lit.size = size;
 	p->lit.sync = sync;
 	p->lit.stream = stream;
+	p->lit.binary = binary;
 	p->lit_got = 0;
 	p->lit_arg = NULL;
 	if (!stream) {
@@ -431,7 +437,10 @@ static enum imap_parse_result parse_args(struct imap_parser *p, const char *line
 {
 	while (pos < len) {
 		if (line[pos] == '{' && !p->need_sep)
-			return start_literal(p, line, len, pos);
+			return start_literal(p, line, len, pos, false);
+		if (line[pos] == '~' && pos + 1 < len && line[pos + 1] == '{' &&
+		    !p->need_sep)
+			return start_literal(p, line, len, pos + 1, true);
 		if (!parse_token(p, line, len, &pos))
 			return failed_line_end(p, line, len);
 	}
@@ -593,6 +602,18 @@ const char *imap_parser_tag(const struct imap_parser *p)
 
 /* ---- argument accessors -------------------------------------------- */
 
+void imap_parser_replace_str(struct imap_parser *p, const struct imap_arg *arg,
+			     char *str)
+{
+	/* the tree is the parser's: its arguments are writable here */
+	struct imap_arg *a = (struct imap_arg *)arg;
+
+	(void)p;
+	free(a->str);
+	a->str = str;
+	a->len = strlen(str);
+}
+
 bool imap_arg_atom_equals(const struct imap_arg *arg, const char *word)
 {
 	const char *s;
@@ -709,7 +730,9 @@ int imap_flags_parse(const struct imap_arg *items, size_t count, uint32_t *flags
 	const char *s;
 
 	for (size_t i = 0; i < count; i++) {
-		if (!imap_arg_get_atom(&items[i], &s) || items[i].type == IMAP_ARG_NIL) {
+		/* NIL is an atom like any other here: the keyword "NIL"
+		 * (RFC 3501 9: flag-keyword = atom). */
+		if (!imap_arg_get_atom(&items[i], &s)) {
 			*error_r = "Invalid flag";
 			goto fail;
 		}

@@ -10,6 +10,9 @@
  * and the command handlers check each argument's form with the accessors
  * below and the helpers in imap_seqset.h, imap_fetch_attr.h, imap_search.h.
  *
+ * A literal8 "~{N}" or "~{N+}" (BINARY, RFC 3516 4.3) is accepted where
+ * a literal is streamed (an APPEND message) and refused elsewhere.
+ *
  * Driving the parser (the session core, per command):
  *
  *	r = imap_parser_feed_line(p, line, len);
@@ -124,6 +127,8 @@ struct imap_literal {
 	bool sync;      /* {N}: send a "+" continuation before reading it */
 	bool stream;    /* APPEND message: caller stores it, then _literal_done */
 	bool discard;   /* command already failed: read and drop it */
+	bool binary;    /* literal8 "~{N}" (RFC 3516): may hold NUL; only
+			   streamed (APPEND messages) */
 };
 
 struct imap_parse_error {
@@ -161,6 +166,12 @@ const struct imap_parse_error *imap_parser_error(const struct imap_parser *p);
 /* The tag of the current command, or NULL when none was parsed (reply with
  * "*" then). */
 const char *imap_parser_tag(const struct imap_parser *p);
+
+/* Replace the text of an argument of the current command (an ATOM,
+ * NUMBER, STRING or LITERAL; its type stays) with str, which the parser
+ * takes over. For the session's rewriting of IMAP4rev2 mailbox names. */
+void imap_parser_replace_str(struct imap_parser *p, const struct imap_arg *arg,
+			     char *str);
 
 /* Argument accessors: true when arg has the asked form. */
 /* ATOM/NUMBER/NIL equal to word, case-insensitively. */

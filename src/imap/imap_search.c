@@ -8,6 +8,7 @@
 
 #include "imap/imap_date.h"
 #include "imap/imap_util.h"
+#include "mail/mime_address.h"
 #include "mail/mime_decode.h"
 #include "mail/text_match.h"
 
@@ -280,6 +281,10 @@ static bool parse_key_args(struct sparser *sp, const struct key_def *def,
 	case ARG_SEQSET:
 		if ((arg = next_arg(sp)) == NULL)
 			return false;
+		if (imap_arg_atom_equals(arg, "$")) {
+			key->saved = true;      /* UID $ (RFC 5182) */
+			return true;
+		}
 		if (!imap_arg_get_atom(arg, &s) ||
 		    imap_seqset_parse(s, &key->set, &sp->error) < 0) {
 			sp->error = "Invalid UID set";
@@ -350,6 +355,12 @@ static bool parse_key(struct sparser *sp, struct imap_search_key *key, unsigned 
 		sp->error = "Invalid search key";
 		return false;
 	}
+	if (strcmp(s, "$") == 0) {
+		/* RFC 5182: the saved result, UIDs even in a SEARCH */
+		key->type = IMAP_SEARCH_UID;
+		key->saved = true;
+		return true;
+	}
 	if ((*s >= '0' && *s <= '9') || *s == '*') {
 		key->type = IMAP_SEARCH_SEQSET;
 		return imap_seqset_parse(s, &key->set, &sp->error) == 0;
@@ -408,6 +419,19 @@ void imap_search_free(struct imap_search_key **keyp)
 		return;
 	key_clear(*keyp);
 	x_free(keyp);
+}
+
+void imap_search_use_saved(struct imap_search_key *key,
+			   const struct imap_seqset *saved)
+{
+	if (key->saved) {
+		imap_seqset_free(&key->set);
+		for (size_t i = 0; i < saved->count; i++)
+			imap_seqset_add(&key->set, saved->ranges[i].lo,
+					saved->ranges[i].hi);
+	}
+	for (size_t i = 0; i < key->n_children; i++)
+		imap_search_use_saved(&key->children[i], saved);
 }
 
 void imap_search_resolve(struct imap_search_key *key, uint32_t count, uint32_t max_uid)
@@ -481,11 +505,32 @@ static const struct mime_headers *root_headers(struct eval *e)
 	return &e->hdr;
 }
 
+/* Fields holding address lists: matched as written and in the normal form
+ * of mime_address_text(), so that "user@domain.org" finds
+ * "<user (comment)@ (comment) domain.org>" (RFC 5322 CFWS), as Dovecot
+ * matches FROM/TO/CC/BCC. */
+static bool is_address_field(const char *name, size_t len)
+{
+	static const char *const fields[] = {
+		"From", "To", "Cc", "Bcc", "Sender", "Reply-To",
+	};
+	for (size_t i = 0; i < N_ELEMENTS(fields); i++) {
+		if (strlen(fields[i]) == len && strncasecmp(name, fields[i], len) == 0)
+			return true;
+	}
+	return false;
+}
+
 static bool field_contains(const struct mime_header_field *f, const char *needle)
 {
 	char *v = mime_header_decode(f->value, f->value_len);
 	bool found = text_contains(v, strlen(v), needle, strlen(needle));
 	free(v);
+	if (!found && is_address_field(f->name, f->name_len)) {
+		v = mime_address_text(f->value, f->value_len);
+		found = text_contains(v, strlen(v), needle, strlen(needle));
+		free(v);
+	}
 	return found;
 }
 

@@ -68,6 +68,8 @@ struct imap_search_key {
 	uint64_t number;
 	int64_t day;            /* days since 1970-01-01 */
 	struct imap_seqset set;
+	bool saved;             /* UID: the set is "$" (RFC 5182), filled in
+				   by imap_search_use_saved() */
 };
 
 enum imap_search_parse_result {
@@ -81,6 +83,11 @@ enum imap_search_parse_result imap_search_parse(const struct imap_arg *args, siz
 						struct imap_search_key **key_r,
 						const char **error_r);
 void imap_search_free(struct imap_search_key **keyp);
+
+/* Fill every "$" (RFC 5182 SEARCHRES: the saved result, UIDs) with a copy
+ * of saved; call before imap_search_resolve(). */
+void imap_search_use_saved(struct imap_search_key *key,
+			   const struct imap_seqset *saved);
 
 /* Resolve "*" in sequence sets: count messages, highest UID max_uid. */
 void imap_search_resolve(struct imap_search_key *key, uint32_t count, uint32_t max_uid);

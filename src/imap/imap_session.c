@@ -1,6 +1,7 @@
 /* imap_session.c — IMAP sessions on the session core: the parser and its
  * literals, the command table, replies and jobs. */
 #include "imap/imap.h"
+#include "imap/imap_folder.h"
 #include "imap/imap_mailbox.h"
 #include "imap/imap_util.h"
 #include "lib/util.h"
@@ -15,36 +16,43 @@
 #define ANY (NOT_AUTH | AUTHED | SELECTED)
 
 static const struct imap_cmd commands[] = {
-	{ "CAPABILITY", ANY, 0, cmd_capability, NULL },
-	{ "NOOP", ANY, 0, cmd_noop, NULL },
-	{ "LOGOUT", ANY, 0, cmd_logout, NULL },
-	{ "ID", ANY, 0, cmd_id, NULL },
-	{ "STARTTLS", NOT_AUTH, 0, cmd_starttls, NULL },
-	{ "LOGIN", NOT_AUTH, 0, cmd_login, NULL },
-	{ "AUTHENTICATE", NOT_AUTH, 0, cmd_authenticate, NULL },
-	{ "ENABLE", AUTHED, 0, cmd_enable, NULL },
-	{ "NAMESPACE", AUTHED | SELECTED, 0, cmd_namespace, NULL },
-	{ "LIST", AUTHED | SELECTED, 0, cmd_list, NULL },
-	{ "LSUB", AUTHED | SELECTED, 0, cmd_lsub, NULL },
-	{ "CREATE", AUTHED | SELECTED, 0, cmd_create, NULL },
-	{ "DELETE", AUTHED | SELECTED, 0, cmd_delete, NULL },
-	{ "RENAME", AUTHED | SELECTED, 0, cmd_rename, NULL },
-	{ "SUBSCRIBE", AUTHED | SELECTED, 0, cmd_subscribe, NULL },
-	{ "UNSUBSCRIBE", AUTHED | SELECTED, 0, cmd_unsubscribe, NULL },
-	{ "STATUS", AUTHED | SELECTED, 0, cmd_status, NULL },
-	{ "APPEND", AUTHED | SELECTED, 0, cmd_append, cmd_append_literal },
-	{ "SELECT", AUTHED | SELECTED, 0, cmd_select, NULL },
-	{ "EXAMINE", AUTHED | SELECTED, 0, cmd_examine, NULL },
-	{ "CLOSE", SELECTED, 0, cmd_close, NULL },
-	{ "UNSELECT", SELECTED, 0, cmd_unselect, NULL },
-	{ "CHECK", SELECTED, 0, cmd_check, NULL },
-	{ "EXPUNGE", SELECTED, IMAP_CMD_UID, cmd_expunge, NULL },
-	{ "FETCH", SELECTED, IMAP_CMD_UID | IMAP_CMD_NO_EXPUNGE, cmd_fetch, NULL },
-	{ "STORE", SELECTED, IMAP_CMD_UID | IMAP_CMD_NO_EXPUNGE, cmd_store, NULL },
-	{ "SEARCH", SELECTED, IMAP_CMD_UID | IMAP_CMD_NO_EXPUNGE, cmd_search, NULL },
-	{ "COPY", SELECTED, IMAP_CMD_UID, cmd_copy, NULL },
-	{ "MOVE", SELECTED, IMAP_CMD_UID, cmd_move, NULL },
-	{ "IDLE", AUTHED | SELECTED, 0, cmd_idle, NULL },
+	{ "CAPABILITY", ANY, 0, cmd_capability, NULL, 0 },
+	{ "NOOP", ANY, 0, cmd_noop, NULL, 0 },
+	{ "LOGOUT", ANY, 0, cmd_logout, NULL, 0 },
+	{ "ID", ANY, 0, cmd_id, NULL, 0 },
+	{ "STARTTLS", NOT_AUTH, 0, cmd_starttls, NULL, 0 },
+	{ "COMPRESS", AUTHED | SELECTED, 0, cmd_compress, NULL, 0 },
+	{ "UNAUTHENTICATE", AUTHED | SELECTED, 0, cmd_unauthenticate, NULL, 0 },
+	{ "LOGIN", NOT_AUTH, 0, cmd_login, NULL, 0 },
+	{ "AUTHENTICATE", NOT_AUTH, 0, cmd_authenticate, NULL, 0 },
+	{ "ENABLE", AUTHED, 0, cmd_enable, NULL, 0 },
+	{ "NAMESPACE", AUTHED | SELECTED, 0, cmd_namespace, NULL, 0 },
+	{ "LIST", AUTHED | SELECTED, 0, cmd_list, NULL, IMAP_MBOX_LIST },
+	{ "LSUB", AUTHED | SELECTED, 0, cmd_lsub, NULL, IMAP_MBOX_LIST },
+	{ "CREATE", AUTHED | SELECTED, 0, cmd_create, NULL, 1 },
+	{ "DELETE", AUTHED | SELECTED, 0, cmd_delete, NULL, 1 },
+	{ "RENAME", AUTHED | SELECTED, 0, cmd_rename, NULL, 3 },
+	{ "SUBSCRIBE", AUTHED | SELECTED, 0, cmd_subscribe, NULL, 1 },
+	{ "UNSUBSCRIBE", AUTHED | SELECTED, 0, cmd_unsubscribe, NULL, 1 },
+	{ "STATUS", AUTHED | SELECTED, 0, cmd_status, NULL, 1 },
+	{ "APPEND", AUTHED | SELECTED, 0, cmd_append, cmd_append_literal, 0 },
+	{ "GETQUOTA", AUTHED | SELECTED, 0, cmd_getquota, NULL, 0 },
+	{ "GETQUOTAROOT", AUTHED | SELECTED, 0, cmd_getquotaroot, NULL, 1 },
+	{ "SETQUOTA", AUTHED | SELECTED, 0, cmd_setquota, NULL, 0 },
+	{ "SELECT", AUTHED | SELECTED, 0, cmd_select, NULL, 1 },
+	{ "EXAMINE", AUTHED | SELECTED, 0, cmd_examine, NULL, 1 },
+	{ "CLOSE", SELECTED, 0, cmd_close, NULL, 0 },
+	{ "UNSELECT", SELECTED, 0, cmd_unselect, NULL, 0 },
+	{ "CHECK", SELECTED, 0, cmd_check, NULL, 0 },
+	{ "EXPUNGE", SELECTED, IMAP_CMD_UID, cmd_expunge, NULL, 0 },
+	{ "FETCH", SELECTED, IMAP_CMD_UID | IMAP_CMD_NO_EXPUNGE, cmd_fetch, NULL, 0 },
+	{ "STORE", SELECTED, IMAP_CMD_UID | IMAP_CMD_NO_EXPUNGE, cmd_store, NULL, 0 },
+	{ "SEARCH", SELECTED, IMAP_CMD_UID | IMAP_CMD_NO_EXPUNGE, cmd_search, NULL, 0 },
+	{ "SORT", SELECTED, IMAP_CMD_UID | IMAP_CMD_NO_EXPUNGE, cmd_sort, NULL, 0 },
+	{ "THREAD", SELECTED, IMAP_CMD_UID | IMAP_CMD_NO_EXPUNGE, cmd_thread, NULL, 0 },
+	{ "COPY", SELECTED, IMAP_CMD_UID, cmd_copy, NULL, 2 },
+	{ "MOVE", SELECTED, IMAP_CMD_UID, cmd_move, NULL, 2 },
+	{ "IDLE", AUTHED | SELECTED, 0, cmd_idle, NULL, 0 },
 };
 
 static const char *const state_names[IMAP_STATE_COUNT] = {
@@ -145,6 +153,16 @@ void imap_command_done(struct imap_session *is, const char *status,
 		send_tagged(is);
 }
 
+void imap_command_done_now(struct imap_session *is, const char *status,
+			   const char *code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	format_reply(is, status, code, fmt, ap);
+	va_end(ap);
+	send_tagged(is);
+}
+
 void imap_command_bad(struct imap_session *is, const char *fmt, ...)
 {
 	va_list ap;
@@ -173,6 +191,49 @@ void imap_job_start(struct imap_session *is, struct session_job *job)
 }
 
 /* ---- dispatch ---------------------------------------------------------- */
+
+/* One mailbox-name argument from UTF-8 to modified UTF-7 (IMAP4rev2);
+ * lists (LIST's pattern lists) item by item. false when one is not UTF-8
+ * or not a name at all (the handler's own checks answer the rest). */
+static bool name_from_utf8(struct imap_session *is, const struct imap_arg *arg)
+{
+	const char *error;
+
+	if (arg->type == IMAP_ARG_LIST) {
+		for (size_t i = 0; i < arg->len; i++) {
+			if (!name_from_utf8(is, &arg->list[i]))
+				return false;
+		}
+		return true;
+	}
+	if (arg->type == IMAP_ARG_NIL || arg->type == IMAP_ARG_LITERAL_EXT ||
+	    arg->str == NULL)
+		return true;
+	char *mutf7 = imap_mailbox_from_utf8(arg->str, &error);
+	if (mutf7 == NULL)
+		return false;
+	imap_parser_replace_str(is->parser, arg, mutf7);
+	return true;
+}
+
+/* RFC 9051 5.1: an IMAP4rev2 client names mailboxes in UTF-8; the
+ * handlers and the store see modified UTF-7 (IMAP4rev1's form). */
+bool imap_names_from_utf8(struct imap_session *is, unsigned which,
+			  const struct imap_arg *args, size_t n)
+{
+	size_t first = 0;
+
+	if (which & IMAP_MBOX_LIST) {
+		/* [(selection options)] reference pattern(s) [RETURN (...)] */
+		first = n > 0 && args[0].type == IMAP_ARG_LIST ? 1 : 0;
+		which = 3u << first;
+	}
+	for (size_t i = 0; i < n && i < 31; i++) {
+		if ((which & (1u << i)) && !name_from_utf8(is, &args[i]))
+			return false;
+	}
+	return true;
+}
 
 static void dispatch(struct imap_session *is, const struct imap_command *c)
 {
@@ -205,6 +266,11 @@ static void dispatch(struct imap_session *is, const struct imap_command *c)
 				 is->state == IMAP_STATE_SELECTED ||
 				 !(cmd->states & NOT_AUTH) ? "without a selected mailbox" :
 				 "after login");
+		return;
+	}
+	if (is->rev2 && cmd->mailbox_args != 0 &&
+	    !imap_names_from_utf8(is, cmd->mailbox_args, args, n)) {
+		imap_command_bad(is, "Mailbox names are UTF-8 (IMAP4rev2)");
 		return;
 	}
 	cmd->handler(is, args, n);
@@ -479,6 +545,12 @@ static void imap_bye(struct session *s, enum session_bye why)
 		break;
 	case SESSION_BYE_AUTH_FAILURES:
 		imap_untagged(is, "BYE Too many authentication failures");
+		break;
+	case SESSION_BYE_LOGIN_TIMEOUT:
+		imap_untagged(is, "BYE Disconnected: no login in time");
+		break;
+	case SESSION_BYE_TOO_SLOW:
+		imap_untagged(is, "BYE Disconnected: literal data arriving too slowly");
 		break;
 	}
 }

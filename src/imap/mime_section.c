@@ -90,6 +90,12 @@ static const struct mime_part *find_part(const struct mime_part *root,
 	return cur;
 }
 
+const struct mime_part *mime_section_part(const struct mime_part *root,
+					  const struct mime_section *sec)
+{
+	return sec->n_part == 0 ? root : find_part(root, sec->part, sec->n_part);
+}
+
 static bool field_selected(const struct mime_section *sec, const char *line,
 			   size_t len)
 {

@@ -58,6 +58,9 @@ int mime_section_resolve(const struct mime_part *root, const struct mime_reader 
 			 uint64_t offset, uint64_t size,
 			 struct mime_body_result *res_r, const char **error_r);
 void mime_body_result_free(struct mime_body_result *res);
+/* The part sec's part numbers name (the root for none), or NULL. */
+const struct mime_part *mime_section_part(const struct mime_part *root,
+					  const struct mime_section *sec);
 void mime_section_free(struct mime_section *sec);
 
 #endif

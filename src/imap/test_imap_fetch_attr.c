@@ -57,6 +57,34 @@ static void test_macros(void **state)
 		     "FLAGS RFC822.SIZE ENVELOPE BODYSTRUCTURE BODY INTERNALDATE");
 }
 
+/* RFC 3516: BINARY[part]<partial>, BINARY.PEEK, BINARY.SIZE; part numbers
+ * only; BINARY sets \Seen, the others do not. */
+static void test_binary(void **state)
+{
+	struct imap_fetch_attrs attrs;
+	const char *error;
+
+	assert_names("(BINARY[1] binary.peek[1.2]<0.100> BINARY.SIZE[3] BINARY[])",
+		     "BINARY[1] BINARY[1.2]<0> BINARY.SIZE[3] BINARY[]");
+	assert_int_equal(parse("(BINARY.PEEK[1] BINARY.SIZE[1])", &attrs, &error), 0);
+	assert_int_equal(attrs.items[0].kind, IMAP_FETCH_BINARY);
+	assert_true(attrs.items[0].peek);
+	assert_int_equal(attrs.items[1].kind, IMAP_FETCH_BINARY_SIZE);
+	assert_false(attrs.sets_seen);
+	imap_fetch_attrs_free(&attrs);
+	assert_int_equal(parse("BINARY[2]<5.6>", &attrs, &error), 0);
+	assert_true(attrs.sets_seen);
+	assert_int_equal(attrs.items[0].partial_offset, 5);
+	assert_int_equal(attrs.items[0].partial_size, 6);
+	assert_int_equal(attrs.items[0].section.part[0], 2);
+	imap_fetch_attrs_free(&attrs);
+	assert_invalid("BINARY[1.HEADER]", "Invalid BINARY section");
+	assert_invalid("BINARY[TEXT]", "Invalid BINARY section");
+	assert_invalid("BINARY[1", "Invalid BINARY section");
+	assert_invalid("BINARY.SIZE[1]<0.5>", "Invalid partial range");
+	assert_invalid("BINARY[1]<5>", "Invalid partial range");
+}
+
 static void test_sections(void **state)
 {
 	struct imap_fetch_attrs attrs;
@@ -161,6 +189,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_macros),
 		cmocka_unit_test(test_sections),
+		cmocka_unit_test(test_binary),
 		cmocka_unit_test(test_invalid),
 		cmocka_unit_test(test_section_parse),
 	};

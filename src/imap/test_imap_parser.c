@@ -189,6 +189,24 @@ static void test_append_stream(void **state)
 	assert_int_equal(cmd->args[4].number, 20);
 	assert_int_equal(cmd->args[4].ext_index, 1);
 
+	/* RFC 3516 literal8 for APPEND messages only */
+	assert_int_equal(feed(p, "L1 APPEND INBOX ~{7}"), IMAP_PARSE_NEED_LITERAL);
+	imap_parser_literal(p, &lit);
+	assert_true(lit.stream && lit.binary && lit.sync);
+	imap_parser_literal_done(p);
+	assert_int_equal(feed(p, " (\\Seen) ~{3+}"), IMAP_PARSE_NEED_LITERAL);
+	imap_parser_literal(p, &lit);
+	assert_true(lit.stream && lit.binary && !lit.sync);
+	imap_parser_literal_done(p);
+	cmd = parse_ok(p, "");
+	assert_int_equal(cmd->n_args, 4);
+	assert_int_equal(feed(p, "L2 LOGIN ~{3}"), IMAP_PARSE_ERROR);
+	assert_string_equal(imap_parser_error(p)->text,
+			    "literal8 is only for APPEND messages");
+	assert_int_equal(feed(p, "L3 APPEND ~{5}"), IMAP_PARSE_ERROR);
+	cmd = parse_ok(p, "L4 SEARCH SUBJECT ~x");
+	assert_string_equal(cmd->args[1].str, "~x");
+
 	/* the mailbox name as a literal is buffered, the message streamed */
 	assert_int_equal(feed(p, "b append {5}"), IMAP_PARSE_NEED_LITERAL);
 	imap_parser_literal(p, &lit);
@@ -397,6 +415,13 @@ static void test_flags(void **state)
 	cmd = parse_ok(p, "a STORE 1 FLAGS (\"quoted\")");
 	assert_int_equal(imap_flags_parse(cmd->args[2].list, 1, &flags, &kw, &error), -1);
 	assert_string_equal(error, "Invalid flag");
+	/* RFC 3501 9: flag-keyword is an atom, and NIL is one. */
+	cmd = parse_ok(p, "a STORE 1 +FLAGS NIL");
+	assert_int_equal(imap_flags_parse(&cmd->args[2], 1, &flags, &kw, &error), 0);
+	assert_int_equal(flags, 0);
+	assert_int_equal(strv_len(kw), 1);
+	assert_string_equal(kw[0], "NIL");
+	strv_free(&kw);
 	cmd = parse_ok(p, "a STORE 1 FLAGS (a]b)");
 	assert_int_equal(imap_flags_parse(cmd->args[2].list, 1, &flags, &kw, &error), -1);
 	assert_string_equal(error, "Invalid keyword");

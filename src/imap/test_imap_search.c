@@ -244,6 +244,33 @@ static void test_eval_headers(void **state)
 	unload(&l);
 }
 
+/* RFC 5322 CFWS inside an address: FROM user-from@domain.org matches
+ * <user-from (comment)@ (comment) domain.org>, folded or not. */
+static void test_eval_address_cfws(void **state)
+{
+	static const char text[] =
+		"From: <user-from (comment)@ (comment) domain.org>\r\n"
+		"To: Someone\r\n <to-user\r\n (c)@\r\n example.test>\r\n"
+		"Subject: user-from (comment)@ x\r\n\r\nbody\r\n";
+	struct loaded l;
+	const char *error;
+
+	memset(&l, 0, sizeof(l));
+	mime_reader_mem(&l.r, &l.mem, text, sizeof(text) - 1);
+	assert_int_equal(mime_parse(&l.r, &l.root, &error), 0);
+	l.msg.seq = l.msg.uid = 1;
+	l.msg.mime = l.root;
+	l.msg.reader = &l.r;
+	assert_true(matches(&l.msg, "FROM user-from@domain.org"));
+	assert_true(matches(&l.msg, "FROM \"(comment)\""));     /* as written */
+	assert_true(matches(&l.msg, "TO \"Someone <to-user@example.test>\""));
+	assert_true(matches(&l.msg, "HEADER To to-user@example.test"));
+	/* only address fields are normalised */
+	assert_false(matches(&l.msg, "SUBJECT user-from@x"));
+	assert_false(matches(&l.msg, "FROM user-from@domain.net"));
+	mime_part_free(&l.root);
+}
+
 static void test_eval_bodies(void **state)
 {
 	struct loaded l;
@@ -314,6 +341,7 @@ int main(void)
 		cmocka_unit_test(test_parse_charset_and_errors),
 		cmocka_unit_test(test_eval_metadata),
 		cmocka_unit_test(test_eval_headers),
+		cmocka_unit_test(test_eval_address_cfws),
 		cmocka_unit_test(test_eval_bodies),
 		cmocka_unit_test(test_eval_read_error),
 	};

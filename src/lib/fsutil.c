@@ -202,3 +202,24 @@ void fs_close_all_except(const int *keep, size_t n)
 	close_range(from, ~0u, 0);
 	free(k);
 }
+
+int fs_tmpfile(const char *dir, const char **error_r)
+{
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
+
+	if (fd >= 0)
+		return fd;
+	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) {
+		*error_r = errfmt("%s: scratch file: %s", dir, strerror(errno));
+		return -1;
+	}
+	/* a file system without O_TMPFILE */
+	char *path = xasprintf("%s/.scratch.XXXXXX", dir);
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd < 0)
+		*error_r = errfmt("%s: %s", path, strerror(errno));
+	else
+		unlink(path);
+	free(path);
+	return fd;
+}

@@ -36,6 +36,11 @@ bool fs_exists(const char *path);
  * process that holds more than it should hand on). */
 void fs_close_all_except(const int *keep, size_t n);
 
+/* A scratch file in dir that has no name (O_TMPFILE; else made with
+ * mkstemp and unlinked at once): read/write, mode 0600, gone when its
+ * last descriptor closes. -1 with *error_r. */
+int fs_tmpfile(const char *dir, const char **error_r);
+
 /* "dir/name" in a new string; name is returned as-is when absolute. */
 char *fs_join(const char *dir, const char *name);
 /* Folder part of path ("." when none), new string. */

@@ -2,7 +2,15 @@
  *
  * Line format: "<time> sealpost[<pid>]: <level> <text>", where text for a
  * session event is "<session id> <proto> <event> key=value ...". Values that
- * come from peers must be passed through log_value() or str_sanitize(). */
+ * come from peers must be passed through log_value() or str_sanitize().
+ *
+ * In the server (after log_async_start()) a line is only copied into a
+ * queue of LOG_QUEUE_MAX bytes; a thread of its own writes the queue to
+ * stderr, so an event loop never waits for a slow or full stderr (a pipe
+ * nobody reads, a stalled journal). When the queue is full, lines are
+ * dropped and counted; once stderr takes lines again, one line says how
+ * many: "log dropped lines=N reason=...". Elsewhere (the CLI, a child
+ * before its own start) every line is one write(2). Thread-safe. */
 #ifndef SEALPOST_LOG_H
 #define SEALPOST_LOG_H
 
@@ -22,6 +30,17 @@ bool log_level_parse(const char *name, enum log_level *level_r);
 
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* Lines held for the writer thread: 256 KiB, a few thousand lines, rides
+ * out a stall of seconds at full load before anything is dropped. */
+#define LOG_QUEUE_MAX (256 * 1024)
+/* How long log_flush() waits at the end of a process. */
+#define LOG_FLUSH_MS 2000
+/* Start the writer thread of this process (once per process: a forked
+ * child starts its own; it takes no signals). */
+int log_async_start(const char **error_r);
+/* Wait until the queue is written, at most max_ms (stderr may be stuck). */
+void log_flush(unsigned max_ms);
 
 #define log_error(...) log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_LEVEL_WARN, __VA_ARGS__)

@@ -9,6 +9,26 @@
 
 #include "lib/util.h"
 
+static void test_str_to_size(void **state)
+{
+	uint64_t v;
+
+	assert_true(str_to_size("0", UINT64_MAX, &v) && v == 0);
+	assert_true(str_to_size("100000", UINT64_MAX, &v) && v == 100000);
+	assert_true(str_to_size("1G", UINT64_MAX, &v) && v == 1073741824);
+	assert_true(str_to_size("512m", UINT64_MAX, &v) && v == 512u << 20);
+	assert_true(str_to_size("10KB", UINT64_MAX, &v) && v == 10240);
+	assert_true(str_to_size("2T", UINT64_MAX, &v) && v == 2ull << 40);
+	assert_true(str_to_size("7B", UINT64_MAX, &v) && v == 7);
+	assert_false(str_to_size("", UINT64_MAX, &v));
+	assert_false(str_to_size("G", UINT64_MAX, &v));
+	assert_false(str_to_size("1 G", UINT64_MAX, &v));
+	assert_false(str_to_size("1X", UINT64_MAX, &v));
+	assert_false(str_to_size("-1", UINT64_MAX, &v));
+	assert_false(str_to_size("16777216T", UINT64_MAX, &v));    /* 2^64 */
+	assert_false(str_to_size("2G", 1u << 30, &v));
+}
+
 static void test_str_to_u64(void **state)
 {
 	uint64_t v;
@@ -48,6 +68,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_str_to_u64),
+		cmocka_unit_test(test_str_to_size),
 		cmocka_unit_test(test_split_and_sanitize),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

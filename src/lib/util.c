@@ -197,6 +197,36 @@ bool str_to_u64(const char *s, uint64_t max, uint64_t *value_r)
 	return true;
 }
 
+bool str_to_size(const char *s, uint64_t max, uint64_t *value_r)
+{
+	size_t len = strlen(s);
+	unsigned shift = 0;
+	char digits[32];
+	uint64_t v;
+
+	if (len > 0 && (s[len - 1] == 'B' || s[len - 1] == 'b'))
+		len--;                          /* "1GB", "100b" */
+	if (len > 0) {
+		switch (s[len - 1]) {
+		case 'K': case 'k': shift = 10; break;
+		case 'M': case 'm': shift = 20; break;
+		case 'G': case 'g': shift = 30; break;
+		case 'T': case 't': shift = 40; break;
+		default: break;
+		}
+		if (shift > 0)
+			len--;
+	}
+	if (len == 0 || len >= sizeof(digits))
+		return false;
+	memcpy(digits, s, len);
+	digits[len] = '\0';
+	if (!str_to_u64(digits, max >> shift, &v))
+		return false;
+	*value_r = v << shift;
+	return true;
+}
+
 char **strv_split_commas(const char *s, size_t *count_r)
 {
 	char *copy = xstrdup(s), *save = NULL;

@@ -55,6 +55,11 @@ int sp_vprint_error(const char *fmt, va_list ap) __attribute__((format(printf, 1
 /* Parse a non-negative decimal integer that fits max; false on any junk. */
 bool str_to_u64(const char *s, uint64_t max, uint64_t *value_r);
 
+/* A size: a decimal number, optionally with K, M, G or T (1024-based, as
+ * Dovecot reads quota sizes) and an optional trailing B: "1G", "512M",
+ * "100000", "10KB". false on junk or beyond max. */
+bool str_to_size(const char *s, uint64_t max, uint64_t *value_r);
+
 /* Split "a, b ,c" on commas into trimmed, non-empty, newly allocated strings.
  * The array is NULL-terminated; free with strv_free(). */
 char **strv_split_commas(const char *s, size_t *count_r);

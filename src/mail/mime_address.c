@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lib/util.h"
+#include "mail/mime_header.h"
 
 /* Words in one phrase or local part (the rest are dropped). */
 #define ADDRESS_WORDS_MAX 64
@@ -218,6 +219,10 @@ static char *parse_domain(struct parser *p)
 	while (p->cur.type == TOK_ATOM || p->cur.type == TOK_DOMLIT) {
 		buf_append(&b, p->cur.raw, strlen(p->cur.raw));
 		next(p);
+		/* A comment between the domain's tokens is CFWS inside the
+		 * address, not the trailing comment that names it. */
+		if (p->cur.type == TOK_ATOM || p->cur.type == TOK_DOMLIT)
+			x_free(&p->comment);
 	}
 	return b.data;
 }
@@ -298,6 +303,7 @@ static void parse_address(struct parser *p, bool in_group)
 		p->comment = NULL;
 		if (cur_is(p, '@')) {
 			next(p);
+			x_free(&p->comment);    /* "@ (comment) domain" */
 			host = parse_domain(p);
 		} else {
 			host = xstrdup("");
@@ -346,4 +352,51 @@ void mime_addresses_free(struct mime_address **list, size_t count)
 		free((*list)[i].host);
 	}
 	x_free(list);
+}
+
+/* One address as text: "Name <local@host>", "local@host", group markers
+ * "name:" and ";". */
+static void address_text(struct buf *b, const struct mime_address *a)
+{
+	if (a->host == NULL) {
+		if (a->mailbox != NULL) {
+			buf_append(b, a->mailbox, strlen(a->mailbox));
+			buf_append(b, ":", 1);
+		} else {
+			buf_append(b, ";", 1);
+		}
+		return;
+	}
+	if (a->name != NULL) {
+		char *name = mime_header_decode(a->name, strlen(a->name));
+		buf_printf(b, "%s <", name);
+		free(name);
+	}
+	if (a->route != NULL)
+		buf_printf(b, "%s:", a->route);
+	buf_append(b, a->mailbox, strlen(a->mailbox));
+	if (a->host[0] != '\0')
+		buf_printf(b, "@%s", a->host);
+	if (a->name != NULL)
+		buf_append(b, ">", 1);
+}
+
+char *mime_address_text(const char *value, size_t len)
+{
+	size_t n;
+	struct mime_address *list = mime_address_parse(value, len, &n);
+	struct buf b = { 0 };
+
+	buf_append(&b, "", 0);
+	for (size_t i = 0; i < n; i++) {
+		/* ", " between addresses, not after "group:" nor before ";" */
+		bool group_start = i > 0 && list[i - 1].host == NULL &&
+			list[i - 1].mailbox != NULL;
+		bool group_end = list[i].host == NULL && list[i].mailbox == NULL;
+		if (i > 0 && !group_start && !group_end)
+			buf_append(&b, ", ", 2);
+		address_text(&b, &list[i]);
+	}
+	mime_addresses_free(&list, n);
+	return b.data;
 }

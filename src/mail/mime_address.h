@@ -35,4 +35,11 @@ struct mime_address {
 struct mime_address *mime_address_parse(const char *value, size_t len, size_t *count_r);
 void mime_addresses_free(struct mime_address **list, size_t count);
 
+/* The address list of a header value in one normal form, for matching
+ * (IMAP SEARCH FROM/TO/CC/BCC, as Dovecot compares): every address as
+ * "Name <local@host>" (the name RFC 2047-decoded to UTF-8) or "local@host",
+ * comments and folding gone, joined by ", "; groups as "name:" ... ";".
+ * New string. */
+char *mime_address_text(const char *value, size_t len);
+
 #endif

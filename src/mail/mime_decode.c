@@ -311,6 +311,13 @@ struct mime_text_decoder *mime_text_decoder_new(enum mime_encoding enc,
 	return d;
 }
 
+struct mime_text_decoder *mime_transfer_decoder_new(enum mime_encoding enc,
+						    mime_text_sink *sink, void *ctx)
+{
+	/* no charset: conv_init() passes the bytes through */
+	return mime_text_decoder_new(enc, NULL, sink, ctx);
+}
+
 static void b64_feed(struct mime_text_decoder *d, const char *data, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {

@@ -53,6 +53,10 @@ struct mime_text_decoder;
 struct mime_text_decoder *mime_text_decoder_new(enum mime_encoding enc,
 						const char *charset,
 						mime_text_sink *sink, void *ctx);
+/* Transfer decoding alone (IMAP BINARY, RFC 3516): the bytes the
+ * encoding stands for, no charset conversion. The same decoder type. */
+struct mime_text_decoder *mime_transfer_decoder_new(enum mime_encoding enc,
+						    mime_text_sink *sink, void *ctx);
 void mime_text_decoder_feed(struct mime_text_decoder *d, const char *data, size_t len);
 /* Flush what is held back (an incomplete escape or character). */
 void mime_text_decoder_finish(struct mime_text_decoder *d);

@@ -63,6 +63,36 @@ static void test_forms(void **state)
 	assert_addrs("  \r\n ", "");
 }
 
+/* RFC 5322 3.2.2: CFWS (comments, folding) may stand between the tokens of
+ * an address; comments inside it never become its name. */
+static void test_cfws(void **state)
+{
+	assert_addrs("<user-from (comment)@ (comment) domain.org>",
+		     "-|-|user-from|domain.org;");
+	assert_addrs("user-from (comment)@ (comment) domain.org",
+		     "-|-|user-from|domain.org;");
+	assert_addrs("user-from\r\n (comment)@\r\n\t(comment)\r\n domain.org",
+		     "-|-|user-from|domain.org;");
+	assert_addrs("Name\r\n <a (x) . b@ (y) example (z) . org>",
+		     "Name|-|a.b|example.org;");
+	/* the comment after the whole address still names it */
+	assert_addrs("a (inner)@b.example (Outer Name)", "Outer Name|-|a|b.example;");
+	assert_addrs("a@b (c (nested) d)", "c (nested) d|-|a|b;");
+}
+
+static void test_normalize(void **state)
+{
+	const char *v = "=?utf-8?q?J=C3=B6rg?= <j (c)@ (c) example.de>, "
+			"plain@example.org (Plain), undisclosed:;";
+	char *t = mime_address_text(v, strlen(v));
+	assert_string_equal(t, "J\xc3\xb6rg <j@example.de>, Plain <plain@example.org>, "
+			    "undisclosed:;");
+	free(t);
+	t = mime_address_text("", 0);
+	assert_string_equal(t, "");
+	free(t);
+}
+
 static void test_groups(void **state)
 {
 	assert_addrs("undisclosed-recipients:;",
@@ -107,6 +137,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_forms),
+		cmocka_unit_test(test_cfws),
+		cmocka_unit_test(test_normalize),
 		cmocka_unit_test(test_groups),
 		cmocka_unit_test(test_junk),
 		cmocka_unit_test(test_limit),

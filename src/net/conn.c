@@ -1,5 +1,6 @@
 /* conn.c — non-blocking socket I/O with optional TLS, on libevent. */
 #include "net/conn.h"
+#include "net/compress.h"
 #include "net/tls.h"
 #include "lib/util.h"
 
@@ -18,11 +19,17 @@
 struct conn {
 	int fd;
 	struct event *ev_read, *ev_write, *ev_timer, *ev_end;
-	struct evbuffer *in, *out;
+	struct evbuffer *in, *out;  /* the owner's bytes */
 	struct tls_conn *tls;
+	/* Compression (compress.h): the transport's bytes go through zin and
+	 * zout; without it these point at in and out. */
+	struct compress *z;
+	struct evbuffer *zin, *zout;
 
 	bool read_added, write_added;
 	bool connecting;             /* conn_connect: waiting for the socket */
+	bool write_kicked;           /* ev_write made active without epoll */
+	bool write_blocked;          /* the last write attempt would block */
 	bool handshaking, hs_wants_write;
 	bool tls_read_wants_write;   /* SSL_read asked for writability */
 	bool tls_write_wants_read;   /* SSL_write asked for readability */
@@ -55,6 +62,8 @@ struct conn *conn_new(struct event_base *base, int fd,
 	c->ev_write = event_new(base, fd, EV_WRITE | EV_PERSIST, on_write, c);
 	c->ev_timer = evtimer_new(base, on_timer, c);
 	c->ev_end = evtimer_new(base, on_end, c);
+	c->zin = c->in;
+	c->zout = c->out;
 	if (c->in == NULL || c->out == NULL || c->ev_read == NULL ||
 	    c->ev_write == NULL || c->ev_timer == NULL || c->ev_end == NULL)
 		abort(); /* out of memory */
@@ -72,6 +81,11 @@ void conn_free(struct conn **cp)
 	event_free(c->ev_write);
 	event_free(c->ev_timer);
 	event_free(c->ev_end);
+	if (c->z != NULL) {
+		evbuffer_free(c->zin);
+		evbuffer_free(c->zout);
+		compress_free(&c->z);
+	}
 	evbuffer_free(c->in);
 	evbuffer_free(c->out);
 	tls_conn_free(&c->tls);
@@ -88,7 +102,15 @@ static bool want_read(const struct conn *c)
 		return c->tls_write_wants_read;
 	if (c->handshaking || c->tls_write_wants_read)
 		return true;
-	return !c->owner_paused && evbuffer_get_length(c->in) < CONN_INPUT_MAX;
+	return !c->owner_paused && evbuffer_get_length(c->in) < CONN_INPUT_MAX &&
+		evbuffer_get_length(c->zin) < CONN_INPUT_MAX;
+}
+
+/* Bytes queued for the client, before and after compression. */
+static size_t out_len(const struct conn *c)
+{
+	return evbuffer_get_length(c->out) +
+		(c->z != NULL ? evbuffer_get_length(c->zout) : 0);
 }
 
 static bool want_write(const struct conn *c)
@@ -99,12 +121,42 @@ static bool want_write(const struct conn *c)
 		return true;
 	if (c->handshaking)
 		return c->hs_wants_write;
-	return evbuffer_get_length(c->out) > 0 || c->tls_read_wants_write;
+	return out_len(c) > 0 || c->tls_read_wants_write;
+}
+
+/* Input that raises no socket event: decrypted TLS records, and
+ * compressed bytes (or zlib's own) not inflated yet. */
+static bool input_pending(struct conn *c)
+{
+	return (c->tls != NULL && !c->handshaking && tls_has_pending(c->tls)) ||
+		(c->z != NULL && compress_inflate_pending(c->z, c->zin));
+}
+
+/* Writability is asked of epoll only once a write would block. Until
+ * then output is flushed from the loop right away (event_active): a reply
+ * costs its write, not also two epoll_ctl calls and a wake-up. */
+static void update_write_event(struct conn *c, bool w)
+{
+	/* A connection being made is writable only once it is up. */
+	bool wait = w && (c->write_blocked || c->handshaking ||
+			  c->tls_read_wants_write || c->connecting);
+
+	if (wait != c->write_added) {
+		if (wait)
+			event_add(c->ev_write, NULL);
+		else
+			event_del(c->ev_write);
+		c->write_added = wait;
+	}
+	if (w && !wait && !c->write_kicked) {
+		c->write_kicked = true;
+		event_active(c->ev_write, EV_WRITE, 1);
+	}
 }
 
 static void update_events(struct conn *c)
 {
-	bool r = want_read(c), w = want_write(c);
+	bool r = want_read(c);
 
 	if (r != c->read_added) {
 		if (r)
@@ -113,13 +165,7 @@ static void update_events(struct conn *c)
 			event_del(c->ev_read);
 		c->read_added = r;
 	}
-	if (w != c->write_added) {
-		if (w)
-			event_add(c->ev_write, NULL);
-		else
-			event_del(c->ev_write);
-		c->write_added = w;
-	}
+	update_write_event(c, want_write(c));
 }
 
 static void progress(struct conn *c)
@@ -197,7 +243,7 @@ static void do_handshake(struct conn *c)
 /* Read what the transport has. Returns false if the conn ended. */
 static bool read_plain(struct conn *c, bool *got_r)
 {
-	int n = evbuffer_read(c->in, c->fd, CONN_READ_CHUNK);
+	int n = evbuffer_read(c->zin, c->fd, CONN_READ_CHUNK);
 	if (n > 0) {
 		*got_r = true;
 		return true;
@@ -220,11 +266,11 @@ static bool read_tls(struct conn *c, bool *got_r)
 	do {
 		struct evbuffer_iovec v;
 		size_t n = 0;
-		if (evbuffer_reserve_space(c->in, CONN_READ_CHUNK, &v, 1) != 1)
+		if (evbuffer_reserve_space(c->zin, CONN_READ_CHUNK, &v, 1) != 1)
 			abort();
 		enum tls_io io = tls_read(c->tls, v.iov_base, v.iov_len, &n, &error);
 		v.iov_len = io == TLS_IO_OK ? n : 0;
-		evbuffer_commit_space(c->in, &v, 1);
+		evbuffer_commit_space(c->zin, &v, 1);
 		switch (io) {
 		case TLS_IO_OK:
 			*got_r = true;
@@ -242,7 +288,22 @@ static bool read_tls(struct conn *c, bool *got_r)
 			return false;
 		}
 	} while (tls_has_pending(c->tls) &&
-		 evbuffer_get_length(c->in) < CONN_INPUT_MAX);
+		 evbuffer_get_length(c->zin) < CONN_INPUT_MAX);
+	return true;
+}
+
+/* Inflate what zin holds into the owner's input, up to its cap. */
+static bool inflate_input(struct conn *c, bool *got_r)
+{
+	const char *error = NULL;
+	bool produced;
+
+	if (compress_inflate(c->z, c->zin, c->in, CONN_INPUT_MAX, &produced,
+			     &error) < 0) {
+		end(c, CONN_END_ERROR, error);
+		return false;
+	}
+	*got_r = produced;
 	return true;
 }
 
@@ -252,6 +313,8 @@ static void do_read(struct conn *c)
 
 	if (!(c->tls != NULL ? read_tls(c, &got) : read_plain(c, &got)))
 		return;
+	if (c->z != NULL && !inflate_input(c, &got))
+		return;
 	if (got) {
 		progress(c);
 		c->cb->input(c->ctx);
@@ -259,9 +322,9 @@ static void do_read(struct conn *c)
 	if (c->dead)
 		return;
 	update_events(c);
-	/* Decrypted bytes left behind at the input cap raise no socket event:
-	 * come back for them once there is room. */
-	if (c->tls != NULL && want_read(c) && tls_has_pending(c->tls))
+	/* Bytes left behind at the input cap raise no socket event: come
+	 * back for them once there is room. */
+	if (want_read(c) && input_pending(c))
 		event_active(c->ev_read, EV_READ, 1);
 }
 
@@ -270,9 +333,15 @@ static bool flush_out(struct conn *c, bool *wrote_r)
 {
 	const char *error = NULL;
 
-	while (evbuffer_get_length(c->out) > 0) {
+	c->write_blocked = false;
+	for (;;) {
+		/* compressing: deflate the next chunk once the last is out */
+		if (c->z != NULL && evbuffer_get_length(c->zout) < COMPRESS_CHUNK)
+			compress_deflate(c->z, c->out, c->zout);
+		if (evbuffer_get_length(c->zout) == 0)
+			break;
 		if (c->tls == NULL) {
-			int n = evbuffer_write_atmost(c->out, c->fd, -1);
+			int n = evbuffer_write_atmost(c->zout, c->fd, -1);
 			if (n > 0) {
 				*wrote_r = true;
 				continue;
@@ -282,18 +351,20 @@ static bool flush_out(struct conn *c, bool *wrote_r)
 				end(c, CONN_END_ERROR, errfmt("write: %s", strerror(errno)));
 				return false;
 			}
+			c->write_blocked = true;
 			return true;
 		}
-		size_t chunk = evbuffer_get_length(c->out), n = 0;
+		size_t chunk = evbuffer_get_length(c->zout), n = 0;
 		if (chunk > CONN_TLS_WRITE_CHUNK)
 			chunk = CONN_TLS_WRITE_CHUNK;
-		unsigned char *p = evbuffer_pullup(c->out, (ssize_t)chunk);
+		unsigned char *p = evbuffer_pullup(c->zout, (ssize_t)chunk);
 		switch (tls_write(c->tls, p, chunk, &n, &error)) {
 		case TLS_IO_OK:
-			evbuffer_drain(c->out, n);
+			evbuffer_drain(c->zout, n);
 			*wrote_r = true;
 			break;
 		case TLS_IO_WANT_WRITE:
+			c->write_blocked = true;
 			return true;
 		case TLS_IO_WANT_READ:
 			c->tls_write_wants_read = true;
@@ -316,7 +387,7 @@ static void do_write(struct conn *c)
 		return;
 	if (wrote)
 		progress(c);
-	if (evbuffer_get_length(c->out) == 0) {
+	if (out_len(c) == 0) {
 		if (c->closing) {
 			end(c, CONN_END_LOCAL, NULL);
 			return;
@@ -357,6 +428,7 @@ static void on_write(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
 
+	c->write_kicked = false;
 	if (c->dead)
 		return;
 	if (c->connecting) {
@@ -403,7 +475,7 @@ struct evbuffer *conn_input(struct conn *c)
 
 size_t conn_output_len(const struct conn *c)
 {
-	return evbuffer_get_length(c->out);
+	return out_len(c);
 }
 
 void conn_write(struct conn *c, const void *data, size_t len)
@@ -447,8 +519,7 @@ void conn_resume_read(struct conn *c)
 	if (c->dead)
 		return;
 	update_events(c);
-	if (c->tls != NULL && !c->handshaking && want_read(c) &&
-	    tls_has_pending(c->tls))
+	if (want_read(c) && input_pending(c))
 		event_active(c->ev_read, EV_READ, 1);
 }
 
@@ -492,7 +563,7 @@ void conn_start_tls_client(struct conn *c, struct tls_ctx *ctx,
 {
 	const char *error = NULL;
 
-	assert(c->tls == NULL);
+	assert(c->tls == NULL && c->z == NULL);
 	assert(evbuffer_get_length(c->in) == 0);
 	assert(evbuffer_get_length(c->out) == 0);
 	if (c->dead)
@@ -587,7 +658,7 @@ void conn_close(struct conn *c, bool flush)
 		return;
 	c->closing = true;
 	c->owner_paused = true;
-	if (!flush || evbuffer_get_length(c->out) == 0 || c->handshaking) {
+	if (!flush || out_len(c) == 0 || c->handshaking) {
 		update_events(c);
 		end_later(c, CONN_END_LOCAL, NULL);
 		return;
@@ -595,6 +666,43 @@ void conn_close(struct conn *c, bool flush)
 	struct timeval tv = { .tv_sec = CONN_CLOSE_FLUSH_SECS };
 	event_add(c->ev_timer, &tv);
 	update_events(c);
+}
+
+int conn_start_compress(struct conn *c, const char **error_r)
+{
+	if (c->z != NULL) {
+		*error_r = "compression is already active";
+		return -1;
+	}
+	if ((c->z = compress_new(error_r)) == NULL)
+		return -1;
+	/* What is queued (the go-ahead) leaves as it is; what the client
+	 * sent after the command is compressed already. */
+	c->zout = evbuffer_new();
+	c->zin = evbuffer_new();
+	if (c->zout == NULL || c->zin == NULL)
+		abort();        /* out of memory */
+	evbuffer_add_buffer(c->zout, c->out);
+	evbuffer_add_buffer(c->zin, c->in);
+	if (!c->dead && input_pending(c))
+		event_active(c->ev_read, EV_READ, 1);
+	update_events(c);
+	return 0;
+}
+
+bool conn_is_compressed(const struct conn *c)
+{
+	return c->z != NULL;
+}
+
+void conn_compress_stats(const struct conn *c, unsigned long long *in_plain_r,
+			 unsigned long long *in_wire_r,
+			 unsigned long long *out_plain_r,
+			 unsigned long long *out_wire_r)
+{
+	*in_plain_r = *in_wire_r = *out_plain_r = *out_wire_r = 0;
+	if (c->z != NULL)
+		compress_stats(c->z, in_plain_r, in_wire_r, out_plain_r, out_wire_r);
 }
 
 bool conn_closing(const struct conn *c)

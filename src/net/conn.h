@@ -97,6 +97,20 @@ const char *conn_tls_cipher(const struct conn *c);
 int conn_tls_bits(const struct conn *c);
 bool conn_tls_resumed(const struct conn *c);
 
+/* Compress both directions from now on (net/compress.h, raw DEFLATE):
+ * output queued so far leaves as it is, everything queued later is
+ * deflated and flushed whenever the queue runs empty; input left in the
+ * buffer and everything read later is inflated. -1 with *error_r when
+ * compression is active already or zlib fails. conn_output_len() counts
+ * the bytes on both sides of the compressor. */
+int conn_start_compress(struct conn *c, const char **error_r);
+bool conn_is_compressed(const struct conn *c);
+/* Bytes in and out before and after compression (zeros without it). */
+void conn_compress_stats(const struct conn *c, unsigned long long *in_plain_r,
+			 unsigned long long *in_wire_r,
+			 unsigned long long *out_plain_r,
+			 unsigned long long *out_wire_r);
+
 /* Close: with flush, queued output is written first (for at most
  * CONN_CLOSE_FLUSH_SECS). Reading stops at once. closed() follows. */
 void conn_close(struct conn *c, bool flush);

@@ -12,6 +12,7 @@
  * range of fstream_start() counts file bytes and may end early. */
 struct fseg {
 	const unsigned char *data;  /* in fstream.data_copy, or NULL */
+	int fd;                     /* its own file (closed at the end), or -1 */
 	uint64_t offset;
 	uint64_t in_left;           /* file bytes left; UINT64_MAX: to the end */
 	uint64_t skip;              /* output bytes still to drop */
@@ -107,7 +108,8 @@ static void read_work(struct session_job *job)
 	if (seg->out_left != UINT64_MAX && seg->skip + seg->out_left < want)
 		want = seg->skip + seg->out_left;
 	do {
-		fs->got = pread(fs->fd, fs->buf, (size_t)want, (off_t)fs->pos);
+		fs->got = pread(seg->fd >= 0 ? seg->fd : fs->fd, fs->buf, (size_t)want,
+				(off_t)fs->pos);
 	} while (fs->got < 0 && errno == EINTR);
 	fs->read_errno = errno;
 }
@@ -136,6 +138,10 @@ static void finish(struct fstream *fs, bool ok)
 	s->stream = NULL;
 	if (fs->fd >= 0)
 		close(fs->fd);
+	for (size_t i = 0; i < fs->n_segs; i++) {
+		if (fs->segs[i].fd >= 0)
+			close(fs->segs[i].fd);
+	}
 	if (!s->closing || fs->always_done)
 		fs->done(s, fs->ctx, ok && !s->closing);
 	free(fs->segs);
@@ -268,6 +274,7 @@ void fstream_start(struct session *s, int fd, const struct fstream_opts *opts,
 
 	fs->segs = xcalloc(1, sizeof(*fs->segs));
 	fs->n_segs = 1;
+	fs->segs[0].fd = -1;
 	fs->segs[0].offset = opts->offset;
 	fs->segs[0].in_left = opts->length;
 	fs->segs[0].out_left = UINT64_MAX;
@@ -292,10 +299,13 @@ void fstream_start_segments(struct session *s, int fd,
 	fs->always_done = true;
 	for (size_t i = 0; i < n; i++) {
 		struct fseg *seg = &fs->segs[i];
+		seg->fd = -1;
 		if (segs[i].data != NULL) {
 			memcpy(fs->data_copy + pos, segs[i].data, (size_t)segs[i].length);
 			seg->data = fs->data_copy + pos;
 			pos += (size_t)segs[i].length;
+		} else {
+			seg->fd = segs[i].fd;
 		}
 		seg->offset = segs[i].offset;
 		seg->in_left = UINT64_MAX;

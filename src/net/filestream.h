@@ -57,7 +57,10 @@ void fstream_start(struct session *s, int fd, const struct fstream_opts *opts,
 /* One piece of a segment stream. */
 struct fstream_segment {
 	const void *data;       /* non-NULL: send these length bytes (copied) */
-	uint64_t offset;        /* else: file bytes from offset, */
+	int fd;                 /* else: -1 for the stream's file, or a file
+				   of this segment alone, taken over (closed
+				   when the stream ends) */
+	uint64_t offset;        /* file bytes from offset, */
 	bool crlf;              /*   with every bare LF sent as CRLF (start where
 				     the previous file byte is not CR), */
 	uint64_t skip;          /*   dropping this many output bytes first, */
@@ -65,9 +68,9 @@ struct fstream_segment {
 };
 
 /* Stream the n segments in order to s; fd (taken over, closed at the end;
- * -1 when no segment reads the file) holds their file ranges. The
- * segment array is copied. Unlike fstream_start(), done is called in every
- * case, with ok false when the session closed meanwhile. */
+ * -1 when no segment reads it) holds the file ranges of the segments with
+ * fd -1. The segment array is copied. Unlike fstream_start(), done is
+ * called in every case, with ok false when the session closed meanwhile. */
 void fstream_start_segments(struct session *s, int fd,
 			    const struct fstream_segment *segs, size_t n,
 			    fstream_done_cb *done, void *ctx);

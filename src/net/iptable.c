@@ -1,14 +1,12 @@
 /* iptable.c — shared counters in an anonymous shared mapping. */
 #include "net/iptable.h"
+#include "net/shm.h"
 #include "lib/util.h"
 
-#include <errno.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
-#include <pthread.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 
 #define KEY_LEN 16
@@ -27,7 +25,7 @@ struct slot {
 };
 
 struct table {
-	pthread_mutex_t lock;
+	struct shm_lock lock;
 	unsigned long max_total, max_per_ip;
 	unsigned n_workers;
 	size_t slot_size;
@@ -46,7 +44,6 @@ static unsigned my_worker;
 int iptable_init(unsigned long max_total, unsigned long max_per_ip,
 		 unsigned n_workers, const char **error_r)
 {
-	pthread_mutexattr_t attr;
 	size_t slot_size = (sizeof(struct slot) + n_workers * sizeof(uint16_t) + 7) & ~(size_t)7;
 	size_t size = sizeof(struct table) + (size_t)IPTABLE_BUCKETS * IPTABLE_SLOTS * slot_size;
 
@@ -54,17 +51,11 @@ int iptable_init(unsigned long max_total, unsigned long max_per_ip,
 		*error_r = "shared counters: bad worker count";
 		return -1;
 	}
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED) {
-		*error_r = errfmt("shared memory: %s", strerror(errno));
+	void *p = shm_map(size, true, error_r);
+	if (p == NULL)
 		return -1;
-	}
 	table = p;
-	pthread_mutexattr_init(&attr);
-	pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
-	pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
-	pthread_mutex_init(&table->lock, &attr);
-	pthread_mutexattr_destroy(&attr);
+	shm_lock_init(&table->lock);
 	table->max_total = max_total;
 	table->max_per_ip = max_per_ip;
 	table->n_workers = n_workers;
@@ -84,13 +75,12 @@ void iptable_set_worker(unsigned index)
 static void lock(void)
 {
 	/* A worker that died holding the lock left counters, not damage. */
-	if (pthread_mutex_lock(&table->lock) == EOWNERDEAD)
-		pthread_mutex_consistent(&table->lock);
+	(void)shm_lock(&table->lock);
 }
 
 static void unlock(void)
 {
-	pthread_mutex_unlock(&table->lock);
+	shm_unlock(&table->lock);
 }
 
 static struct slot *slot_at(size_t bucket, size_t i)

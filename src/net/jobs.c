@@ -5,6 +5,7 @@
 #include "lib/util.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <event2/event.h>
 #include <pthread.h>
 #include <signal.h>
@@ -38,6 +39,14 @@ static void queue_push(struct job_queue *q, struct job *job)
 	else
 		q->head = job;
 	q->tail = job;
+}
+
+static void queue_push_head(struct job_queue *q, struct job *job)
+{
+	job->next = q->head;
+	q->head = job;
+	if (q->tail == NULL)
+		q->tail = job;
 }
 
 static struct job *queue_take_all(struct job_queue *q)
@@ -128,6 +137,72 @@ void jobs_submit(struct job *job)
 	queue_push(&pool.todo, job);
 	pthread_cond_signal(&pool.wake);
 	pthread_mutex_unlock(&pool.lock);
+}
+
+static void batch_done(struct job *job);
+
+static void batch_work(struct job *job)
+{
+	struct job_batch *batch = (struct job_batch *)job;
+	batch->batcher->work(batch->batcher, batch->items, batch->n_items);
+}
+
+/* Start batches of the waiting items while a slot is free. */
+static void batch_start(struct job_batcher *b)
+{
+	for (size_t s = 0; s < JOBS_BATCH_INFLIGHT && b->waiting != NULL; s++) {
+		struct job_batch *batch = &b->batches[s];
+		if (batch->running)
+			continue;
+		batch->n_items = 0;
+		while (b->waiting != NULL && batch->n_items < JOBS_BATCH_MAX) {
+			struct job *item = b->waiting;
+			b->waiting = item->next;
+			batch->items[batch->n_items++] = item;
+		}
+		if (b->waiting == NULL)
+			b->waiting_tail = NULL;
+		batch->batcher = b;
+		batch->running = true;
+		batch->job.work = batch_work;
+		batch->job.done = batch_done;
+		/* Ahead of other work: every item of the batch waits for it. */
+		pool.in_flight++;
+		pthread_mutex_lock(&pool.lock);
+		queue_push_head(&pool.todo, &batch->job);
+		pthread_cond_signal(&pool.wake);
+		pthread_mutex_unlock(&pool.lock);
+	}
+}
+
+static void batch_done(struct job *job)
+{
+	struct job_batch *batch = (struct job_batch *)job;
+	struct job *done[JOBS_BATCH_MAX];
+	size_t n = batch->n_items;
+
+	memcpy(done, batch->items, n * sizeof(*done));
+	batch->running = false;
+	batch->n_items = 0;
+	/* The next batch goes to the disk before this one's items are
+	 * answered: the disk is not idle while items wait. */
+	batch_start(batch->batcher);
+	for (size_t i = 0; i < n; i++) {
+		pool.in_flight--;
+		done[i]->done(done[i]);
+	}
+}
+
+void jobs_batch_submit(struct job_batcher *b, struct job *item)
+{
+	pool.in_flight++;
+	item->next = NULL;
+	if (b->waiting_tail != NULL)
+		b->waiting_tail->next = item;
+	else
+		b->waiting = item;
+	b->waiting_tail = item;
+	batch_start(b);
 }
 
 size_t jobs_in_flight(void)

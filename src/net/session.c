@@ -1,5 +1,6 @@
 /* session.c — the line-protocol session core. */
 #include "net/session.h"
+#include "net/session_deadline.h"
 #include "net/addr.h"
 #include "net/conn.h"
 #include "net/filestream.h"
@@ -37,6 +38,7 @@ static void session_free(struct session *s)
 	if (s->v->destroy != NULL)
 		s->v->destroy(s);
 	iptable_conn_release(&s->peer_ss);
+	session_deadlines_free(s);
 	conn_free(&s->conn);
 	tls_ctx_unref(&s->tls_ctx);
 	event_free(s->ev_deferred);
@@ -135,7 +137,10 @@ void session_set_line_max(struct session *s, size_t line_max)
 
 void session_set_raw(struct session *s, bool raw)
 {
+	if (s->raw_mode == raw)
+		return;
 	s->raw_mode = raw;
+	session_deadlines_raw(s, raw);
 }
 
 void session_set_timeout(struct session *s, unsigned secs)
@@ -291,7 +296,7 @@ static bool can_process(const struct session *s)
 	       conn_output_len(s->conn) < SESSION_OUTPUT_HIGH;
 }
 
-static void process_input(struct session *s)
+static void process_input_loop(struct session *s)
 {
 	struct evbuffer *in = conn_input(s->conn);
 
@@ -314,10 +319,17 @@ static void process_input(struct session *s)
 	}
 }
 
+static void process_input(struct session *s)
+{
+	process_input_loop(s);
+	session_deadlines_after_input(s);
+}
+
 /* ---- conn callbacks --------------------------------------------------- */
 
 static void cb_input(void *ctx)
 {
+	session_deadlines_input(ctx);
 	process_input(ctx);
 }
 
@@ -386,6 +398,12 @@ static void cb_closed(void *ctx, enum conn_end why, const char *error)
 
 	if (error != NULL)
 		str_sanitize(safe, sizeof(safe), error, strlen(error));
+	if (conn_is_compressed(s->conn)) {
+		unsigned long long in_plain, in_wire, out_plain, out_wire;
+		conn_compress_stats(s->conn, &in_plain, &in_wire, &out_plain, &out_wire);
+		session_log(s, LOG_LEVEL_INFO, "compress in=%llu/%llu out=%llu/%llu",
+			    in_wire, in_plain, out_wire, out_plain);
+	}
 	session_log(s, LOG_LEVEL_INFO, "disconnected reason=\"%s\"%s%s%s",
 		    end_text(why), error ? " error=\"" : "", safe, error ? "\"" : "");
 	s->closing = true;
@@ -425,6 +443,7 @@ void session_accept(enum service service, const struct session_vfuncs *v,
 	s->tls_ctx = tls_ctx_ref(tls_ctx);
 	s->ev_deferred = evtimer_new(ev_base, on_deferred, s);
 	s->conn = conn_new(ev_base, fd, &session_conn_callbacks, s);
+	session_deadlines_new(s);
 	s->next = sessions_head;
 	if (sessions_head != NULL)
 		sessions_head->prev = s;
@@ -460,6 +479,19 @@ void session_start_tls(struct session *s)
 	conn_pause_read(s->conn);
 	if (session_output_len(s) == 0)
 		cb_drained(s);
+}
+
+int session_start_compress(struct session *s, const char **error_r)
+{
+	if (conn_start_compress(s->conn, error_r) < 0)
+		return -1;
+	session_log(s, LOG_LEVEL_DEBUG, "compress started");
+	return 0;
+}
+
+bool session_is_compressed(const struct session *s)
+{
+	return conn_is_compressed(s->conn);
 }
 
 bool session_is_tls(const struct session *s)

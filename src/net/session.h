@@ -2,7 +2,8 @@
  *
  * Written once for every protocol: the connection, line reading with a
  * length limit (enforced on partial lines too), bare-LF and NUL refusal,
- * pipelining, timeouts, the implicit TLS handshake and the STARTTLS
+ * pipelining, timeouts and the deadlines a drip-feeding client cannot
+ * push back (session_deadline.h), the implicit TLS handshake and the STARTTLS
  * upgrade, suspension while a job runs off the loop, graceful shutdown and
  * one-line logging with a session id. A protocol embeds `struct session` as
  * the first member of its own session struct and plugs in through
@@ -25,6 +26,7 @@ struct evbuffer;
 struct event;
 struct fstream;
 struct conn;
+struct session_deadlines;
 struct tls_ctx;
 
 /* Disconnect after this many bad commands (Dovecot CLIENT_MAX_BAD_COMMANDS,
@@ -52,10 +54,12 @@ enum session_bad_input {
 };
 
 enum session_bye {
-	SESSION_BYE_TIMEOUT,
+	SESSION_BYE_TIMEOUT,         /* silence, or a command line not whole in time */
 	SESSION_BYE_SHUTDOWN,
 	SESSION_BYE_TOO_MANY_ERRORS,
 	SESSION_BYE_AUTH_FAILURES,   /* auth_max_failures reached */
+	SESSION_BYE_LOGIN_TIMEOUT,   /* no login (port 25: no MAIL) in login_timeout */
+	SESSION_BYE_TOO_SLOW,        /* raw data below data_min_rate */
 };
 
 struct session;
@@ -113,6 +117,7 @@ struct session {
 
 	struct fstream *stream;     /* a file being sent (net/filestream.h) */
 	struct event *ev_deferred;  /* resume processing / free, from the loop */
+	struct session_deadlines *deadlines;  /* net/session_deadline.c */
 	struct session *prev, *next;
 };
 
@@ -135,6 +140,10 @@ void session_log(struct session *s, enum log_level level, const char *fmt, ...)
 void session_set_line_max(struct session *s, size_t line_max);
 void session_set_raw(struct session *s, bool raw);
 void session_set_timeout(struct session *s, unsigned secs);
+
+/* The client logged in (or, on port 25, began a transaction with MAIL):
+ * the login deadline (config login_timeout) is lifted for good. */
+void session_login_done(struct session *s);
 
 /* A bad command was answered; too many end the session. */
 void session_bad_command(struct session *s);
@@ -198,6 +207,13 @@ bool session_is_tls(const struct session *s);
 const char *session_tls_version(const struct session *s);
 const char *session_tls_cipher(const struct session *s);
 int session_tls_bits(const struct session *s);
+
+/* Compress the connection from now on (conn_start_compress: raw DEFLATE
+ * both ways, e.g. IMAP COMPRESS=DEFLATE, RFC 4978). Call right after
+ * queueing the go-ahead, which is still sent as it is. -1 with *error_r
+ * when compression is on already or cannot start. */
+int session_start_compress(struct session *s, const char **error_r);
+bool session_is_compressed(const struct session *s);
 
 /* Close after flushing queued output (QUIT). */
 void session_close(struct session *s);

@@ -9,6 +9,7 @@
  * deferred with the last error. */
 #include "outbound/outbound_private.h"
 #include "net/addr.h"
+#include "smtp/smtp_addr.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -113,26 +114,31 @@ static struct ojob *take_job(struct odest *d)
 
 /* ---- the route ------------------------------------------------------------ */
 
-/* An address literal ("1.2.3.4", "[1.2.3.4]", "[IPv6:2001:db8::1]") as a
- * route of one host, no DNS. */
+/* An address as a route of one host, no DNS: a recipient domain that is
+ * an address literal ("[192.0.2.1]", "[IPv6:2001:db8::1]": the SMTP
+ * server's parser, smtp_addr.h), or a relayhost written as an address. */
 static bool literal_route(const char *name, uint16_t port, struct dns_route *r)
 {
-	char text[DNS_NAME_MAX + 1];
-	size_t len = strlen(name);
 	struct dns_addr *a = &r->host[0].addrs.addr[0];
+	struct smtp_literal lit;
+	const char *error;
 
-	if (name[0] == '[' && len > 2 && name[len - 1] == ']')
-		snprintf(text, sizeof(text), "%.*s", (int)(len - 2), name + 1);
-	else
-		strlcpy_sp(text, name, sizeof(text));
-	const char *addr = str_has_prefix_ci(text, "IPv6:") ? text + 5 : text;
 	memset(r, 0, sizeof(*r));
-	if (inet_pton(AF_INET6, addr, &a->u.v6) == 1)
+	if (name[0] == '[') {
+		if (smtp_literal_scan(name, &lit, &error) != strlen(name))
+			return false;
+		a->family = lit.family == SMTP_LITERAL_IPV6 ? AF_INET6 : AF_INET;
+		memcpy(a->family == AF_INET6 ? (void *)&a->u.v6 : (void *)&a->u.v4,
+		       lit.addr, a->family == AF_INET6 ? 16 : 4);
+	} else if (inet_pton(AF_INET6, name, &a->u.v6) == 1) {
 		a->family = AF_INET6;
-	else if (inet_pton(AF_INET, addr, &a->u.v4) == 1)
+	} else if (inet_pton(AF_INET, name, &a->u.v4) == 1) {
 		a->family = AF_INET;
-	else
+	} else {
 		return false;
+	}
+	char addr[INET6_ADDRSTRLEN];
+	dns_addr_str(a, addr, sizeof(addr));
 	strlcpy_sp(r->domain, addr, sizeof(r->domain));
 	r->port = port;
 	r->mx.n = r->n_hosts = 1;

@@ -143,7 +143,15 @@ static int add_pkcs12(const char *path, const unsigned char *der, long len,
 		PKCS12_free(p12);
 		return -1;
 	}
-	if (!pkcs12_parse_any(p12, opts->passphrase, &key, &cert, &ca)) {
+	bool ok = pkcs12_parse_any(p12, opts->passphrase, &key, &cert, &ca);
+	if (!ok && opts->passphrase != NULL && !PKCS12_mac_present(p12)) {
+		/* No MAC, nothing to check a passphrase against: OpenSSL 3.0's
+		 * PKCS12_parse() refuses any passphrase then ("mac verify
+		 * failure"), yet an unprotected file reads without one. */
+		ERR_clear_error();
+		ok = pkcs12_parse_any(p12, NULL, &key, &cert, &ca);
+	}
+	if (!ok) {
 		*error_r = errfmt("%s: cannot decode the PKCS#12 file: %s", path,
 				  pki_ossl_error());
 		PKCS12_free(p12);
@@ -237,17 +245,26 @@ static bool is_key_label(const char *type)
 		strcmp(type, "EC PRIVATE KEY") == 0;
 }
 
+/* Longest BEGIN label quoted in an error; the file's own text, so made
+ * printable too. */
+#define PEM_LABEL_SHOWN_MAX 64
+
 /* A key block whose type we know and refuse. */
 static const char *refused_key_label(const char *type)
 {
+	char shown[PEM_LABEL_SHOWN_MAX + 1];
+
 	if (strcmp(type, "DSA PRIVATE KEY") == 0)
 		return "unsupported key type DSA";
 	if (strcmp(type, "OPENSSH PRIVATE KEY") == 0)
 		return "OpenSSH key format is not supported (convert it with "
 			"ssh-keygen -p -m PEM)";
 	if (strcmp(type, "ANY PRIVATE KEY") == 0 ||
-	    strstr(type, "PRIVATE KEY") != NULL)
-		return errfmt("unsupported key block '%s'", type);
+	    strstr(type, "PRIVATE KEY") != NULL) {
+		str_sanitize(shown, sizeof(shown), type, strlen(type));
+		return errfmt("unsupported key block '%s%s'", shown,
+			      strlen(type) > PEM_LABEL_SHOWN_MAX ? "..." : "");
+	}
 	return NULL;
 }
 

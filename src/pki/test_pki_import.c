@@ -147,6 +147,30 @@ static void test_pkcs12(void **state)
 	sk_X509_free(ca);
 }
 
+/* No MAC, nothing encrypted (`openssl pkcs12 -export -nomac -keypbe NONE
+ * -certpbe NONE`): a passphrase given anyway is not held against the file
+ * (it was: "cannot decode the PKCS#12 file: mac verify failure"; found by
+ * the fuzz_pki_parse seeds). */
+static void test_pkcs12_unprotected(void **state)
+{
+	PKCS12 *p12 = PKCS12_create(NULL, "test", ch.leaf_key, ch.leaf, NULL,
+				    -1, -1, 0, -1, 0);
+	unsigned char *der = NULL;
+	struct buf in = { 0 };
+	int len;
+
+	assert_non_null(p12);
+	assert_false(PKCS12_mac_present(p12));
+	len = i2d_PKCS12(p12, &der);
+	assert_true(len > 0);
+	buf_append(&in, der, (size_t)len);
+	expect_parse(&in, NULL, 1, ch.leaf_key);
+	expect_parse(&in, T_PASS, 1, ch.leaf_key);
+	OPENSSL_free(der);
+	PKCS12_free(p12);
+	buf_free(&in);
+}
+
 static void test_pkcs7(void **state)
 {
 	struct buf in = { 0 };
@@ -229,6 +253,12 @@ static void test_bad_input(void **state)
 	buf_printf(&in, "-----BEGIN DSA PRIVATE KEY-----\nTUlJQmFk\n"
 		   "-----END DSA PRIVATE KEY-----\n");
 	expect_error(&in, NULL, "unsupported key type DSA (supported: RSA");
+	buf_free(&in);
+	/* The label is the file's text: control bytes do not reach the
+	 * terminal (found by fuzz_pki_parse). */
+	buf_printf(&in, "-----BEGIN \x1b[2J\x7f PRIVATE KEY-----\nTUlJQmFk\n"
+		   "-----END \x1b[2J\x7f PRIVATE KEY-----\n");
+	expect_error(&in, NULL, "unsupported key block '?[2J? PRIVATE KEY' (supported");
 	buf_free(&in);
 	buf_free(&cert);
 }
@@ -403,6 +433,7 @@ int main(void)
 		cmocka_unit_test(test_der),
 		cmocka_unit_test(test_encrypted_pem),
 		cmocka_unit_test(test_pkcs12),
+		cmocka_unit_test(test_pkcs12_unprotected),
 		cmocka_unit_test(test_pkcs7),
 		cmocka_unit_test(test_tolerant_pem),
 		cmocka_unit_test(test_bad_input),

@@ -105,6 +105,7 @@ static void open_done(struct session_job *job, bool live)
 		ps->deleted = xcalloc(ps->snap->count + 1, sizeof(bool));
 		strlcpy_sp(ps->user, mj->user, sizeof(ps->user));
 		pop3_enter_state(ps, POP3_STATE_TRANSACTION);
+		session_login_done(&ps->s);
 		session_log(&ps->s, LOG_LEVEL_INFO, "login user=%s messages=%zu",
 			    ps->user, ps->snap->count);
 		pop3_ok(ps, "Logged in, %zu messages", ps->snap->count);

@@ -119,6 +119,12 @@ static void pop3_bye(struct session *s, enum session_bye why)
 	case SESSION_BYE_AUTH_FAILURES:
 		pop3_err(ps, NULL, "Too many authentication failures");
 		break;
+	case SESSION_BYE_LOGIN_TIMEOUT:
+		pop3_err(ps, NULL, "Disconnected: no login in time");
+		break;
+	case SESSION_BYE_TOO_SLOW:
+		pop3_err(ps, NULL, "Disconnected: data arriving too slowly");
+		break;
 	}
 }
 

@@ -377,6 +377,7 @@ static void keyd_main(int ctl)
 	 * child's channel. */
 	fs_close_all_except(&ctl, 1);
 	prctl(PR_SET_NAME, "sealpost-keyd");
+	prctl(PR_SET_PDEATHSIG, SIGTERM);   /* never outlive the master */
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
 	signal(SIGTERM, SIG_DFL);

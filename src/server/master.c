@@ -6,6 +6,7 @@
 #include "server/ipc.h"
 #include "server/keyd.h"
 #include "server/tls_set.h"
+#include "auth/auth_cache.h"
 #include "net/iptable.h"
 #include "net/listener.h"
 #include "net/loop.h"
@@ -167,13 +168,14 @@ static void keyd_died(struct server *srv, int status)
 static void worker_died(struct server *srv, unsigned i, int status)
 {
 	struct worker_slot *w = &srv->workers[i];
+	pid_t pid = w->pid;
 
 	w->pid = 0;
 	close_chan(w);
 	if (srv->stopping)
 		return;
 	if (status != 0)
-		log_error("worker %u died status=%d; restarting", i, status);
+		log_error("worker pid=%d died status=%d; restarting", (int)pid, status);
 	iptable_worker_gone(i);
 	if (restart_allowed(srv))
 		spawn_worker(srv, i);
@@ -315,7 +317,8 @@ static int start(struct server *srv)
 		return sp_print_error("%s", error);
 	srv->n_workers = worker_count(cfg);
 	if (iptable_init(cfg->max_connections, cfg->max_connections_per_ip,
-			 srv->n_workers, &error) < 0)
+			 srv->n_workers, &error) < 0 ||
+	    auth_cache_init((unsigned)cfg->auth_cache_ttl, &error) < 0)
 		return sp_print_error("%s", error);
 	tls_set_rotate_tickets(srv->tickets);
 	memset(srv->tickets + TLS_TICKET_KEY_SIZE, 0, TLS_TICKET_KEY_SIZE);
@@ -360,6 +363,7 @@ int server_run(struct config *cfg)
 	struct server srv = { .cfg = cfg, .keyd_ctl = -1, .watch_fd = -1,
 			      .control_fd = -1, .chan = -1, .keyd_fd = -1,
 			      .queue_chan = -1 };
+	const char *error;
 	sigset_t set;
 	int rc;
 
@@ -374,6 +378,9 @@ int server_run(struct config *cfg)
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	rc = start(&srv);
 	if (rc == 0) {
+		/* From here on a full stderr never holds the master up. */
+		if (log_async_start(&error) < 0)
+			log_warn("%s; writing log lines directly", error);
 		for (size_t i = 0; i < srv.n_listeners; i++)
 			log_info("listening %s", listener_describe(srv.listeners, i));
 		master_events(&srv);
@@ -390,5 +397,6 @@ int server_run(struct config *cfg)
 	config = NULL;
 	config_free(&srv.retired_cfg);
 	config_free(&srv.cfg);
+	log_flush(LOG_FLUSH_MS);
 	return rc;
 }

@@ -169,7 +169,17 @@ int server_worker_main(struct server *srv, unsigned index)
 	sigset_t none;
 
 	close_inherited(srv);
+	/* The master's event loop came along with the fork. Its descriptors
+	 * are closed above, so freeing it touches nothing of the master's,
+	 * and libevent gives signals to this worker's own loop. */
+	if (ev_base != NULL)
+		event_base_free(ev_base);
+	ev_base = NULL;
 	prctl(PR_SET_NAME, "sealpost-worker");
+	/* A worker never outlives its master (who would restart it?). */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() == 1)
+		return 1;
 	buf_free(&srv->pairs);   /* the master's copy; ours comes by message */
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGCHLD, SIG_DFL);
@@ -177,11 +187,17 @@ int server_worker_main(struct server *srv, unsigned index)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	if (srv->drop && server_drop_privileges(srv->cfg, srv->uid, srv->gid) != 0)
 		return 1;
-	if (first_set(srv, &ctx) < 0)
+	/* A full stderr must never stall the loop (lib/log.h). */
+	if (log_async_start(&error) < 0)
+		log_warn("%s; writing log lines directly", error);
+	if (first_set(srv, &ctx) < 0) {
+		log_flush(LOG_FLUSH_MS);
 		return 1;
-	ev_base = event_base_new();   /* the master's stays untouched */
+	}
+	ev_base = event_base_new();
 	if (ev_base == NULL || jobs_init(ev_base, JOBS_THREADS, &error) < 0) {
 		log_error("worker: cannot start: %s", ev_base ? error : "event base");
+		log_flush(LOG_FLUSH_MS);
 		return 1;
 	}
 	server_services_worker_init(config);
@@ -209,5 +225,6 @@ int server_worker_main(struct server *srv, unsigned index)
 	config = NULL;
 	config_free(&srv->retired_cfg);
 	config_free(&srv->cfg);
+	log_flush(LOG_FLUSH_MS);
 	return 0;
 }

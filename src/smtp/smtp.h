@@ -2,7 +2,8 @@
  *
  * smtp_session.c  the session: states, replies, dispatch, greeting, TLS reset
  * smtp_cmds.c     the command table and one handler per command
- * smtp_addr.c     reverse-path / forward-path and parameter parsing
+ * smtp_addr.c     address syntax: paths, parameters, domains, literals,
+ *                 the EHLO argument (smtp_addr.h, shared with outbound)
  * smtp_data.c     DATA: dot-unstuffing, spooling off the loop, commit
  * smtp_relay.c    recipients in other domains: queued (queue.h) at the commit */
 #ifndef SEALPOST_SMTP_H
@@ -14,6 +15,7 @@
 
 #include "auth/sasl.h"
 #include "net/session.h"
+#include "smtp/smtp_addr.h"
 #include "store/deliver.h"
 #include "store/mailbox.h"
 
@@ -23,10 +25,6 @@ extern const struct session_vfuncs smtp_vfuncs;
 #define SMTP_LINE_MAX 510
 /* RFC 4954 4: an AUTH line (with initial response) may be 12288 octets. */
 #define SMTP_AUTH_LINE_MAX 12288
-/* RFC 5321 4.5.3.1.3: path 256 octets including the angle brackets. */
-#define SMTP_PATH_MAX 256
-/* RFC 5321 4.1.1.1 / 4.5.3.1.2: the EHLO argument is a domain or literal. */
-#define SMTP_HELO_MAX 255
 /* Message data is written to the spool in chunks of this size... */
 #define SMTP_SPOOL_CHUNK (64 * 1024)
 /* ...and reading stops while this much waits for the disk. */
@@ -42,30 +40,6 @@ enum smtp_state {
 	SMTP_STATE_COUNT
 };
 const char *smtp_state_name(enum smtp_state state);
-
-struct smtp_path {
-	char address[ADDRESS_MAX + 1];  /* local@domain as given, unquoted */
-	char local[ADDRESS_LOCAL_MAX + 1];
-	char domain[ADDRESS_DOMAIN_MAX + 1]; /* lower case */
-	bool null_path;                 /* <> */
-	bool utf8;                      /* has non-ASCII octets */
-	bool quoted;                    /* local part was a quoted string */
-};
-
-struct smtp_mail_params {
-	uint64_t size;                  /* SIZE=, 0 if absent */
-	bool body_8bit;                 /* BODY=8BITMIME */
-	bool smtputf8;                  /* SMTPUTF8 */
-};
-
-/* Parse "<path> [params]" after "FROM:" / "TO:". The null path is allowed
- * only when allow_null. *rest_r points at the parameters. */
-int smtp_parse_path(const char *s, bool allow_null, struct smtp_path *path_r,
-		    const char **rest_r, const char **error_r);
-/* MAIL FROM parameters (RFC 1870 SIZE, RFC 6152 BODY, RFC 6531 SMTPUTF8);
- * on error *code_r is the reply code to use (501 or 555). */
-int smtp_parse_mail_params(const char *s, struct smtp_mail_params *params_r,
-			   int *code_r, const char **error_r);
 
 struct smtp_data;
 
@@ -128,15 +102,22 @@ void smtp_data_free(struct smtp_session *ss);
 
 /* The end-of-data parser, exposed for tests and fuzzing. It copies message
  * bytes from in to out, undoing dot-stuffing; it stops after the
- * terminating <CRLF>.<CRLF> (returning true). Only CRLF ends a line for
- * that purpose: bare LF is stored as CRLF (Postfix's
- * smtpd_forbid_bare_newline = normalize), bare CR is kept. */
+ * terminating <CRLF>.<CRLF> (returning true; *consumed_r counts its last
+ * byte). Postfix's smtpd_forbid_bare_newline = normalize: a line ended by
+ * a bare LF is a line like any other, stored with CRLF and dot-unstuffed
+ * ("..x<LF>" -> ".x<CRLF>"), but only <CRLF>.<CRLF> ends the data; a lone
+ * dot line next to a bare LF (<LF>.<LF>, <LF>.<CRLF>, <CRLF>.<LF>) is
+ * kept as the line ".". A bare CR is kept and ends no line. Stateful
+ * across calls: the input may be split anywhere. */
 enum smtp_dot_state {
-	SMTP_DOT_LINE_START,
+	SMTP_DOT_LINE_START,     /* start of the data, or after CRLF */
 	SMTP_DOT_MID_LINE,
-	SMTP_DOT_CR,
-	SMTP_DOT_DOT,
-	SMTP_DOT_DOT_CR,
+	SMTP_DOT_CR,             /* a CR, its LF not seen yet */
+	SMTP_DOT_DOT,            /* "." after CRLF: the end, or unstuffing */
+	SMTP_DOT_DOT_CR,         /* ".<CR>" after CRLF */
+	SMTP_DOT_LF_LINE_START,  /* after a bare LF: no end can start here */
+	SMTP_DOT_LF_DOT,         /* "." after a bare LF */
+	SMTP_DOT_LF_DOT_CR,      /* ".<CR>" after a bare LF */
 };
 /* At most this many output bytes per input byte (".<LF>" -> ".<CRLF>"),
  * so out needs SMTP_DOT_EXPANSION * len bytes to take all of in. */

@@ -33,11 +33,41 @@ struct smtp_cmd {
 
 /* ---- EHLO / HELO ------------------------------------------------------- */
 
+/* Peer bytes for a log value: printable ASCII as it is, any other octet
+ * (and '"', '\\') as \xNN, at most SMTP_HELO_MAX octets of input. */
+static void log_bytes(char *dst, size_t size, const char *src)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; src[i] != '\0' && i < SMTP_HELO_MAX; i++) {
+		unsigned char c = (unsigned char)src[i];
+		if (j + 5 > size)
+			break;
+		if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\')
+			j += (size_t)snprintf(dst + j, size - j, "\\x%02x", c);
+		else
+			dst[j++] = (char)c;
+	}
+	dst[j] = '\0';
+}
+
 static bool set_helo(struct smtp_session *ss, const char *args)
 {
+	char shown[SMTP_HELO_MAX * 4 + 1];
+	const char *error;
 	size_t len = strcspn(args, " ");
-	if (len == 0 || len > SMTP_HELO_MAX || args[len] != '\0') {
+
+	if (len == 0 || args[len] != '\0') {
 		smtp_reply(ss, 501, "5.5.4", "Syntax: EHLO hostname");
+		session_bad_command(&ss->s);
+		return false;
+	}
+	/* RFC 5321 4.1.1.1: a domain or an address literal, nothing else. */
+	if (!smtp_helo_valid(args, &error)) {
+		log_bytes(shown, sizeof(shown), args);
+		session_log(&ss->s, LOG_LEVEL_INFO, "helo rejected name=\"%s\" "
+			    "error=\"%s\"", shown, error);
+		smtp_reply(ss, 501, "5.5.2", "Helo command rejected: %s", error);
 		session_bad_command(&ss->s);
 		return false;
 	}
@@ -128,6 +158,7 @@ static void cmd_mail(struct smtp_session *ss, const char *args)
 	}
 	ss->from = path;
 	ss->params = params;
+	session_login_done(&ss->s);
 	smtp_enter_state(ss, SMTP_STATE_MAIL);
 	smtp_reply(ss, 250, "2.1.0", "Ok");
 }
@@ -138,13 +169,23 @@ struct rcpt_job {
 	struct session_job job;
 	struct smtp_session *ss;
 	char address[ADDRESS_MAX + 1];
+	uint64_t size;              /* MAIL FROM SIZE=, 0 if absent */
 	bool exists;
+	bool quota_ok;
 };
 
 static void rcpt_work(struct session_job *job)
 {
 	struct rcpt_job *rj = (struct rcpt_job *)job;
+	const char *error;
+
 	rj->exists = auth_user_exists(rj->address);
+	rj->quota_ok = true;
+	/* A mailbox over its quota (with the announced size) takes no mail;
+	 * its usage unreadable: take it, the log says why. */
+	if (rj->exists &&
+	    auth_quota_check(rj->address, rj->size, 1, &rj->quota_ok, &error) < 0)
+		log_warn("quota of %s: %s", rj->address, error);
 }
 
 static void rcpt_done(struct session_job *job, bool live)
@@ -160,6 +201,10 @@ static void rcpt_done(struct session_job *job, bool live)
 		/* Counted like Postfix's hard errors: no endless guessing of
 		 * addresses on one connection. */
 		session_bad_command(&ss->s);
+	} else if (!rj->quota_ok) {
+		/* RFC 3463 4.2.2: mailbox full, a temporary failure */
+		smtp_reply(ss, 452, "4.2.2", "<%s>: Recipient address rejected: "
+			   "Mailbox full", rj->address);
 	} else {
 		bool dup = false;
 		for (size_t i = 0; i < ss->n_rcpts && !dup; i++)
@@ -194,6 +239,7 @@ static void rcpt_local(struct smtp_session *ss, const struct smtp_path *path)
 	rj->job.work = rcpt_work;
 	rj->job.done = rcpt_done;
 	rj->ss = ss;
+	rj->size = ss->params.size;
 	strlcpy_sp(rj->address, address, sizeof(rj->address));
 	session_job_start(&ss->s, &rj->job, SESSION_JOB_EXCLUSIVE);
 }
@@ -245,6 +291,7 @@ static void auth_done(struct session *s, bool ok, const char *user)
 	sasl_clear(&ss->sasl);
 	if (ok) {
 		ss->auth_user = xstrdup(user);
+		session_login_done(s);
 		smtp_reply(ss, 235, "2.7.0", "Authentication successful");
 		return;
 	}

@@ -1,10 +1,14 @@
 /* smtp_data.c — DATA: end-of-data detection and dot-unstuffing, spooling
  * in chunks on pool threads, and the durable commit before 250. */
 #include "smtp/smtp.h"
+#include "auth/auth.h"
+#include "lib/log.h"
 #include "lib/util.h"
 
+#include <errno.h>
 #include <event2/buffer.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -21,6 +25,7 @@ struct smtp_data {
 	bool held;                  /* the data ended: no command is taken
 				       until the commit has answered */
 	bool failed;                /* a spool write failed */
+	int err;                    /* ...with this errno */
 	uint64_t return_path_len;   /* not sent by a relay (RFC 5321 4.4) */
 	char error[200];
 	struct spool spool;
@@ -39,9 +44,102 @@ struct spool_job {
 	size_t n_rcpts;
 	struct smtp_outbound *out;  /* SPOOL_COMMIT: other domains (queued) */
 	bool refuse;                /* SPOOL_COMMIT of a refused message */
+	bool skip;                  /* in the commit batch: only discard */
+	bool over_quota;            /* SPOOL_COMMIT: a mailbox is full */
+	bool committed;             /* SPOOL_COMMIT: queued with its local
+				       copies here, not by the committer */
 	int result;
+	int err;                    /* errno of a failure */
 	char error[200];
 };
+
+/* What one input byte did to the decoder. */
+enum dot_step {
+	DOT_STEP_TAKEN,     /* consumed */
+	DOT_STEP_AGAIN,     /* state changed; the byte is looked at again */
+	DOT_STEP_END,       /* consumed, and it ended the data */
+};
+
+/* A dot at the start of a line: dot-stuffing is undone (RFC 5321 4.5.2),
+ * whichever line end came before. Only <CRLF>.<CRLF> ends the data: a
+ * lone dot line that began after a bare LF or ends with one is kept as a
+ * line "." (the smuggling forms <LF>.<LF>, <LF>.<CRLF>, <CRLF>.<LF>). */
+static enum dot_step dot_after_dot(enum smtp_dot_state *st, unsigned char c,
+				   unsigned char *out, size_t *o)
+{
+	bool after_lf = *st == SMTP_DOT_LF_DOT || *st == SMTP_DOT_LF_DOT_CR;
+
+	switch (*st) {
+	case SMTP_DOT_DOT:
+	case SMTP_DOT_LF_DOT:
+		if (c == '\r') {
+			*st = after_lf ? SMTP_DOT_LF_DOT_CR : SMTP_DOT_DOT_CR;
+			return DOT_STEP_TAKEN;
+		}
+		if (c == '\n') {
+			memcpy(out + *o, ".\r\n", 3);
+			*o += 3;
+			*st = SMTP_DOT_LF_LINE_START;
+			return DOT_STEP_TAKEN;
+		}
+		*st = SMTP_DOT_MID_LINE;            /* the leading dot goes */
+		return DOT_STEP_AGAIN;
+	case SMTP_DOT_DOT_CR:
+	case SMTP_DOT_LF_DOT_CR:
+		if (c == '\n' && !after_lf) {
+			*st = SMTP_DOT_LINE_START;
+			return DOT_STEP_END;
+		}
+		if (c == '\n') {
+			memcpy(out + *o, ".\r\n", 3);
+			*o += 3;
+			*st = SMTP_DOT_LINE_START;
+			return DOT_STEP_TAKEN;
+		}
+		*st = SMTP_DOT_CR;                  /* ".<CR>x": the dot goes */
+		return DOT_STEP_AGAIN;
+	default:
+		abort();                            /* not a dot state */
+	}
+}
+
+static enum dot_step dot_step(enum smtp_dot_state *st, unsigned char c,
+			      unsigned char *out, size_t *o)
+{
+	switch (*st) {
+	case SMTP_DOT_LINE_START:
+	case SMTP_DOT_LF_LINE_START:
+		if (c == '.')
+			*st = *st == SMTP_DOT_LINE_START ? SMTP_DOT_DOT : SMTP_DOT_LF_DOT;
+		else
+			*st = SMTP_DOT_MID_LINE;
+		return c == '.' ? DOT_STEP_TAKEN : DOT_STEP_AGAIN;
+	case SMTP_DOT_MID_LINE:
+		if (c == '\r') {
+			*st = SMTP_DOT_CR;
+		} else if (c == '\n') {
+			/* A bare LF ends a line too; it is stored as CRLF. */
+			out[(*o)++] = '\r';
+			out[(*o)++] = '\n';
+			*st = SMTP_DOT_LF_LINE_START;
+		} else {
+			out[(*o)++] = c;
+		}
+		return DOT_STEP_TAKEN;
+	case SMTP_DOT_CR:
+		out[(*o)++] = '\r';
+		if (c == '\n') {
+			out[(*o)++] = '\n';
+			*st = SMTP_DOT_LINE_START;
+		} else if (c != '\r') {
+			out[(*o)++] = c;            /* a bare CR is kept */
+			*st = SMTP_DOT_MID_LINE;
+		}                                   /* "\r\r": this one waits */
+		return DOT_STEP_TAKEN;
+	default:
+		return dot_after_dot(st, c, out, o);
+	}
+}
 
 bool smtp_dot_decode(enum smtp_dot_state *state, const unsigned char *in,
 		     size_t len, size_t *consumed_r, unsigned char *out,
@@ -51,71 +149,18 @@ bool smtp_dot_decode(enum smtp_dot_state *state, const unsigned char *in,
 	size_t i = 0, o = 0;
 	bool end = false;
 
-	while (i < len && o + SMTP_DOT_EXPANSION <= out_cap) {
-		unsigned char c = in[i++];
-		switch (st) {
-		case SMTP_DOT_LINE_START:
-			if (c == '.') {
-				st = SMTP_DOT_DOT;
-				break;
-			}
-			st = SMTP_DOT_MID_LINE;
-			i--;                     /* again, as mid-line */
+	while (!end && i < len && o + SMTP_DOT_EXPANSION <= out_cap) {
+		switch (dot_step(&st, in[i], out, &o)) {
+		case DOT_STEP_END:
+			end = true;
+			/* fall through */
+		case DOT_STEP_TAKEN:
+			i++;
 			break;
-		case SMTP_DOT_MID_LINE:
-			if (c == '\r') {
-				st = SMTP_DOT_CR;
-			} else if (c == '\n') {
-				/* Bare LF: stored as CRLF, but never a line start
-				 * (so never part of an end-of-data). */
-				out[o++] = '\r';
-				out[o++] = '\n';
-			} else {
-				out[o++] = c;
-			}
-			break;
-		case SMTP_DOT_CR:
-			if (c == '\n') {
-				out[o++] = '\r';
-				out[o++] = '\n';
-				st = SMTP_DOT_LINE_START;
-			} else if (c == '\r') {
-				out[o++] = '\r';  /* bare CR kept; this one waits */
-			} else {
-				out[o++] = '\r';
-				out[o++] = c;
-				st = SMTP_DOT_MID_LINE;
-			}
-			break;
-		case SMTP_DOT_DOT:
-			if (c == '\r') {
-				st = SMTP_DOT_DOT_CR;
-			} else if (c == '\n') {
-				/* <CRLF>.<LF>: a lone dot with a bare LF, not an
-				 * end: kept as ".<CRLF>". */
-				out[o++] = '.';
-				out[o++] = '\r';
-				out[o++] = '\n';
-				st = SMTP_DOT_MID_LINE;
-			} else {
-				/* RFC 5321 4.5.2: the leading dot goes. */
-				st = SMTP_DOT_MID_LINE;
-				i--;
-			}
-			break;
-		case SMTP_DOT_DOT_CR:
-			if (c == '\n') {
-				end = true;
-				st = SMTP_DOT_LINE_START;
-				goto done;
-			}
-			/* ".<CR>x": more than a dot on the line; dot goes. */
-			st = SMTP_DOT_CR;
-			i--;
+		case DOT_STEP_AGAIN:
 			break;
 		}
 	}
-done:
 	*state = st;
 	*consumed_r = i;
 	*out_len_r = o;
@@ -123,6 +168,23 @@ done:
 }
 
 /* ---- jobs -------------------------------------------------------------- */
+
+/* Does the message fit every recipient's quota? All or none get it, as
+ * one reply answers for all. A usage that cannot be read does not stop
+ * delivery (the log says why). */
+static bool quota_allows(const struct spool_job *sj, uint64_t size)
+{
+	const char *error;
+	bool ok = true;
+
+	for (size_t i = 0; i < sj->n_rcpts && ok; i++) {
+		if (auth_quota_check(sj->rcpts[i], size, 1, &ok, &error) < 0) {
+			log_warn("quota of %s: %s", sj->rcpts[i], error);
+			ok = true;
+		}
+	}
+	return ok;
+}
 
 static void spool_job_work(struct session_job *job)
 {
@@ -134,6 +196,7 @@ static void spool_job_work(struct session_job *job)
 	switch (sj->op) {
 	case SPOOL_OPEN:
 		sj->result = spool_open(config->data_dir, sp, &error);
+		sj->err = errno;
 		break;
 	case SPOOL_WRITE:
 	case SPOOL_COMMIT:
@@ -141,15 +204,24 @@ static void spool_job_work(struct session_job *job)
 			struct evbuffer_iovec v;
 			evbuffer_peek(sj->buf, -1, NULL, &v, 1);
 			sj->result = spool_write(sp, v.iov_base, v.iov_len, &error);
+			sj->err = errno;
 			evbuffer_drain(sj->buf, v.iov_len);
 		}
 		if (sj->result == 0 && sj->op == SPOOL_COMMIT && !sj->refuse)
-			sj->result = sj->out != NULL ?
-				smtp_outbound_commit(sj->out, sp, sj->rcpts, sj->n_rcpts,
-						     config->data_dir, &error) :
-				deliver_commit(sp, config->data_dir, sj->rcpts,
-					       sj->n_rcpts, &error);
-		if (sj->op == SPOOL_COMMIT)
+			sj->over_quota = !quota_allows(sj, sp->size);
+		/* Mail with recipients in other domains is committed here, its
+		 * local copies with it (queue.h); the rest is written, not
+		 * synced: the group committer syncs it with its batch. */
+		if (sj->result == 0 && sj->op == SPOOL_COMMIT && !sj->refuse &&
+		    !sj->over_quota && sj->out != NULL) {
+			sj->result = smtp_outbound_commit(sj->out, sp, sj->rcpts,
+							  sj->n_rcpts, config->data_dir,
+							  &error);
+			sj->err = errno;
+			sj->committed = true;
+		}
+		if (sj->op == SPOOL_COMMIT &&
+		    (sj->result < 0 || sj->refuse || sj->over_quota || sj->committed))
 			spool_discard(sp);
 		break;
 	case SPOOL_DISCARD:
@@ -227,6 +299,66 @@ void smtp_data_free(struct smtp_session *ss)
 		discard_detached(data);   /* frees data when done */
 	else
 		data_free(&data);
+}
+
+/* ---- group commit -------------------------------------------------------
+ * A message whose spool file is written joins the worker's committer
+ * (net/jobs.h batches): a batch syncs the spool files of its messages
+ * together, links them into their recipients' new/ folders and syncs each
+ * folder once (store/deliver.h); then each session gets its 250, or its
+ * 451 if its part failed. */
+
+static void commit_batch_work(struct job_batcher *b, struct job **items, size_t n)
+{
+	struct deliver_item *di = xcalloc(n, sizeof(*di));
+
+	for (size_t i = 0; i < n; i++) {
+		struct spool_job *sj = (struct spool_job *)items[i];
+		di[i].sp = &sj->data->spool;
+		di[i].addresses = sj->rcpts;
+		di[i].n_addresses = sj->n_rcpts;
+		di[i].result = sj->skip ? -1 : 0;
+	}
+	deliver_commit_batch(di, n, config->data_dir);
+	for (size_t i = 0; i < n; i++) {
+		struct spool_job *sj = (struct spool_job *)items[i];
+		if (!sj->skip) {
+			sj->result = di[i].result;
+			sj->err = di[i].err;
+			strlcpy_sp(sj->error, di[i].error, sizeof(sj->error));
+		}
+		spool_discard(&sj->data->spool);
+	}
+	free(di);
+}
+
+static struct job_batcher committer = { .work = commit_batch_work };
+
+static void release_hold(struct smtp_session *ss);
+static void data_finish(struct smtp_session *ss, struct spool_job *sj);
+
+static void commit_item_done(struct job *job)
+{
+	struct spool_job *sj = (struct spool_job *)job;
+	struct smtp_session *ss = sj->ss;
+
+	sj->data->job_running = false;
+	if (session_live(&ss->s))
+		data_finish(ss, sj);
+	else
+		release_hold(ss);
+	spool_job_free(sj);
+	session_unref(&ss->s);
+}
+
+/* sj (a SPOOL_COMMIT whose spool is written) joins the next batch; a
+ * session that is gone only has its spool removed there. Takes sj. */
+static void commit_join(struct spool_job *sj, bool live)
+{
+	sj->skip = !live;
+	sj->job.job.done = commit_item_done;
+	session_ref(&sj->ss->s);
+	jobs_batch_submit(&committer, &sj->job.job);
 }
 
 /* ---- the session side -------------------------------------------------- */
@@ -333,10 +465,19 @@ static void data_finish(struct smtp_session *ss, struct spool_job *sj)
 	if (data->too_big) {
 		smtp_reply(ss, 552, "5.3.4", "Error: message exceeds fixed limit "
 			   "of %llu bytes", (unsigned long long)config->max_message_size);
+	} else if (sj->over_quota) {
+		smtp_reply(ss, 452, "4.2.2", "Error: a recipient's mailbox is full; "
+			   "try again later");
 	} else if (data->failed || sj->result < 0) {
+		int err = data->failed ? data->err : sj->err;
 		session_log(&ss->s, LOG_LEVEL_ERROR, "delivery failed id=%s error=\"%s\"",
 			    data->id, data->failed ? data->error : sj->error);
-		smtp_reply(ss, 451, "4.3.0", "Error: local delivery failed; try again later");
+		/* RFC 5321 4.2.2 452, RFC 3463 X.3.1: mail system full. */
+		if (err == ENOSPC || err == EDQUOT)
+			smtp_reply(ss, 452, "4.3.1", "Error: insufficient system storage");
+		else
+			smtp_reply(ss, 451, "4.3.0", "Error: local delivery failed; "
+				   "try again later");
 	} else {
 		struct buf to = { 0 };
 		for (size_t i = 0; i < ss->n_rcpts; i++)
@@ -362,9 +503,15 @@ static void spool_job_done(struct session_job *job, bool live)
 	struct smtp_session *ss = sj->ss;
 	struct smtp_data *data = sj->data;
 
+	if (sj->op == SPOOL_COMMIT && sj->result == 0 && !sj->refuse &&
+	    !sj->over_quota && !sj->committed) {
+		commit_join(sj, live);        /* the spool stays ours */
+		return;
+	}
 	data->job_running = false;
 	if (sj->result < 0 && sj->op != SPOOL_COMMIT && !data->failed) {
 		data->failed = true;
+		data->err = sj->err;
 		strlcpy_sp(data->error, sj->error, sizeof(data->error));
 	}
 	if (!live) {
@@ -376,7 +523,11 @@ static void spool_job_done(struct session_job *job, bool live)
 	} else if (sj->op == SPOOL_OPEN) {
 		if (data->failed) {
 			session_log(&ss->s, LOG_LEVEL_ERROR, "spool error=\"%s\"", data->error);
-			smtp_reply(ss, 451, "4.3.0", "Error: cannot receive mail now");
+			if (data->err == ENOSPC || data->err == EDQUOT)
+				smtp_reply(ss, 452, "4.3.1", "Error: insufficient system "
+					   "storage");
+			else
+				smtp_reply(ss, 451, "4.3.0", "Error: cannot receive mail now");
 			data_free(&ss->data);
 		} else {
 			smtp_enter_state(ss, SMTP_STATE_DATA);

@@ -140,6 +140,15 @@ static void smtp_bye(struct session *s, enum session_bye why)
 		session_printf(s, "421 4.7.0 %s Error: too many failed "
 			       "authentications\r\n", config->hostname);
 		break;
+	case SESSION_BYE_LOGIN_TIMEOUT:
+		session_printf(s, "421 4.4.2 %s Error: timeout exceeded before %s\r\n",
+			       config->hostname, service_infos[s->service].auth_required ?
+			       "authentication" : "MAIL");
+		break;
+	case SESSION_BYE_TOO_SLOW:
+		session_printf(s, "421 4.4.2 %s Error: message data arriving too "
+			       "slowly\r\n", config->hostname);
+		break;
 	}
 }
 

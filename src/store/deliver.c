@@ -9,6 +9,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -17,6 +19,116 @@
 /* Copy buffer when a hard link is impossible (data_dir across file
  * systems). */
 #define DELIVER_COPY_CHUNK (64 * 1024)
+
+/* ---- syncing many files at once ------------------------------------------
+ * A batch's fsyncs are issued together, from this many helper threads of
+ * the process (made at first use) plus the caller: the device serves
+ * concurrent syncs with shared cache flushes, where one thread would wait
+ * for each flush in turn. Requests of concurrent batches queue in order;
+ * the helpers only ever wait in fsync(). */
+#define DELIVER_SYNC_THREADS 15
+
+/* One caller's fsyncs: helpers and the caller take them one by one. */
+struct sync_req {
+	const int *fds;
+	int *errs;                    /* errno of each fd's fsync, 0: synced */
+	size_t n, next, finished;
+	pthread_cond_t done;
+	struct sync_req *next_req;    /* queued: fds not all taken yet */
+};
+
+static struct {
+	pthread_once_t once;
+	pthread_mutex_t lock;         /* guards the rest and every sync_req */
+	pthread_cond_t work;
+	struct sync_req *head, *tail;
+	unsigned threads;
+} syncer = { .once = PTHREAD_ONCE_INIT, .lock = PTHREAD_MUTEX_INITIALIZER,
+	     .work = PTHREAD_COND_INITIALIZER };
+
+/* Sync the next fd of req (queued, not all taken). Locked; unlocks while
+ * syncing. */
+static void sync_one(struct sync_req *req)
+{
+	size_t i = req->next++;
+
+	if (req->next == req->n) {
+		/* All taken: off the queue (it is the head: FIFO). */
+		syncer.head = req->next_req;
+		if (syncer.head == NULL)
+			syncer.tail = NULL;
+	}
+	pthread_mutex_unlock(&syncer.lock);
+	int err = fsync(req->fds[i]) < 0 ? errno : 0;
+	pthread_mutex_lock(&syncer.lock);
+	req->errs[i] = err;
+	if (++req->finished == req->n)
+		pthread_cond_signal(&req->done);
+}
+
+static void *sync_thread(void *arg)
+{
+	pthread_mutex_lock(&syncer.lock);
+	for (;;) {
+		while (syncer.head == NULL)
+			pthread_cond_wait(&syncer.work, &syncer.lock);
+		sync_one(syncer.head);
+	}
+	return NULL;
+}
+
+static void syncer_start(void)
+{
+	sigset_t all, old;
+	pthread_attr_t attr;
+
+	/* Signals belong to the loop thread. Small stacks: they only sync. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 64 * 1024);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	for (unsigned i = 0; i < DELIVER_SYNC_THREADS; i++) {
+		pthread_t t;
+		if (pthread_create(&t, &attr, sync_thread, NULL) != 0)
+			break;    /* fewer helpers: the caller syncs the rest */
+		syncer.threads++;
+	}
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* fsync every fd, concurrently; errs[i] is the errno of fds[i] (0: ok). */
+static void sync_all(const int *fds, int *errs, size_t n)
+{
+	if (n == 1) {
+		errs[0] = fsync(fds[0]) < 0 ? errno : 0;
+		return;
+	}
+	pthread_once(&syncer.once, syncer_start);
+	if (syncer.threads == 0) {
+		for (size_t i = 0; i < n; i++)
+			errs[i] = fsync(fds[i]) < 0 ? errno : 0;
+		return;
+	}
+	struct sync_req req = { .fds = fds, .errs = errs, .n = n };
+	pthread_cond_init(&req.done, NULL);
+	pthread_mutex_lock(&syncer.lock);
+	if (syncer.tail != NULL)
+		syncer.tail->next_req = &req;
+	else
+		syncer.head = &req;
+	syncer.tail = &req;
+	pthread_cond_broadcast(&syncer.work);
+	/* The caller syncs too until its own fds are all taken (those of
+	 * requests queued before it first: they are served in order). */
+	while (req.next < req.n)
+		sync_one(syncer.head);
+	while (req.finished < req.n)
+		pthread_cond_wait(&req.done, &syncer.lock);
+	pthread_mutex_unlock(&syncer.lock);
+	pthread_cond_destroy(&req.done);
+}
 
 int spool_open(const char *data_dir, struct spool *sp, const char **error_r)
 {
@@ -139,43 +251,178 @@ static int deliver_one(struct spool *sp, const char *maildir, char **placed_r,
 	return 0;
 }
 
+static void item_fail(struct deliver_item *item, int err, const char *error)
+{
+	item->result = -1;
+	item->err = err;
+	strlcpy_sp(item->error, error, sizeof(item->error));
+}
+
+/* Link item's spool into each recipient's new/; on failure the links made
+ * are taken back. */
+static void item_place(struct deliver_item *item, const char *data_dir)
+{
+	const char *error = NULL;
+
+	item->placed = xcalloc(item->n_addresses + 1, sizeof(char *));
+	for (size_t i = 0; i < item->n_addresses; i++) {
+		char *maildir = mailbox_path(data_dir, item->addresses[i]);
+		int rc = deliver_one(item->sp, maildir, &item->placed[item->n_placed],
+				     &error);
+		int err = errno;
+		free(maildir);
+		if (rc < 0) {
+			item_fail(item, err, error);
+			return;
+		}
+		item->n_placed++;
+	}
+}
+
+/* The distinct new/ folders of the placed files. */
+struct dir_set {
+	char **dirs;
+	int *failed;         /* the errno of the fsync of dirs[i], or 0 */
+	size_t n, cap;
+};
+
+static size_t dir_set_add(struct dir_set *set, const char *file)
+{
+	char *dir = fs_dirname(file);
+	for (size_t i = 0; i < set->n; i++) {
+		if (strcmp(set->dirs[i], dir) == 0) {
+			free(dir);
+			return i;
+		}
+	}
+	if (set->n == set->cap) {
+		set->cap = set->cap ? set->cap * 2 : 8;
+		set->dirs = xrealloc(set->dirs, set->cap * sizeof(*set->dirs));
+		set->failed = xrealloc(set->failed, set->cap * sizeof(*set->failed));
+	}
+	set->dirs[set->n] = dir;
+	set->failed[set->n] = 0;
+	return set->n++;
+}
+
+/* Every file placed in a folder whose fsync failed is not durable: its
+ * message fails whole. */
+static void items_check_dirs(struct deliver_item *items, size_t n,
+			     struct dir_set *set, const char *error)
+{
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; items[i].result == 0 && j < items[i].n_placed; j++) {
+			size_t d = dir_set_add(set, items[i].placed[j]);
+			if (set->failed[d])
+				item_fail(&items[i], set->failed[d], error);
+		}
+	}
+}
+
+/* Phase 1: every spool file's data and inode on disk, before any name
+ * points at it. */
+static void items_sync_spools(struct deliver_item *items, size_t n)
+{
+	int *fds = xcalloc(n, sizeof(*fds)), *errs = xcalloc(n, sizeof(*errs));
+	size_t *which = xcalloc(n, sizeof(*which)), k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (items[i].result == 0) {
+			which[k] = i;
+			fds[k++] = items[i].sp->fd;
+		}
+	}
+	if (k > 0)
+		sync_all(fds, errs, k);
+	for (size_t j = 0; j < k; j++) {
+		struct deliver_item *item = &items[which[j]];
+		if (errs[j] != 0)
+			item_fail(item, errs[j], errfmt("%s: fsync: %s",
+						       item->sp->path, strerror(errs[j])));
+	}
+	free(fds);
+	free(errs);
+	free(which);
+}
+
+/* Phase 3: each folder that got a name, once. */
+static void dirs_sync(struct dir_set *set, const char **error_r)
+{
+	int *fds = xcalloc(set->n, sizeof(*fds)), *errs = xcalloc(set->n, sizeof(*errs));
+
+	for (size_t d = 0; d < set->n; d++) {
+		fds[d] = open(set->dirs[d], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fds[d] < 0) {
+			set->failed[d] = errno != 0 ? errno : EIO;
+			*error_r = errfmt("%s: %s", set->dirs[d], strerror(errno));
+		}
+	}
+	/* Open ones only: a failed open is -1, whose "sync" fails at once. */
+	sync_all(fds, errs, set->n);
+	for (size_t d = 0; d < set->n; d++) {
+		if (fds[d] >= 0 && errs[d] != 0) {
+			set->failed[d] = errs[d];
+			*error_r = errfmt("%s: fsync: %s", set->dirs[d], strerror(errs[d]));
+		}
+		if (fds[d] >= 0)
+			close(fds[d]);
+	}
+	free(fds);
+	free(errs);
+}
+
+void deliver_commit_batch(struct deliver_item *items, size_t n,
+			  const char *data_dir)
+{
+	struct dir_set set = { 0 };
+	const char *error = NULL;
+
+	items_sync_spools(items, n);
+	for (size_t i = 0; i < n; i++) {
+		if (items[i].result == 0)
+			item_place(&items[i], data_dir);
+		for (size_t j = 0; items[i].result == 0 && j < items[i].n_placed; j++)
+			(void)dir_set_add(&set, items[i].placed[j]);
+	}
+	/* The new names are durable only once their folders are synced: each
+	 * folder once for the whole batch. */
+	if (set.n > 0)
+		dirs_sync(&set, &error);
+	if (error != NULL)
+		items_check_dirs(items, n, &set, error);
+	for (size_t i = 0; i < n; i++) {
+		/* each durable copy grows its mailbox's quota usage (maildirsize) */
+		for (size_t a = 0; items[i].result == 0 && a < items[i].n_addresses; a++) {
+			char *maildir = mailbox_path(data_dir, items[i].addresses[a]);
+			maildir_quota_add(maildir, (int64_t)items[i].sp->size, 1);
+			free(maildir);
+		}
+		for (size_t j = 0; j < items[i].n_placed; j++) {
+			if (items[i].result < 0)
+				unlink(items[i].placed[j]);
+			free(items[i].placed[j]);
+		}
+		x_free(&items[i].placed);
+		items[i].n_placed = 0;
+	}
+	for (size_t d = 0; d < set.n; d++)
+		free(set.dirs[d]);
+	free(set.dirs);
+	free(set.failed);
+}
+
 int deliver_commit(struct spool *sp, const char *data_dir,
 		   char *const *addresses, size_t n_addresses,
 		   const char **error_r)
 {
-	char **placed = xcalloc(n_addresses + 1, sizeof(char *));
-	size_t n_placed = 0;
-	int ret = -1;
+	struct deliver_item item = {
+		.sp = sp, .addresses = addresses, .n_addresses = n_addresses,
+	};
 
-	if (fsync(sp->fd) < 0) {
-		*error_r = errfmt("%s: fsync: %s", sp->path, strerror(errno));
-		goto done;
-	}
-	for (size_t i = 0; i < n_addresses; i++) {
-		char *maildir = mailbox_path(data_dir, addresses[i]);
-		int rc = deliver_one(sp, maildir, &placed[n_placed], error_r);
-		free(maildir);
-		if (rc < 0)
-			goto done;
-		n_placed++;
-	}
-	/* The new names are durable only once their folders are synced. */
-	for (size_t i = 0; i < n_placed; i++) {
-		char *dir = fs_dirname(placed[i]);
-		int rc = fs_fsync_dir(dir, error_r);
-		free(dir);
-		if (rc < 0)
-			goto done;
-	}
-	ret = 0;
-done:
-	for (size_t i = 0; i < n_placed; i++) {
-		if (ret < 0)
-			unlink(placed[i]);
-		free(placed[i]);
-	}
-	free(placed);
-	return ret;
+	deliver_commit_batch(&item, 1, data_dir);
+	if (item.result < 0)
+		*error_r = errfmt("%s", item.error);
+	return item.result;
 }
 
 void spool_cleanup(const char *data_dir)

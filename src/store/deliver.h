@@ -32,10 +32,38 @@ int spool_write(struct spool *sp, const void *data, size_t len,
 void spool_discard(struct spool *sp);
 
 /* Deliver the spool into the Maildir of each address (normalised, local,
- * existing accounts). A missing Maildir is created. */
+ * existing accounts). A missing Maildir is created. A batch of one. */
 int deliver_commit(struct spool *sp, const char *data_dir,
 		   char *const *addresses, size_t n_addresses,
 		   const char **error_r);
+
+/* ---- group commit ------------------------------------------------------
+ * Messages that end at about the same time share their syncs: one
+ * committer takes a batch of written spool files, syncs them all at once
+ * (concurrent fsyncs from helper threads, which the device serves with
+ * shared cache flushes), links each into its recipients' new/ folders,
+ * then syncs each folder once for the whole batch. A message is durable,
+ * and may be acknowledged, only when the batch returns with its result 0.
+ * Batches may be committed from several threads at once. */
+
+struct deliver_item {
+	struct spool *sp;               /* written; discarded by the caller */
+	char *const *addresses;
+	size_t n_addresses;
+	int result;                     /* in: 0; out: 0 durable, -1 failed */
+	int err;                        /* errno of the failure (ENOSPC ...) */
+	char error[200];                /* why, when result is -1 */
+	char **placed;                  /* internal */
+	size_t n_placed;                /* internal */
+};
+
+/* Commit the items whose result is 0: fsync their spool files, link each
+ * into its recipients' new/, fsync each distinct folder once, then set
+ * each result. A message that fails (its sync, a link, or the fsync of one
+ * of its folders) has its links taken back, so a retry never duplicates;
+ * the others are durable. */
+void deliver_commit_batch(struct deliver_item *items, size_t n,
+			  const char *data_dir);
 
 /* Remove spool files left by a crash (nothing in them was acknowledged). */
 void spool_cleanup(const char *data_dir);

@@ -235,6 +235,11 @@ struct maildir_status {
 	uint32_t uidnext;      /* after the UIDs given to new/ */
 	uint32_t uidvalidity;
 	uint64_t highest_modseq;  /* RFC 7162 3.1.7 */
+	uint32_t deleted;      /* with \Deleted (IMAP4rev2 STATUS DELETED) */
+	uint64_t size;         /* the messages' vsizes added up (RFC 8438
+				  STATUS SIZE) */
+	uint64_t deleted_bytes; /* the files of those with \Deleted (RFC 9208
+				  STATUS DELETED-STORAGE) */
 };
 
 /* Describe the folder without taking \Recent away: the sync of
@@ -373,6 +378,19 @@ int maildir_append_commit(struct maildir_append **ctx, unsigned flags,
 			     uint32_t keywords, time_t internal_date,
 			     uint32_t *uidvalidity_r, uint32_t *uid_r,
 			     const char **error_r);
+/* Several messages in one step (IMAP MULTIAPPEND, RFC 3502): finish each
+ * when its bytes are written (fsync'd, measured, given internal_date as
+ * mtime, its descriptor closed; it stays in tmp/), then commit them all
+ * into cur/ under one lock with consecutive UIDs (uids_r[i] for ctxs[i]),
+ * flags[i] and keywords[i]: all or nothing, and every ctx is freed (its
+ * tmp/ file removed on failure). Abort (maildir_append_abort) frees a
+ * finished ctx as well. */
+int maildir_append_finish(struct maildir_append *ctx, time_t internal_date,
+			  const char **error_r);
+int maildir_append_commit_all(struct maildir_append **ctxs, size_t n,
+			      const unsigned *flags, const uint32_t *keywords,
+			      uint32_t *uidvalidity_r, uint32_t *uids_r,
+			      const char **error_r);
 
 /* Copy msgs (from a snapshot of src) into dst: hard links where possible,
  * else copies fsync'd with the same internal date; flags are kept, and
@@ -404,6 +422,38 @@ int maildir_new_basename(char *buf, size_t size, size_t msg_size);
 /* The unique part alone, "<sec>.M<usec>P<pid>Q<n>.<host>": the name of a
  * file whose size is not known yet (tmp/, the spool). Thread-safe. */
 int maildir_unique_name(char *buf, size_t size);
+
+/* ---- quota (Maildir++ maildirsize, maildir_quota.c) -------------------- */
+
+/* A mailbox's limits; 0: no limit of that kind. */
+struct maildir_quota {
+	uint64_t bytes;
+	uint64_t messages;
+};
+
+struct maildir_quota_usage {
+	uint64_t bytes;        /* message files, as stored */
+	uint64_t messages;
+};
+
+/* The usage of the mailbox at root (every folder), from root/maildirsize
+ * (Maildir++ quota, as Dovecot's maildir backend and maildrop keep it):
+ * read when it is fresh and written for these limits, else recalculated
+ * from the folders' file names and replaced atomically. Only call it for
+ * a mailbox that has a limit: the file it creates makes every later
+ * change be recorded. */
+int maildir_quota_usage(const char *root, const struct maildir_quota *limit,
+			struct maildir_quota_usage *usage_r, const char **error_r);
+/* Does adding bytes and messages stay within limit? */
+bool maildir_quota_allows(const struct maildir_quota *limit,
+			  const struct maildir_quota_usage *usage,
+			  uint64_t bytes, uint64_t messages);
+/* Record a change of the mailbox at root (the store does so for every
+ * message it adds or removes; deliveries too). Nothing when it keeps no
+ * maildirsize. */
+void maildir_quota_add(const char *root, int64_t bytes, int64_t messages);
+/* Forget the recorded usage (a folder was deleted): recalculated next. */
+void maildir_quota_invalidate(const char *root);
 
 /* ---- POP3 session lock ------------------------------------------------ */
 

@@ -190,8 +190,9 @@ out:
 /* Unlink msg's file, found by basename when renamed or moved from new/ to
  * cur/. *in_new_r is set when a file in new/ was unlinked. */
 static int unlink_msg(struct maildir_folder *folder, struct maildir_msg *msg,
-		      bool *in_new_r, const char **error_r)
+		      bool *in_new_r, bool *removed_r, const char **error_r)
 {
+	*removed_r = false;
 	for (int attempt = 0; attempt < MAILDIR_COPY_ATTEMPTS; attempt++) {
 		char *path = maildir_msg_path(folder, msg);
 		int r = unlink(path), err = errno;
@@ -200,6 +201,7 @@ static int unlink_msg(struct maildir_folder *folder, struct maildir_msg *msg,
 				*error_r = errfmt("%s: unlink: %s", path, strerror(err));
 			else if (msg->in_new)
 				*in_new_r = true;
+			*removed_r = r == 0;
 			free(path);
 			errno = err;
 			return r;
@@ -238,6 +240,7 @@ int maildir_expunge(struct maildir_folder *folder,
 	uint64_t modseq = 0;
 	bool from_new = false;
 	int lock_fd = -1, ret = -1, err;
+	uint64_t bytes = 0, n_removed = 0;
 
 	if (maildir_lock(folder->path, MAILDIR_UIDLIST_LOCK_NAME, false, &lock_fd,
 			 error_r) < 0)
@@ -245,7 +248,13 @@ int maildir_expunge(struct maildir_folder *folder,
 	/* Files first: a crash before the uidlist is rewritten only leaves
 	 * entries the next sync drops. The other order could resurrect. */
 	for (size_t i = 0; i < count; i++) {
-		if (unlink_msg(folder, msgs[i], &from_new, error_r) < 0)
+		bool removed;
+		int rc = unlink_msg(folder, msgs[i], &from_new, &removed, error_r);
+		if (removed) {
+			bytes += msgs[i]->size;
+			n_removed++;
+		}
+		if (rc < 0)
 			goto out;
 		uids[i] = msgs[i]->uid;
 	}
@@ -260,6 +269,9 @@ int maildir_expunge(struct maildir_folder *folder,
 	ret = 0;
 out:
 	err = errno;
+	/* what is gone is gone, whatever failed after */
+	if (n_removed > 0)
+		maildir_quota_add(folder->root, -(int64_t)bytes, -(int64_t)n_removed);
 	maildir_unlock(&lock_fd);
 	free(uids);
 	errno = err;

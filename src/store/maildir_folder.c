@@ -461,6 +461,8 @@ int maildir_folder_delete(const char *root, const char *name,
 		goto out;
 	}
 	ret = remove_folder(root, path, error_r);
+	/* its messages no longer count: recount at the next look */
+	maildir_quota_invalidate(root);
 out:
 	err = errno;
 	maildir_unlock(&lock_fd);

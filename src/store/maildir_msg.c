@@ -164,7 +164,10 @@ struct maildir_append {
 	struct maildir_folder *folder;
 	char *tmp_path;   /* tmp/<unique>: the size is not known yet */
 	char *unique;     /* the name it keeps, with ",S=,W=" added in cur/ */
-	int fd;
+	int fd;           /* -1 once finished */
+	bool finished;    /* maildir_append_finish() ran: */
+	uint64_t size, vsize;
+	time_t date;
 };
 
 int maildir_append_begin(struct maildir_folder *folder,
@@ -269,6 +272,10 @@ int maildir_enter_cur(struct maildir_folder *folder, struct maildir_entering *in
 	if (uidvalidity_r != NULL)
 		*uidvalidity_r = ul->uidvalidity;
 	ret = 0;
+	uint64_t bytes = 0;
+	for (size_t i = 0; i < n; i++)
+		bytes += in[i].size;
+	maildir_quota_add(folder->root, (int64_t)bytes, (int64_t)n);
 	goto out;
 fail:
 	err = errno;
@@ -286,34 +293,69 @@ out:
 	return ret;
 }
 
-int maildir_append_commit(struct maildir_append **ctx, unsigned flags,
-			  uint32_t keywords, time_t internal_date,
-			     uint32_t *uidvalidity_r, uint32_t *uid_r,
-			     const char **error_r)
+int maildir_append_finish(struct maildir_append *c, time_t internal_date,
+			  const char **error_r)
 {
-	struct maildir_append *c = *ctx;
-	struct maildir_entering in = { .tmp_path = c->tmp_path };
-	int ret, err;
-
 	if (internal_date <= 0)
 		internal_date = time(NULL);
-	in.date = (int64_t)internal_date;
-	if (finish_tmp(c->fd, c->tmp_path, internal_date, &in.size, &in.vsize,
-		       error_r) < 0) {
-		err = errno;
+	if (finish_tmp(c->fd, c->tmp_path, internal_date, &c->size, &c->vsize,
+		       error_r) < 0)
+		return -1;
+	/* durable now; the descriptor is not needed any more */
+	close(c->fd);
+	c->fd = -1;
+	c->date = internal_date;
+	c->finished = true;
+	return 0;
+}
+
+int maildir_append_commit_all(struct maildir_append **ctxs, size_t n,
+			      const unsigned *flags, const uint32_t *keywords,
+			      uint32_t *uidvalidity_r, uint32_t *uids_r,
+			      const char **error_r)
+{
+	struct maildir_entering *in = xcalloc(n + 1, sizeof(*in));
+	int ret = 0, err;
+
+	for (size_t i = 0; i < n; i++) {
+		struct maildir_append *c = ctxs[i];
+		/* all of one folder, all finished: a caller bug otherwise */
+		if (!c->finished || c->folder != ctxs[0]->folder)
+			abort();
+		char *base = maildir_basename_sw(c->unique, c->size, c->vsize);
+		in[i].tmp_path = c->tmp_path;
+		in[i].size = c->size;
+		in[i].vsize = c->vsize;
+		in[i].date = (int64_t)c->date;
+		in[i].filename = maildir_filename_with(base, flags[i] & MAILDIR_FLAGS_ALL,
+						       keywords[i] & MAILDIR_KEYWORDS_ALL);
+		free(base);
+	}
+	if (n > 0)
+		ret = maildir_enter_cur(ctxs[0]->folder, in, n, uids_r, uidvalidity_r,
+					error_r);
+	err = errno;
+	for (size_t i = 0; i < n; i++) {
+		free(in[i].filename);
+		/* On success the files left tmp/; on failure they are still there. */
+		append_free(&ctxs[i], ret < 0);
+	}
+	free(in);
+	errno = err;
+	return ret;
+}
+
+int maildir_append_commit(struct maildir_append **ctx, unsigned flags,
+			  uint32_t keywords, time_t internal_date,
+			  uint32_t *uidvalidity_r, uint32_t *uid_r,
+			  const char **error_r)
+{
+	if (maildir_append_finish(*ctx, internal_date, error_r) < 0) {
+		int err = errno;
 		append_free(ctx, true);
 		errno = err;
 		return -1;
 	}
-	char *base = maildir_basename_sw(c->unique, in.size, in.vsize);
-	in.filename = maildir_filename_with(base, flags & MAILDIR_FLAGS_ALL,
-					    keywords & MAILDIR_KEYWORDS_ALL);
-	free(base);
-	ret = maildir_enter_cur(c->folder, &in, 1, uid_r, uidvalidity_r, error_r);
-	err = errno;
-	free(in.filename);
-	/* On success the file left tmp/; on failure it is still there. */
-	append_free(ctx, ret < 0);
-	errno = err;
-	return ret;
+	return maildir_append_commit_all(ctx, 1, &flags, &keywords, uidvalidity_r,
+					 uid_r, error_r);
 }

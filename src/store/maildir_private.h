@@ -229,6 +229,14 @@ int maildir_make_parents(const char *root, const char *name,
 			 const char **error_r);
 /* Is path a directory (not following a symlink)? */
 bool maildir_is_dir(const char *path);
+
+/* ---- quota (maildir_quota.c) ---- */
+/* The Maildir++ quota file in the mailbox root. */
+#define MAILDIR_QUOTA_FILE "maildirsize"
+/* Maildir++: recalculate once the file has grown past 5120 bytes... */
+#define MAILDIR_QUOTA_FILE_MAX 5120
+/* ...or was not written for 15 minutes (changes by other programs). */
+#define MAILDIR_QUOTA_RECALC_SECS (15 * 60)
 /* Does any entry of root start with dirent + "."? */
 bool maildir_dirent_has_children(const char *root, const char *dirent);
 

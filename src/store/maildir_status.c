@@ -27,6 +27,11 @@ int maildir_status(struct maildir_folder *folder, struct maildir_status *st_r,
 	for (size_t i = 0; i < snap->count; i++) {
 		if (!(snap->msgs[i].flags & MAILDIR_FLAG_SEEN))
 			st_r->unseen++;
+		if (snap->msgs[i].flags & MAILDIR_FLAG_DELETED) {
+			st_r->deleted++;
+			st_r->deleted_bytes += snap->msgs[i].size;
+		}
+		st_r->size += snap->msgs[i].vsize;
 	}
 	maildir_snapshot_free(&snap);
 	return 0;

@@ -240,8 +240,8 @@ def test_complete_literal_then_bad_command_leaves_nothing(srv):
     before = cur_bytes(srv, user)
     c = RawImap(srv, "imaps", user)
     cases = [
-        # a second message: MULTIAPPEND is not offered
-        (b"f1 APPEND INBOX {3+}\r\nabc {3+}\r\ndef\r\n", b"f1 BAD Only one message per APPEND"),
+        # MULTIAPPEND (RFC 3502): a second message, then junk: neither
+        (b"f1 APPEND INBOX {3+}\r\nabc {3+}\r\ndef junk\r\n", b"f1 BAD Syntax: APPEND"),
         # an argument after the message
         (b"f2 APPEND INBOX {3+}\r\nabc junk\r\n", b"f2 BAD Syntax: APPEND"),
         # unparsable after the message

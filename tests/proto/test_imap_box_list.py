@@ -118,7 +118,7 @@ def test_list_syntax_errors(srv):
     for bad in ['LIST', 'LIST ""', 'LIST "" * extra', 'LIST (BOGUS) "" *',
                 'LIST (RECURSIVEMATCH) "" *', 'LIST "" * RETURN (BOGUS)',
                 'LIST "" * RETURN', 'LIST "" ()', 'LSUB (SUBSCRIBED) "" *',
-                'LSUB "" ("a" "b")', 'LIST "" * RETURN (STATUS (MESSAGES))']:
+                'LSUB "" ("a" "b")', 'LIST "" * RETURN (STATUS (BOGUS))']:
         tag, lines = c.cmd(bad)
         assert lines[-1].startswith(tag + b" BAD"), (bad, lines)
     tag, lines = c.cmd("NOOP")

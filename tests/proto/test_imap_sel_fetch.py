@@ -222,6 +222,9 @@ def test_lf_only_mutt_file(srv):
 
 
 def test_mime_cache(srv):
+    def fetch_lines():
+        return [l for l in srv.log_text().splitlines() if " imap fetch messages=" in l]
+    before = len(fetch_lines())
     user = fresh_user(srv)
     c = RawImap(srv).login(user)
     place(srv, corpus("alternative"), user=user)
@@ -230,8 +233,10 @@ def test_mime_cache(srv):
     c.command("FETCH 1 (BODY BODY.PEEK[1.MIME] BODY.PEEK[2])")
     c.command("FETCH 1 (BODY.PEEK[] ENVELOPE)")     # no tree needed here
     c.command("LOGOUT")
-    lines = [l for l in srv.log_text().splitlines() if " imap fetch messages=" in l]
-    mine = lines[-3:]                               # this session's three
+    deadline = time.time() + 5      # log lines have a writer thread
+    while len(fetch_lines()) < before + 3 and time.time() < deadline:
+        time.sleep(0.02)
+    mine = fetch_lines()[-3:]                       # this session's three
     assert "messages=1 parsed=1 cached=0" in mine[0], mine
     assert "messages=1 parsed=0 cached=1" in mine[1], mine
     assert "parsed=0" in mine[2], mine

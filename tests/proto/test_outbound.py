@@ -244,3 +244,16 @@ def test_too_big_for_the_remote_bounces_unsent(world):
                      r"limit of mx-small\.example\[127\.0\.0\.26\]:\d+ \(2000\)", text)
     wait_for(lambda: "small one" in mx.subjects(), what="the small one")
     assert "too big one" not in mx.subjects()
+
+
+def test_address_literal_goes_to_that_address(world):
+    """user@[address] (RFC 5321 4.1.3): no DNS, straight to the address."""
+    srv, mx = world.srv, world.remotes["plain"]
+    submit(srv, [f"lit@[{MX['plain']}]"], "literal one")
+    wait_for(lambda: "literal one" in mx.subjects(), what="delivery to the literal")
+    got = [m for m in mx.messages if b"Subject: literal one" in m.content][0]
+    assert got.rcpts == [f"lit@[{MX['plain']}]"]
+    assert re.search(rf"smtpc delivered queue_id=\S+ to=<lit@\[{re.escape(MX['plain'])}\]> "
+                     rf"relay={re.escape(MX['plain'])}\[{re.escape(MX['plain'])}\]:{world.port}",
+                     srv.log_text())
+    assert world.dns.asked(f"[{MX['plain']}]") == []

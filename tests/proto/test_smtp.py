@@ -156,7 +156,7 @@ def test_starttls_pipelined_command_is_never_answered(srv):
         b"503 5.5.1 Error: send HELO/EHLO first"]
     assert c.cmd("NOOP") == [b"250 2.0.0 Ok"]
     c.close()
-    assert "starttls discarded=" in srv.log_text()
+    srv.wait_log("starttls discarded=")
 
 
 def test_session_resets_after_starttls(srv):
@@ -289,6 +289,19 @@ def test_bare_lf_in_data_is_stored_as_crlf(srv):
     assert strip_trace(got[0]) == b"Subject: lf\r\n\r\nline one\r\nline two\r\n"
 
 
+def test_bare_lf_lines_are_dot_unstuffed_like_crlf_lines(srv):
+    """smtpd_forbid_bare_newline = normalize, consistently: a line ended by
+    a bare LF is stored with CRLF and dot-unstuffed like any other line."""
+    before = srv.messages("bob@example.test")
+    c = send_raw_message(srv, b"Subject: lf dots\n\n..starts with dot\n..\n"
+                         b".x\nlast\r\n.\r\n", rcpt="bob@example.test")
+    assert c.reply()[0].startswith(b"250")
+    c.close()
+    got = new_messages(srv, "bob@example.test", before)
+    assert strip_trace(got[0]) == (b"Subject: lf dots\r\n\r\n.starts with dot\r\n"
+                                   b".\r\nx\r\nlast\r\n")
+
+
 def test_ten_megabyte_message_byte_exact(srv):
     before = srv.messages("bob@example.test")
     line = bytes(range(33, 127)) + b"\xc3\xa9\r\n"
@@ -388,10 +401,52 @@ def test_address_syntax(srv):
     c.close()
 
 
+@pytest.mark.parametrize("tls", [False, True])
+def test_helo_must_be_a_domain_or_address_literal(srv, tls):
+    c = starttls_raw(srv) if tls else Raw(srv.ports["smtp"])
+    if not tls:
+        c.reply()
+    for bad, why in [(b"\xff\xfe", b"invalid name"), (b"x..test", b"invalid name"),
+                     (b"b\xc3.test", b"invalid name"),
+                     (b"[300.1.1.1]", b"bad IPv4 address literal"),
+                     (b"[IPv6:2001:db8::zz]", b"bad IPv6 address literal"),
+                     (b"[tag:x]", b"address literal tag not supported (only IPv6:)")]:
+        for verb in (b"EHLO", b"HELO"):
+            assert c.cmd(verb + b" " + bad + b"\r\n") == [
+                b"501 5.5.2 Helo command rejected: " + why]
+    if not tls:     # a refused EHLO is no EHLO
+        assert c.cmd("MAIL FROM:<a@remote.test>")[0].startswith(b"503 5.5.1")
+    assert c.cmd("EHLO [192.0.2.1]")[0].startswith(b"250")
+    assert c.cmd("HELO [IPv6:2001:db8::1]")[0].startswith(b"250")
+    assert c.cmd("EHLO DESKTOP_4F2A")[0].startswith(b"250")
+    assert c.cmd(b"EHLO b\xc3\xbccher.example\r\n")[0].startswith(b"250")
+    c.close()
+    srv.wait_log('helo rejected name="\\xff\\xfe" error="invalid name"')
+
+
+def test_address_literals_are_checked(srv):
+    c = starttls_raw(srv)
+    assert c.cmd("MAIL FROM:<user@[300.1.1.1]>") == [
+        b"501 5.1.7 Bad sender address syntax: bad IPv4 address literal"]
+    assert c.cmd("MAIL FROM:<user@[foo:bar]>") == [
+        b"501 5.1.7 Bad sender address syntax: address literal tag not supported "
+        b"(only IPv6:)"]
+    assert c.cmd("MAIL FROM:<user@[192.0.2.1]>")[0].startswith(b"250")
+    assert c.cmd("RCPT TO:<x@[1.2.3.999]>") == [
+        b"501 5.1.3 Bad recipient address syntax: bad IPv4 address literal"]
+    assert c.cmd("RCPT TO:<x@[IPv6:1::2::3]>") == [
+        b"501 5.1.3 Bad recipient address syntax: bad IPv6 address literal"]
+    assert c.cmd("RCPT TO:<x@[IPv6:2001:db8::1]>")[0].startswith(b"554 5.7.1")
+    c.close()
+
+
 def test_utf8_address_needs_smtputf8(srv):
     c = starttls_raw(srv)
     assert c.cmd(b"MAIL FROM:<j\xc3\xb6rg@remote.test>\r\n")[0].startswith(b"553 5.6.7")
     assert c.cmd(b"MAIL FROM:<j\xc3\xb6rg@remote.test> SMTPUTF8\r\n")[0].startswith(b"250")
+    c.cmd("RSET")
+    # UTF-8 only: not any octet above 127
+    assert c.cmd(b"MAIL FROM:<j\xf6rg@remote.test> SMTPUTF8\r\n")[0].startswith(b"501 5.1.7")
     c.close()
 
 

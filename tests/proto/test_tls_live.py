@@ -120,7 +120,9 @@ def open_sessions(srv, n):
         svc = ("smtps", "pop3s", "imaps")[i % 3]
         raw = socket.create_connection(("127.0.0.1", srv.ports[svc]), timeout=10)
         s = client_ctx().wrap_socket(raw)
-        s.recv(300)
+        greeting = b""
+        while not greeting.endswith(b"\r\n"):     # IMAP's lists capabilities
+            greeting += s.recv(1024)
         out.append((svc, s))
     return out
 

@@ -1,0 +1,157 @@
+/* test_deliver.c — the group commit of received messages: a batch links
+ * every message and syncs each folder once; a message that fails takes
+ * its links back and leaves the others durable. */
+#include "test_store_util.h"
+#include "store/deliver.h"
+
+#include <pthread.h>
+
+static size_t count_new(const char *data_dir, const char *address)
+{
+	char *maildir = mailbox_path(data_dir, address);
+	char *new_dir = fs_join(maildir, "new");
+	DIR *d = opendir(new_dir);
+	struct dirent *de;
+	size_t n = 0;
+
+	if (d != NULL) {
+		while ((de = readdir(d)) != NULL)
+			n += de->d_name[0] != '.';
+		closedir(d);
+	}
+	free(new_dir);
+	free(maildir);
+	return n;
+}
+
+static void spool_with(const char *data_dir, struct spool *sp, const char *text)
+{
+	const char *error = NULL;
+	if (spool_open(data_dir, sp, &error) < 0 ||
+	    spool_write(sp, text, strlen(text), &error) < 0)
+		fail_msg("spool: %s", error);
+}
+
+static void test_batch_partial_failure(void **state)
+{
+	char *data_dir, *root = test_mailbox(&data_dir);
+	char *spool_dir = fs_join(data_dir, DELIVER_SPOOL_DIR);
+	char *blocked = fs_join(data_dir, "mail/blocked.test");
+	struct spool sp[4];
+	char *to1[] = { "user@example.test" };
+	char *to2[] = { "user@example.test", "other@example.test" };
+	char *to3[] = { "user@example.test", "x@blocked.test" };
+	char *to4[] = { "other@example.test" };
+
+	assert_int_equal(mkdir(spool_dir, 0700), 0);
+	/* A file where x@blocked.test's domain folder would be. */
+	test_write(blocked, "not a folder\n");
+	for (size_t i = 0; i < N_ELEMENTS(sp); i++)
+		spool_with(data_dir, &sp[i], "Subject: t\r\n\r\nbody\r\n");
+	struct deliver_item items[] = {
+		{ .sp = &sp[0], .addresses = to1, .n_addresses = 1 },
+		{ .sp = &sp[1], .addresses = to2, .n_addresses = 2 },
+		{ .sp = &sp[2], .addresses = to3, .n_addresses = 2 },
+		/* Skipped by its caller (the client went away). */
+		{ .sp = &sp[3], .addresses = to4, .n_addresses = 1, .result = -1 },
+	};
+	deliver_commit_batch(items, N_ELEMENTS(items), data_dir);
+	assert_int_equal(items[0].result, 0);
+	assert_int_equal(items[1].result, 0);
+	assert_int_equal(items[2].result, -1);
+	assert_non_null(strstr(items[2].error, "blocked.test"));
+	assert_int_equal(items[3].result, -1);
+	/* user: items 1 and 2 (item 3's link was taken back); other: item 2
+	 * only (item 4 was skipped). */
+	assert_int_equal(count_new(data_dir, "user@example.test"), 2);
+	assert_int_equal(count_new(data_dir, "other@example.test"), 1);
+	for (size_t i = 0; i < N_ELEMENTS(sp); i++)
+		spool_discard(&sp[i]);
+	free(blocked);
+	free(spool_dir);
+	free(root);
+	test_rm_rf(&data_dir);
+}
+
+#define CONCURRENT_BATCHES 3
+#define BATCH_ITEMS 6
+
+struct batch_arg {
+	const char *data_dir;
+	struct spool sp[BATCH_ITEMS];
+	struct deliver_item items[BATCH_ITEMS];
+};
+
+static void *commit_thread(void *p)
+{
+	struct batch_arg *a = p;
+	deliver_commit_batch(a->items, BATCH_ITEMS, a->data_dir);
+	return NULL;
+}
+
+/* Batches committed at the same time (the committer runs two at once)
+ * share the sync helpers: every message of each ends up delivered. */
+static void test_concurrent_batches(void **state)
+{
+	char *data_dir, *root = test_mailbox(&data_dir);
+	char *spool_dir = fs_join(data_dir, DELIVER_SPOOL_DIR);
+	char *to[] = { "user@example.test", "other@example.test" };
+	static struct batch_arg args[CONCURRENT_BATCHES];
+	pthread_t threads[CONCURRENT_BATCHES];
+
+	assert_int_equal(mkdir(spool_dir, 0700), 0);
+	for (int t = 0; t < CONCURRENT_BATCHES; t++) {
+		args[t].data_dir = data_dir;
+		for (int i = 0; i < BATCH_ITEMS; i++) {
+			spool_with(data_dir, &args[t].sp[i], "Subject: c\r\n\r\nx\r\n");
+			args[t].items[i] = (struct deliver_item){
+				.sp = &args[t].sp[i], .addresses = to, .n_addresses = 2 };
+		}
+	}
+	for (int t = 0; t < CONCURRENT_BATCHES; t++)
+		assert_int_equal(pthread_create(&threads[t], NULL, commit_thread,
+						&args[t]), 0);
+	for (int t = 0; t < CONCURRENT_BATCHES; t++) {
+		assert_int_equal(pthread_join(threads[t], NULL), 0);
+		for (int i = 0; i < BATCH_ITEMS; i++) {
+			assert_int_equal(args[t].items[i].result, 0);
+			spool_discard(&args[t].sp[i]);
+		}
+	}
+	assert_int_equal(count_new(data_dir, "user@example.test"),
+			 CONCURRENT_BATCHES * BATCH_ITEMS);
+	assert_int_equal(count_new(data_dir, "other@example.test"),
+			 CONCURRENT_BATCHES * BATCH_ITEMS);
+	free(spool_dir);
+	free(root);
+	test_rm_rf(&data_dir);
+}
+
+static void test_single_commit(void **state)
+{
+	char *data_dir, *root = test_mailbox(&data_dir);
+	char *spool_dir = fs_join(data_dir, DELIVER_SPOOL_DIR);
+	struct spool sp;
+	char *to[] = { "user@example.test" };
+	const char *error = NULL;
+
+	assert_int_equal(mkdir(spool_dir, 0700), 0);
+	assert_int_equal(spool_open(data_dir, &sp, &error), 0);
+	assert_int_equal(spool_write(&sp, "x\r\n", 3, &error), 0);
+	assert_int_equal(deliver_commit(&sp, data_dir, to, 1, &error), 0);
+	spool_discard(&sp);
+	assert_int_equal(count_new(data_dir, "user@example.test"), 1);
+	free(spool_dir);
+	free(root);
+	test_rm_rf(&data_dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_batch_partial_failure),
+		cmocka_unit_test(test_concurrent_batches),
+		cmocka_unit_test(test_single_commit),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
