@@ -462,7 +462,14 @@ static void on_txn_done(void *ctx, struct smtpc *s, struct smtpc_txn *t)
 	c->messages++;
 	ojob_free(&job);
 	omsg_job_done(c->ob, m);
-	if (!t->session_failed)
+	/* The next transaction once these results are written. */
+	if (!t->session_failed && !omsg_wait_written(m, c))
+		conn_next(c);
+}
+
+void oconn_written(struct oconn *c)
+{
+	if (c->smtpc != NULL && c->job == NULL && !c->quitting)
 		conn_next(c);
 }
 
@@ -471,6 +478,7 @@ static void on_closed(void *ctx, struct smtpc *s, const struct smtpc_end *e)
 	struct oconn *c = ctx;
 	struct smtpc_end copy = *e, *end = &copy;   /* e dies with the session */
 
+	omsg_unwait(c);
 	smtpc_free(&c->smtpc);
 	if (c->was_ready) {
 		if (!end->ok)
@@ -617,6 +625,7 @@ void odest_stop_all(struct outbound *ob)
 	for (struct oconn *c = ob->conns; c != NULL; c = c->next) {
 		if (c->smtpc == NULL)
 			continue;
+		omsg_unwait(c);
 		if (!c->was_ready)
 			smtpc_abort(c->smtpc);
 		else if (c->job == NULL && !c->quitting) {

@@ -140,6 +140,7 @@ struct record_job {
 	struct outbound *ob;
 	struct omsg *m;
 	struct buf text;
+	unsigned long covers;      /* m->produced when it was made */
 	bool sync;
 	int rc;
 	char error[OUTBOUND_ERROR_MAX];
@@ -147,6 +148,7 @@ struct record_job {
 
 static void record_write(struct outbound *ob, struct omsg *m);
 static void wrap_up(struct outbound *ob, struct omsg *m);
+static void omsg_written(struct omsg *m, unsigned long covers);
 
 static void record_work(struct job *job)
 {
@@ -167,10 +169,12 @@ static void record_done(struct job *job)
 	if (rj->rc < 0)
 		log_error("queue: %s: %s", m->env->id, rj->error);
 	struct outbound *ob = rj->ob;
+	unsigned long covers = rj->covers;
 
 	m->busy--;
 	buf_free(&rj->text);
 	free(rj);
+	omsg_written(m, covers);
 	if (m->records.len > 0)
 		record_write(ob, m);
 	else if (m->wrap_pending && m->busy == 0) {
@@ -193,6 +197,7 @@ static void record_write(struct outbound *ob, struct omsg *m)
 	rj->ob = ob;
 	rj->m = m;
 	rj->text = m->records;
+	rj->covers = m->produced;
 	rj->sync = true;
 	memset(&m->records, 0, sizeof(m->records));
 	m->busy++;
@@ -217,6 +222,53 @@ void omsg_result(struct outbound *ob, struct omsg *m, const size_t *rcpts,
 			m->bounced_now = true;
 	}
 	queue_record_result(&m->records, now, state, rcpts, n, relay, tls, reply);
+	m->produced++;
+}
+
+bool omsg_wait_written(struct omsg *m, struct oconn *c)
+{
+	if (m->written >= m->produced)
+		return false;
+	c->waiting_on = m;
+	c->wait_for = m->produced;
+	c->wait_next = m->waiters;
+	m->waiters = c;
+	return true;
+}
+
+void omsg_unwait(struct oconn *c)
+{
+	struct omsg *m = c->waiting_on;
+
+	if (m == NULL)
+		return;
+	for (struct oconn **pp = &m->waiters; *pp != NULL; pp = &(*pp)->wait_next) {
+		if (*pp == c) {
+			*pp = c->wait_next;
+			break;
+		}
+	}
+	c->waiting_on = NULL;
+}
+
+/* Records up to covers are written: release the connections waiting. */
+static void omsg_written(struct omsg *m, unsigned long covers)
+{
+	struct oconn **pp = &m->waiters;
+
+	if (covers > m->written)
+		m->written = covers;
+	while (*pp != NULL) {
+		struct oconn *c = *pp;
+		if (c->wait_for > m->written) {
+			pp = &c->wait_next;
+			continue;
+		}
+		*pp = c->wait_next;
+		c->waiting_on = NULL;
+		oconn_written(c);
+		pp = &m->waiters;      /* the list may have changed */
+	}
 }
 
 /* ---- the end of an attempt ------------------------------------------------------ */
@@ -226,6 +278,7 @@ struct wrap_job {
 	struct outbound *ob;
 	struct omsg *m;
 	struct buf text;           /* records of the attempt not yet written */
+	unsigned long covers;      /* m->produced when it was made */
 	char *data_dir, *hostname;
 	time_t next;
 	bool done;                 /* every recipient final: remove it */
@@ -366,6 +419,7 @@ static void wrap_done(struct job *job)
 
 	m->busy--;
 	m->attempting = false;
+	omsg_written(m, wj->covers);   /* before m may go */
 	if (wj->rc < 0)
 		log_error("queue: %s: %s", m->env->id, wj->error);
 	if (wj->dsn && wj->dsn_id[0] != '\0')
@@ -419,6 +473,7 @@ static void wrap_up(struct outbound *ob, struct omsg *m)
 	wj->ob = ob;
 	wj->m = m;
 	wj->text = m->records;
+	wj->covers = m->produced;
 	memset(&m->records, 0, sizeof(m->records));
 	wj->data_dir = xstrdup(ob->cfg->data_dir);
 	wj->hostname = xstrdup(ob->cfg->hostname);
@@ -694,6 +749,7 @@ struct load_job {
 };
 
 static void load_more(struct outbound *ob);
+static void load_id(struct outbound *ob, const char *id);
 
 static void load_work(struct job *job)
 {
@@ -711,6 +767,8 @@ static void load_done(struct job *job)
 {
 	struct load_job *lj = (struct load_job *)job;
 	struct outbound *ob = lj->ob;
+	struct stat st;
+	bool stale = false;
 
 	ob->loading--;
 	if (lj->rc < 0) {
@@ -719,6 +777,12 @@ static void load_done(struct job *job)
 	} else if (omsg_find(ob, lj->id) != NULL || ob->stopping) {
 		close(lj->fd);
 		queue_env_free(&lj->env);
+	} else if (fstat(lj->fd, &st) == 0 && st.st_nlink == 0) {
+		/* Read before it went: done (and freed) meanwhile, or rewritten
+		 * (the new one is looked at; gone, that is ENOENT). */
+		close(lj->fd);
+		queue_env_free(&lj->env);
+		stale = true;
 	} else {
 		struct omsg *m = xcalloc(1, sizeof(*m));
 		m->env = lj->env;
@@ -731,8 +795,11 @@ static void load_done(struct job *job)
 			attempt_start(ob, m);
 	}
 	free(lj->data_dir);
+	if (stale)
+		load_id(ob, lj->id);      /* calls load_more */
+	else
+		load_more(ob);
 	free(lj);
-	load_more(ob);
 }
 
 static void load_more(struct outbound *ob)

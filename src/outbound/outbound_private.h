@@ -35,6 +35,9 @@ struct omsg {
 	unsigned busy;             /* record or wrap-up job writing env_fd */
 	struct buf records;        /* results not yet written */
 	bool wrap_pending;         /* wrap up once the record job is back */
+	unsigned long produced;    /* results made (omsg_result calls)... */
+	unsigned long written;     /* ...and written to the envelope */
+	struct oconn *waiters;     /* connections waiting for that */
 	bool attempting;           /* an attempt runs (jobs > 0 or wrap-up) */
 	bool deleted;              /* removed behind our back (queue delete) */
 	bool removing;             /* all done: being taken out */
@@ -95,6 +98,12 @@ struct oconn {
 	struct ojob *job;          /* the transaction under way */
 	struct smtpc_txn txn;
 	char **txn_rcpts;
+	/* The results of the last transaction are being written: the next
+	 * one waits (so a crash can repeat at most one transaction per
+	 * connection: README, "what a crash can do"). */
+	struct omsg *waiting_on;
+	unsigned long wait_for;    /* waiting_on->written must reach this */
+	struct oconn *wait_next;
 	struct oconn *prev, *next;
 };
 
@@ -142,6 +151,10 @@ void omsg_result(struct outbound *ob, struct omsg *m, const size_t *rcpts,
 		 const char *tls, const char *reply);
 /* One transaction of m's attempt is over. */
 void omsg_job_done(struct outbound *ob, struct omsg *m);
+/* c waits until the results m has now are written (oconn_written() is
+ * called then); false when they are already. */
+bool omsg_wait_written(struct omsg *m, struct oconn *c);
+void omsg_unwait(struct oconn *c);
 void outbound_msgs_tick(struct outbound *ob);
 void outbound_msgs_start(struct outbound *ob);
 void outbound_msgs_free(struct outbound *ob);
@@ -155,5 +168,7 @@ void odest_abort_all(struct outbound *ob);
 void odest_free_all(struct outbound *ob);
 void odest_gc(struct outbound *ob);
 void ojob_free(struct ojob **job);
+/* The results c waited for are written: its next transaction. */
+void oconn_written(struct oconn *c);
 
 #endif

@@ -300,7 +300,16 @@ static int queue_main(struct server *srv)
 
 	listeners_free(&srv->listeners, srv->n_listeners);
 	fs_close_all_except(keep, 1);
+	/* The master's event loop came along with the fork (as in worker.c):
+	 * its descriptors are closed, freeing it touches nothing of his. */
+	if (ev_base != NULL)
+		event_base_free(ev_base);
+	ev_base = NULL;
 	prctl(PR_SET_NAME, "sealpost-queue");
+	/* Never outlive the master (who would restart it?). */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() == 1)
+		return 1;
 	buf_free(&srv->pairs);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGCHLD, SIG_DFL);
@@ -308,12 +317,17 @@ static int queue_main(struct server *srv)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	if (srv->drop && server_drop_privileges(srv->cfg, srv->uid, srv->gid) != 0)
 		return 1;
-	if (first_message(srv, &qp.auth) < 0)
+	if (log_async_start(&error) < 0)
+		log_warn("%s; writing log lines directly", error);
+	if (first_message(srv, &qp.auth) < 0) {
+		log_flush(LOG_FLUSH_MS);
 		return 1;
+	}
 	ev_base = event_base_new();
 	if (ev_base == NULL || jobs_init(ev_base, JOBS_THREADS, &error) < 0) {
 		log_error("queue: cannot start: %s", ev_base ? error : "event base");
 		wipe(&qp.auth);
+		log_flush(LOG_FLUSH_MS);
 		return 1;
 	}
 	qp.ev_retry = evtimer_new(ev_base, on_retry, &qp);
@@ -341,5 +355,6 @@ static int queue_main(struct server *srv)
 	config_free(&srv->retired_cfg);
 	config_free(&srv->cfg);
 	log_info("queue: stopped");
+	log_flush(LOG_FLUSH_MS);
 	return 0;
 }

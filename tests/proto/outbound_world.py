@@ -121,6 +121,7 @@ class Received:
         self.content = content
         self.tls = tls             # True when the session had STARTTLS
         self.login = login         # the AUTH user name, or None
+        self.peer = None           # the client's (address, port)
 
 
 class _Handler:
@@ -154,6 +155,7 @@ class _Handler:
         msg = Received(envelope.mail_from, list(envelope.rcpt_tos),
                        envelope.original_content or envelope.content,
                        server._tls_protocol is not None, login, data_time)
+        msg.peer = session.peer
         with r.lock:
             r.messages.append(msg)
         return "250 2.0.0 Ok: stored"

@@ -6,6 +6,7 @@ bounces with an RFC 3464 DSN in the sender's Maildir, no bounce for a
 bounce, null MX, a local and a remote recipient in one message, several
 messages over one connection within the connection limits, byte-exact
 data (dot-stuffing, large messages)."""
+import contextlib
 import email
 import os
 import re
@@ -42,27 +43,26 @@ def world(tmp_path_factory):
         mx-slow     A  {MX['slow']}
         mx-small    A  {MX['small']}
     """)
-    dns = DnsWorld(root / "dns", [zone])
-    remotes = {
-        "plain": Remote(MX["plain"], port),
-        "grey": Remote(MX["grey"], port, greylist=1),
-        "reject": Remote(MX["reject"], port, reject={
-            "nobody@reject.example": "550 5.1.1 <nobody@reject.example>: no such user"}),
-        "slow": Remote(MX["slow"], port, delay=0.3),
-        "small": Remote(MX["small"], port, size_limit=2000),
-    }
-    srv = Server(root / "srv", services=("smtp", "submission"),
-                 users=("alice@example.test", "bob@example.test"),
-                 extra=dns.outbound_conf() +
-                 f"port = {port}\nretry_min = 1s\nretry_max = 2s\n"
-                 "max_connections_per_destination = 2\n")
-    w = type("World", (), {})()
-    w.dns, w.remotes, w.srv, w.port = dns, remotes, srv, port
-    yield w
-    srv.check_clean_exit()
-    for r in remotes.values():
-        r.stop()
-    dns.stop()
+    with contextlib.ExitStack() as stack:      # stopped even if a start fails
+        dns = DnsWorld(root / "dns", [zone])
+        stack.callback(dns.stop)
+        remotes = {}
+        for name, kw in (("plain", {}), ("grey", {"greylist": 1}),
+                         ("reject", {"reject": {"nobody@reject.example":
+                                                "550 5.1.1 <nobody@reject.example>: "
+                                                "no such user"}}),
+                         ("slow", {"delay": 0.3}), ("small", {"size_limit": 2000})):
+            remotes[name] = Remote(MX[name], port, **kw)
+            stack.callback(remotes[name].stop)
+        srv = Server(root / "srv", services=("smtp", "submission"),
+                     users=("alice@example.test", "bob@example.test"),
+                     extra=dns.outbound_conf() +
+                     f"port = {port}\nretry_min = 1s\nretry_max = 2s\n"
+                     "max_connections_per_destination = 2\n")
+        w = type("World", (), {})()
+        w.dns, w.remotes, w.srv, w.port = dns, remotes, srv, port
+        yield w
+        srv.check_clean_exit()
 
 
 def submit(srv, rcpts, subject, body="hello\r\n", sender="alice@example.test",

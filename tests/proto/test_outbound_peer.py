@@ -1,6 +1,7 @@
 """sealpost to sealpost: the remote MX is a second sealpost, reached over
 STARTTLS and authenticated by DANE (a 3 1 1 TLSA record of its key in a
 signed zone); its refusal of an unknown user comes back as a DSN."""
+import contextlib
 import re
 
 import pytest
@@ -17,21 +18,23 @@ PEER = "127.0.0.71"
 def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("peer")
     port = free_port_on([PEER])
-    peer = Server(root / "peer", services=("smtp",), users=("zoe@peer.example",),
-                  domains="peer.example", listen={"smtp": f"{PEER}:{port}"})
-    tlsa = Pki.spki_sha256_of(f"{peer.certs}/mail.crt")
-    dns = DnsWorld(root / "dns", [Zone("example.", signed=True, records=f"""
-        peer            MX   10 mx-peer
-        mx-peer         A    {PEER}
-        _{port}._tcp.mx-peer TLSA 3 1 1 {tlsa}
-    """)])
-    srv = Server(root / "srv", services=("smtp", "submission"),
-                 users=("alice@example.test",),
-                 extra=dns.outbound_conf() + f"port = {port}\nretry_min = 1h\n")
-    yield srv, peer, port
-    srv.check_clean_exit()
-    peer.check_clean_exit()
-    dns.stop()
+    with contextlib.ExitStack() as stack:      # stopped even if a start fails
+        peer = Server(root / "peer", services=("smtp",), users=("zoe@peer.example",),
+                      domains="peer.example", listen={"smtp": f"{PEER}:{port}"})
+        stack.callback(lambda: peer.proc is not None and peer.stop())
+        tlsa = Pki.spki_sha256_of(f"{peer.certs}/mail.crt")
+        dns = DnsWorld(root / "dns", [Zone("example.", signed=True, records=f"""
+            peer            MX   10 mx-peer
+            mx-peer         A    {PEER}
+            _{port}._tcp.mx-peer TLSA 3 1 1 {tlsa}
+        """)])
+        stack.callback(dns.stop)
+        srv = Server(root / "srv", services=("smtp", "submission"),
+                     users=("alice@example.test",),
+                     extra=dns.outbound_conf() + f"port = {port}\nretry_min = 1h\n")
+        yield srv, peer, port
+        srv.check_clean_exit()
+        peer.check_clean_exit()
 
 
 def test_to_a_second_sealpost_with_dane(world):

@@ -3,6 +3,7 @@ the verify level (Postfix serves a test-CA certificate for its MX name),
 and Postfix's refusal of an unknown user comes back as a DSN. Postfix runs
 as `postfix -c <folder> start` with its own queue, on an address of
 127.0.0.0/8; nothing in /etc is used."""
+import contextlib
 import os
 import pwd
 import re
@@ -75,7 +76,7 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 
 
 class Postfix:
-    def __init__(self, root, port, crt, key):
+    def __init__(self, root, port, crt, key, stack):
         self.root = str(root)
         pw = pwd.getpwnam("sealpost")
         for d in ("conf", "queue", "data", "mail"):
@@ -95,6 +96,7 @@ class Postfix:
         with open(os.path.join(conf, "vmailbox"), "w") as f:
             f.write("zed@postfix.example postfix.example/zed/\n")
         self.conf = conf
+        stack.callback(self.stop)      # also after a start that failed half-way
         r = self._postfix("start")
         assert r.returncode == 0, r.stderr + r.stdout + self.log() + self._postfix("check").stderr
         wait_for(lambda: subprocess.run(["bash", "-c", f"exec 3<>/dev/tcp/{MX}/{port}"],
@@ -138,24 +140,25 @@ def world(tmp_path_factory):
     pki = Pki(root / "pki")
     crt, key = pki.issue("mx", "mx-postfix.example")
     port = free_port_on([MX])
-    dns = DnsWorld(root / "dns", [Zone("example.", signed=True, records=f"""
-        postfix     MX 10 mx-postfix
-        mx-postfix  A  {MX}
-    """)])
-    # Postfix's daemons run as postfix: its folders must be reachable, and
-    # pytest's are 0700.
-    pf_root = tempfile.mkdtemp(prefix="sealpost-postfix-mx-")
-    os.chmod(pf_root, 0o755)
-    pf = Postfix(os.path.join(pf_root, "pf"), port, crt, key)
-    srv = Server(root / "srv", services=("smtp", "submission"), users=("alice@example.test",),
-                 extra=dns.outbound_conf() +
-                 f"port = {port}\nca_file = {pki.ca}\nretry_min = 1h\n"
-                 "[tls_policy]\npostfix.example = verify\n")
-    yield srv, pf, port
-    srv.check_clean_exit()
-    pf.stop()
-    dns.stop()
-    shutil.rmtree(pf_root, ignore_errors=True)
+    with contextlib.ExitStack() as stack:      # stopped even if a start fails
+        dns = DnsWorld(root / "dns", [Zone("example.", signed=True, records=f"""
+            postfix     MX 10 mx-postfix
+            mx-postfix  A  {MX}
+        """)])
+        stack.callback(dns.stop)
+        # Postfix's daemons run as postfix: its folders must be reachable,
+        # and pytest's are 0700.
+        pf_root = tempfile.mkdtemp(prefix="sealpost-postfix-mx-")
+        stack.callback(shutil.rmtree, pf_root, ignore_errors=True)
+        os.chmod(pf_root, 0o755)
+        pf = Postfix(os.path.join(pf_root, "pf"), port, crt, key, stack)
+        srv = Server(root / "srv", services=("smtp", "submission"),
+                     users=("alice@example.test",),
+                     extra=dns.outbound_conf() +
+                     f"port = {port}\nca_file = {pki.ca}\nretry_min = 1h\n"
+                     "[tls_policy]\npostfix.example = verify\n")
+        yield srv, pf, port
+        srv.check_clean_exit()
 
 
 def test_delivered_to_postfix_verified(world):

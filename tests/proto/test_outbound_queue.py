@@ -1,6 +1,7 @@
 """sealpost queue list | show ID | flush [ID] | delete ID, on a server
 whose retries are an hour apart (so that a deferred message stays), and
 queue_lifetime: what is still deferred then bounces with a DSN."""
+import contextlib
 import re
 import time
 
@@ -20,22 +21,23 @@ DOWN = "127.0.0.52"
 def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("queuecmd")
     port = free_port_on([GREY, DOWN])
-    dns = DnsWorld(root / "dns", [Zone("example.", signed=True, records=f"""
-        grey    MX 10 mx-grey
-        down    MX 10 mx-down
-        mx-grey A  {GREY}
-        mx-down A  {DOWN}
-    """)])
-    grey = Remote(GREY, port, greylist=1)
-    w = type("World", (), {})()
-    w.dns, w.grey, w.port = dns, grey, port
-    w.srv = Server(root / "srv", services=("smtp", "submission"),
-                   users=("alice@example.test",),
-                   extra=dns.outbound_conf() + f"port = {port}\nretry_min = 1h\n")
-    yield w
-    w.srv.check_clean_exit()
-    grey.stop()
-    dns.stop()
+    with contextlib.ExitStack() as stack:      # stopped even if a start fails
+        dns = DnsWorld(root / "dns", [Zone("example.", signed=True, records=f"""
+            grey    MX 10 mx-grey
+            down    MX 10 mx-down
+            mx-grey A  {GREY}
+            mx-down A  {DOWN}
+        """)])
+        stack.callback(dns.stop)
+        grey = Remote(GREY, port, greylist=1)
+        stack.callback(grey.stop)
+        w = type("World", (), {})()
+        w.dns, w.grey, w.port = dns, grey, port
+        w.srv = Server(root / "srv", services=("smtp", "submission"),
+                       users=("alice@example.test",),
+                       extra=dns.outbound_conf() + f"port = {port}\nretry_min = 1h\n")
+        yield w
+        w.srv.check_clean_exit()
 
 
 def q(srv, *args):

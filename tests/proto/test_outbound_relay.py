@@ -1,6 +1,7 @@
 """relayhost: all outbound mail goes through one host (the provider's
 submission port), logging in with AUTH PLAIN or LOGIN inside TLS only, the
 credentials from a file that only its owner may read."""
+import contextlib
 import os
 import re
 
@@ -23,19 +24,20 @@ def world(tmp_path_factory):
     pki = Pki(root / "pki")
     pki.issue("relay", "smtp.provider.example")
     port = free_port_on([RELAY, PLAIN_RELAY])
-    dns = DnsWorld(root / "dns", [Zone("example.", signed=True, records=f"""
-        smtp.provider  A  {RELAY}
-        provider       MX 10 mx.elsewhere
-    """)])
-    relay = Remote(RELAY, port, tls=pki.server_context("relay"),
-                   auth={"relayuser": SECRET})
-    plain = Remote(PLAIN_RELAY, port, auth={"relayuser": SECRET})
-    w = type("World", (), {})()
-    w.root, w.pki, w.port, w.dns, w.relay, w.plain = root, pki, port, dns, relay, plain
-    yield w
-    relay.stop()
-    plain.stop()
-    dns.stop()
+    with contextlib.ExitStack() as stack:      # stopped even if a start fails
+        dns = DnsWorld(root / "dns", [Zone("example.", signed=True, records=f"""
+            smtp.provider  A  {RELAY}
+            provider       MX 10 mx.elsewhere
+        """)])
+        stack.callback(dns.stop)
+        relay = Remote(RELAY, port, tls=pki.server_context("relay"),
+                       auth={"relayuser": SECRET})
+        stack.callback(relay.stop)
+        plain = Remote(PLAIN_RELAY, port, auth={"relayuser": SECRET})
+        stack.callback(plain.stop)
+        w = type("World", (), {})()
+        w.root, w.pki, w.port, w.dns, w.relay, w.plain = root, pki, port, dns, relay, plain
+        yield w
 
 
 def auth_file(path, text, mode=0o600):

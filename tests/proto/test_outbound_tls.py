@@ -6,6 +6,7 @@ record does not match its key, one whose TLSA record matches, and one whose
 handshake fails (CBC suites only). For every pair: delivered, with which
 TLS and authentication (the delivery log line), or deferred, with the
 reason, and nothing sent in plaintext when TLS was required."""
+import contextlib
 import re
 import ssl
 
@@ -77,26 +78,27 @@ def world(tmp_path_factory):
     port = free_port_on(list(REMOTES.values()))
     # TLSA records are for the port mail goes to: _<port>._tcp.
     text = "\n".join(records).replace("_25._tcp", f"_{port}._tcp")
-    dns = DnsWorld(root / "dns", [Zone("example.", signed=True, records=text)])
     # An old server: CBC suites only, no suite in common with sealpost's
     # forward-secret AEAD list, so every handshake fails.
     old = pki.server_context("old")
     old.maximum_version = ssl.TLSVersion.TLSv1_2
     old.set_ciphers("ECDHE-ECDSA-AES128-SHA")
-    remotes = {"plain": Remote(REMOTES["plain"], port), "old": Remote(REMOTES["old"], port, tls=old)}
-    for r in ("self", "ca", "wrong", "tlsabad", "dane"):
-        remotes[r] = Remote(REMOTES[r], port, tls=pki.server_context(r))
     policy = "\n".join(f"{domain(r, lv)} = {lv}" for r in REMOTES for lv in LEVELS)
-    srv = Server(root / "srv", services=("smtp", "submission"),
-                 users=("alice@example.test",),
-                 extra=dns.outbound_conf() +
-                 f"port = {port}\nca_file = {pki.ca}\nretry_min = 1h\n"
-                 f"[tls_policy]\n{policy}\n")
-    yield srv, remotes, port
-    srv.check_clean_exit()
-    for r in remotes.values():
-        r.stop()
-    dns.stop()
+    with contextlib.ExitStack() as stack:      # stopped even if a start fails
+        dns = DnsWorld(root / "dns", [Zone("example.", signed=True, records=text)])
+        stack.callback(dns.stop)
+        remotes = {}
+        for r in REMOTES:
+            ctx = None if r == "plain" else old if r == "old" else pki.server_context(r)
+            remotes[r] = Remote(REMOTES[r], port, tls=ctx)
+            stack.callback(remotes[r].stop)
+        srv = Server(root / "srv", services=("smtp", "submission"),
+                     users=("alice@example.test",),
+                     extra=dns.outbound_conf() +
+                     f"port = {port}\nca_file = {pki.ca}\nretry_min = 1h\n"
+                     f"[tls_policy]\n{policy}\n")
+        yield srv, remotes, port
+        srv.check_clean_exit()
 
 
 def test_every_level_against_every_remote(world):
