@@ -5,7 +5,8 @@
 #                   against the sanitized binary), short fuzz runs; the last
 #                   line is "N passed, M failed"
 #   make run        demo server under demo/
-#   make bench      SMTP load benchmark (bench/README.md)
+#   make bench      SMTP load benchmark; BENCH_ARGS=--peers: beside Postfix
+#                   and Dovecot; BENCH=imap_resync ... (bench/README.md)
 #   make bench-outbound  outbound relaying beside Postfix (bench/README.md)
 #   make fuzz       every libFuzzer harness for FUZZ_SECONDS each (default 60)
 #                   on its persistent corpus build/fuzz-corpus/; figures per
@@ -134,12 +135,13 @@ run: deps
 
 # The benchmarks (measurements, not part of make test): bench/$(BENCH).py,
 # the SMTP load by default. Options go in BENCH_ARGS, e.g.
-# make bench BENCH_ARGS="-n 100 --mode implicit" or BENCH_ARGS=--suite;
-# make bench BENCH=imap_resync BENCH_ARGS="--messages 10000" (IMAP resync
-# with QRESYNC against a full sync); see bench/README.md.
+# make bench BENCH_ARGS="-n 100 --mode implicit" or BENCH_ARGS=--suite,
+# BENCH_ARGS=--peers (sealpost beside Postfix and Dovecot, driven by the C
+# load generator); make bench BENCH=imap_resync BENCH_ARGS="--messages 10000"
+# (IMAP resync with QRESYNC against a full sync); see bench/README.md.
 BENCH ?= smtp_load
 BENCH_ARGS ?=
-bench: build/sealpost
+bench: build/sealpost build/bench/loadgen
 	@$(PYTHON) bench/$(BENCH).py $(BENCH_ARGS)
 
 # Outbound throughput beside Postfix, both relaying to smtp-sink (root:
@@ -147,6 +149,15 @@ bench: build/sealpost
 bench-outbound: deps
 	@$(MAKE) --no-print-directory build/sealpost
 	@$(PYTHON) bench/outbound_bench.py $(BENCH_ARGS)
+
+# The load generator of the peers benchmark: OpenSSL + libevent, no sealpost
+# code, always release flags.
+LOADGEN_PKGS := openssl libevent libevent_openssl libevent_pthreads
+build/bench/loadgen: bench/loadgen.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) -O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong \
+	    $(shell pkg-config --cflags $(LOADGEN_PKGS)) $(CFLAGS) -o $@ $< \
+	    $(shell pkg-config --libs $(LOADGEN_PKGS)) -lpthread
 
 clean:
 	rm -rf build

@@ -175,7 +175,7 @@ class BenchServer(ServerProcs):
     ports, with one user to receive mail."""
 
     def __init__(self, binary, root, workers=2, key="rsa:2048",
-                 log_level="info", services=("smtp", "smtps")):
+                 log_level="info", services=("smtp", "smtps"), top_extra=""):
         self.binary = os.path.abspath(binary)
         self.root = os.path.abspath(root)
         self.workers = workers
@@ -192,12 +192,17 @@ class BenchServer(ServerProcs):
                     f"domains = {DOMAIN}\n"
                     f"data_dir = data\ncerts_dir = certs\ncertificate = mail\n"
                     f"log_level = {log_level}\nworkers = {workers}\n"
+                    f"{top_extra}"
                     f"[listen]\n{listen}\n"
                     f"[limits]\nmax_connections = {CONN_LIMIT}\n"
                     f"max_connections_per_ip = {CONN_LIMIT}\n")
         self._cli("cert", "create", "mail", "--cn", "localhost",
                   "--san", "DNS:localhost,DNS:bench.localhost,IP:127.0.0.1", *self._key_args())
         self._cli("user", "add", USER, input_text=PASSWORD + "\n")
+
+    def add_user(self, address, password=PASSWORD):
+        """Another account (`sealpost user add`, password on stdin)."""
+        self._cli("user", "add", address, input_text=password + "\n")
 
     def _key_args(self):
         kind, _, bits = self.key.partition(":")

@@ -6,6 +6,7 @@ server memory per idle TLS connection, and a check that no mail was lost.
     /usr/bin/python3 bench/smtp_load.py -n 100 --mode implicit -d 20
     /usr/bin/python3 bench/smtp_load.py -n 10 --reconnect
     /usr/bin/python3 bench/smtp_load.py --idle 1000,5000
+    make bench BENCH_ARGS="--peers"             # beside Postfix and Dovecot
 
 See bench/README.md for every option and how to read the output."""
 import argparse
@@ -820,7 +821,12 @@ def suite_ok(r):
 
 
 def main(argv=None):
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if "--peers" in argv:
+        # sealpost beside Postfix and Dovecot: its own options (peers.py).
+        import peers
+        return peers.main([a for a in argv if a != "--peers"])
+    args = parse_args(argv)
     raise_fd_limit(args)
     target = Target(args)
     try:

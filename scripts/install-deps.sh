@@ -17,17 +17,17 @@
 #   DNS tests   -> nsd (authoritative server), ldnsutils (ldns-keygen,
 #                  ldns-signzone), python3-dnslib; see tests/proto/dnsworld.py
 #   outbound    -> python3-aiosmtpd (the remote MXes of the outbound tests,
-#                  tests/proto/outbound_world.py); postfix (smtp-sink and
-#                  the Postfix the outbound benchmark compares with,
-#                  bench/outbound_bench.py)
+#                  tests/proto/outbound_world.py); postfix (below) also
+#                  gives the outbound tests smtpd and smtp-sink, and is what
+#                  bench/outbound_bench.py compares with
+#   bench       -> postfix, dovecot-core + dovecot-imapd: the peers that
+#                  `make bench BENCH_ARGS=--peers` runs beside sealpost, from
+#                  its own configs under bench/conf/ (never /etc's)
+# Postfix is preseeded to "No configuration" (no main.cf: nothing starts on
+# port 25), and a system service a package started while this script
+# installed it is stopped and disabled again.
 # tests/preflight.py checks each of these before the test suite starts and
 # names the package that is missing.
-#
-# Postfix is preseeded to "No configuration": no /etc/postfix/main.cf, so
-# no system Postfix that could start on port 25. Should the package start
-# its service anyway, the script stops and disables it when it has just
-# installed the package, and says so: the tests and the benchmark run
-# their own, and port 25 must stay free.
 set -eu
 
 # Build: compiler, libraries and their headers.
@@ -36,9 +36,10 @@ libinih-dev libcrypt-dev zlib1g-dev libcmocka-dev clang libclang-rt-14-dev
 libunbound-dev dns-root-data"
 # Tests and the demo's printed commands: the clients and what they need.
 TEST_PKGS="python3 python3-pytest procps curl swaks libnet-ssleay-perl
-fetchmail ca-certificates nsd ldnsutils python3-dnslib python3-aiosmtpd
-postfix"
-PKGS="$BUILD_PKGS $TEST_PKGS"
+fetchmail ca-certificates nsd ldnsutils python3-dnslib python3-aiosmtpd"
+# The benchmark's peers (bench/peers.py).
+BENCH_PKGS="postfix dovecot-core dovecot-imapd"
+PKGS="$BUILD_PKGS $TEST_PKGS $BENCH_PKGS"
 
 # The unprivileged account `sealpost serve` drops to (config key `user`).
 ensure_user() {
@@ -60,27 +61,26 @@ quiet_nsd() {
     fi
 }
 
-# A system Postfix that its package started while this run installed it
-# is stopped and disabled.
-quiet_postfix() {
-    case " $missing " in *" postfix "*) ;; *) return 0 ;; esac
+# Stop and disable a system mail service that its package started while
+# this script installed it. $1: service, $2: its master's pid file.
+stop_started_service() {
+    svc=$1 pidfile=$2
     running=""
-    if [ -s /var/spool/postfix/pid/master.pid ] &&
-       $SUDO kill -0 "$($SUDO cat /var/spool/postfix/pid/master.pid | tr -d ' ')" 2>/dev/null; then
+    if [ -s "$pidfile" ] && $SUDO kill -0 "$($SUDO cat "$pidfile" | tr -d ' ')" 2>/dev/null; then
         running=yes
     fi
-    if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ] &&
-       systemctl is-active --quiet postfix.service 2>/dev/null; then
+    if [ -d /run/systemd/system ] && systemctl is-active --quiet "$svc.socket" 2>/dev/null; then
         running=yes
     fi
     [ -n "$running" ] || return 0
-    echo "sealpost: the postfix package started a system postfix: stopping and" \
-         "disabling it (the tests and the benchmark run their own)" >&2
-    if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-        $SUDO systemctl disable --now postfix.service >/dev/null 2>&1 || true
+    echo "sealpost: the $svc package started a system $svc: stopping and disabling it" \
+         "(make bench runs its own; sealpost's tests need ports free)" >&2
+    if [ -d /run/systemd/system ]; then
+        $SUDO systemctl disable --now "$svc.service" >/dev/null 2>&1 || true
+        $SUDO systemctl disable --now "$svc.socket" >/dev/null 2>&1 || true
     else
-        $SUDO /etc/init.d/postfix stop >/dev/null 2>&1 || true
-        $SUDO update-rc.d postfix disable >/dev/null 2>&1 || true
+        $SUDO "/etc/init.d/$svc" stop >/dev/null 2>&1 || true
+        $SUDO update-rc.d "$svc" disable >/dev/null 2>&1 || true
     fi
 }
 
@@ -119,5 +119,10 @@ if ! $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null; t
     exit 1
 fi
 quiet_nsd
-quiet_postfix
+case " $missing " in
+*" postfix "*) stop_started_service postfix /var/spool/postfix/pid/master.pid ;;
+esac
+case " $missing " in
+*" dovecot-core "* | *" dovecot-imapd "*) stop_started_service dovecot /run/dovecot/master.pid ;;
+esac
 ensure_user

@@ -143,8 +143,11 @@ static void enqueue(const char *line, size_t len)
 	size_t first = len < LOG_QUEUE_MAX - tail ? len : LOG_QUEUE_MAX - tail;
 	memcpy(queue.ring + tail, line, first);
 	memcpy(queue.ring, line + first, len - first);
+	/* Only a writer that has nothing to do sleeps on wake: one signal
+	 * when the queue fills from empty, not one per line. */
+	if (queue.used == 0 && !queue.writing)
+		pthread_cond_signal(&queue.wake);
 	queue.used += len;
-	pthread_cond_signal(&queue.wake);
 }
 
 /* Take whole lines, at most PIPE_BUF octets, off the ring into chunk (or
@@ -171,6 +174,9 @@ static size_t dequeue(char chunk[PIPE_BUF])
 	return n;
 }
 
+/* The writer waits this long after a wake-up for more lines to come. */
+#define LOG_GATHER_US 2000
+
 static void *writer_main(void *arg)
 {
 	char chunk[PIPE_BUF];
@@ -181,6 +187,15 @@ static void *writer_main(void *arg)
 	for (;;) {
 		while (queue.used == 0 && queue.dropped == 0)
 			pthread_cond_wait(&queue.wake, &queue.lock);
+		/* Let the lines of a busy moment gather (each connection logs a
+		 * few): one wake-up and one write for many, not one each. */
+		if (queue.used < PIPE_BUF / 2) {
+			struct timespec nap = { 0, LOG_GATHER_US * 1000 };
+			queue.writing = true;
+			pthread_mutex_unlock(&queue.lock);
+			nanosleep(&nap, NULL);
+			pthread_mutex_lock(&queue.lock);
+		}
 		size_t n = dequeue(chunk);
 		queue.writing = true;
 		pthread_mutex_unlock(&queue.lock);

@@ -133,7 +133,8 @@ static int on_servername(SSL *ssl, int *alert, void *arg)
 /* Ticket keys given by the master, the same in every worker: tickets made
  * by one worker resume in another, and a rotation keeps the previous key
  * for decryption only. Returns 1 (ok), 2 (ok, issue a new ticket: made
- * with the previous key), 0 (unknown key: full handshake), -1 (error). */
+ * with the previous key, or TLS 1.3), 0 (unknown key: full handshake),
+ * -1 (error). */
 static int on_ticket_key(SSL *ssl, unsigned char name[16], unsigned char *iv,
 			 EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc)
 {
@@ -154,7 +155,12 @@ static int on_ticket_key(SSL *ssl, unsigned char name[16], unsigned char *iv,
 			const unsigned char *k = ctx->tickets + i * TLS_TICKET_KEY_SIZE;
 			if (memcmp(k, zero, 16) != 0 && memcmp(k, name, 16) == 0) {
 				key = k;
-				ret = i == 0 ? 1 : 2;
+				/* TLS 1.3 (RFC 8446 4.6.1): the server sends a new
+				 * ticket after every resumption, and OpenSSL only
+				 * makes one a client can use again when told to
+				 * renew (the loadgen resumed every other time
+				 * without it). TLS 1.2: renew a previous key's. */
+				ret = i == 0 && SSL_version(ssl) < TLS1_3_VERSION ? 1 : 2;
 			}
 		}
 		if (key == NULL)

@@ -1,10 +1,14 @@
-"""The SMTP load generator (bench/smtp_load.py) keeps working: short runs
-against real servers that must report figures and lose no mail. This is a
-check of the tool, not a measurement (make bench measures)."""
+"""The benchmark keeps working: short runs of the SMTP load generator
+(bench/smtp_load.py) against real servers that must report figures and
+lose no mail, of the peers mode (sealpost beside Postfix and Dovecot) with
+every row and every check, and of the C load generator's checks. This is a
+check of the tools, not a measurement (make bench measures)."""
 import json
 import os
 import subprocess
 import sys
+
+import pytest
 
 from conftest import BIN, ROOT
 from mailserver import PASSWORD
@@ -129,3 +133,130 @@ def test_delivery_check_catches_lost_and_duplicated_mail(tmp_path):
     assert good["ok"] and good["unknown_delivered"] == 1
     strict = smtp_load.verify_delivery(str(tmp_path), "run1", ["run1.0.0.1@b"], [])
     assert not strict["ok"] and strict["unexpected"] == 1
+
+
+# ---- the peers mode: sealpost beside Postfix and Dovecot (bench/peers.py) ----
+
+LOADGEN = os.path.join(ROOT, "build/bench/loadgen")
+PEER_LOADS = ("smtp1", "smtp20", "tls_full", "tls_resume", "imap_sha512",
+              "imap_yescrypt")
+PEER_TITLES = ("SMTP STARTTLS, 1 msg per connection",
+               "SMTP STARTTLS, 20 msgs per connection",
+               "full TLS handshakes (IMAPS)", "resumed TLS handshakes (IMAPS)",
+               "IMAPS LOGIN+SELECT+FETCH+LOGOUT, SHA512-CRYPT",
+               "IMAPS LOGIN+SELECT+FETCH+LOGOUT, yescrypt",
+               "idle TLS connection before login",
+               "idle TLS connection logged in and SELECTed")
+
+
+@pytest.fixture(scope="module")
+def loadgen():
+    """The C load generator (make bench builds it; so does this)."""
+    r = subprocess.run(["make", "-s", "build/bench/loadgen"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return LOADGEN
+
+
+def test_peers_every_load_beside_postfix_and_dovecot(loadgen, tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("postfix(1) starts only as root")
+    out_json = tmp_path / "peers.json"
+    r = subprocess.run([sys.executable, SCRIPT, "--peers", "--binary", BIN,
+                        "--loadgen", loadgen, "-d", "0.2", "--repeat", "1",
+                        "--warmup", "0", "--quiet-wait", "0", "--idle-conns", "8",
+                        "--settle", "0.1", "--json-out", str(out_json)],
+                       capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    text = r.stdout
+    # Every row of the table, the sign time, and the verdict.
+    for title in PEER_TITLES:
+        assert title in text, title
+    assert "openssl speed -seconds 1 rsa2048: sign " in text
+    assert "verdict: every check passed" in text
+    out = json.loads(out_json.read_text())
+    assert out["ok"] is True
+    assert len(out["sign_ms"]) == 2 and all(0 < x < 100 for x in out["sign_ms"])
+    assert out["versions"]["postfix"].startswith("Postfix 3.")
+    assert out["versions"]["dovecot"].startswith("Dovecot 2.")
+    rows = {row["load"]["key"]: row for row in out["loads"]}
+    assert tuple(rows) == PEER_LOADS
+    for key, row in rows.items():
+        assert set(row["runs"]) == {row["peer"], "sealpost"}
+        for runs in row["runs"].values():
+            (run,) = runs
+            assert run["ok"] and run["errors"] == {}, (key, run)
+            assert run["ops"] > 0 and run["ops_per_s"] > 0
+            assert run["server_cpu_ms_per_op"] > 0
+            if key.startswith("smtp"):
+                d = run["delivery"]
+                assert d["ok"] and d["lost"] == d["duplicated"] == 0
+                assert d["delivered"] == d["acked"] == run["ops"]
+    assert rows["smtp1"]["peer"] == "postfix" and rows["tls_full"]["peer"] == "dovecot"
+    # sealpost resumes every session it issued a ticket for.
+    resumed = rows["tls_resume"]["runs"]["sealpost"][0]
+    assert resumed["resumed"] >= resumed["handshakes"] - 10 > 0
+    assert rows["tls_full"]["runs"]["sealpost"][0]["resumed"] == 0
+    idle = out["idle"]["runs"]
+    for name in ("dovecot", "sealpost"):
+        (run,) = idle[name]
+        assert run["ok"] and run["opened"] == run["logged_in"] == 8, run
+        assert all(p > 0 for p in run["pss_kib"])
+    # Nothing of the three servers is left running.
+    assert all(rc == 0 for rc in out["stop"].values()), out["stop"]
+
+
+def loadgen_run(loadgen, *args, timeout=60):
+    r = subprocess.run([loadgen, *args], capture_output=True, text=True,
+                       timeout=timeout)
+    return r.returncode, json.loads(r.stdout.splitlines()[-1])
+
+
+def test_loadgen_counts_wrong_bytes_and_refusals_as_errors(loadgen, make_server,
+                                                           tmp_path):
+    """A broken server cannot look fast: a FETCH with other bytes, a
+    mailbox with another message count and a refused recipient are errors,
+    and the run exits 1."""
+    srv = make_server(services=("smtp", "imaps"),
+                      limits="max_connections_per_ip = 1000")
+    body = b"From: <a@example.test>\nSubject: bench\n\nline one\nline two\n"
+    new = os.path.join(srv.data, "mail", "example.test", "alice", "new")
+    with open(os.path.join(new, "1796000000.M1P1.bench"), "wb") as f:
+        f.write(body)
+    right = tmp_path / "right"
+    right.write_bytes(body.replace(b"\n", b"\r\n"))
+    wrong = tmp_path / "wrong"
+    wrong.write_bytes(body.replace(b"\n", b"\r\n").replace(b"two", b"2wo"))
+    pw = tmp_path / "pw"
+    pw.write_text(PASSWORD + "\n")
+    common = ["imap", "--port", str(srv.ports["imaps"]), "--cafile",
+              os.path.join(srv.certs, "mail.crt"), "--conns", "2", "--count", "4",
+              "--user", "alice@example.test", "--password-file", str(pw)]
+    rc, ok = loadgen_run(loadgen, *common, "--expect", str(right))
+    assert rc == 0 and ok["ops"] == 4 and ok["error_count"] == 0, ok
+    rc, bad = loadgen_run(loadgen, *common, "--expect", str(wrong))
+    assert rc == 1 and bad["ops"] == 0
+    assert bad["errors"]["imap FETCH wrong bytes"]["count"] == 4
+    rc, two = loadgen_run(loadgen, *common, "--expect", str(right),
+                          "--expect", str(right))
+    assert rc == 1 and "EXISTS 1, expected 2" in two["errors"]["imap SELECT"]["example"]
+    ids = tmp_path / "ids"
+    rc, refused = loadgen_run(loadgen, "smtp", "--port", str(srv.ports["smtp"]),
+                              "--cafile", os.path.join(srv.certs, "mail.crt"),
+                              "--conns", "1", "--count", "2",
+                              "--rcpt", "nobody@example.test",
+                              "--from", "a@example.test", "--run-id", "r1",
+                              "--ids", str(ids))
+    assert rc == 1 and refused["acked"] == 0
+    assert "smtp RCPT" in refused["errors"]
+    rc, sent = loadgen_run(loadgen, "smtp", "--port", str(srv.ports["smtp"]),
+                           "--cafile", os.path.join(srv.certs, "mail.crt"),
+                           "--conns", "2", "--count", "5", "--per-conn", "2",
+                           "--rcpt", "alice@example.test",
+                           "--from", "a@example.test", "--run-id", "r2",
+                           "--ids", str(ids))
+    assert rc == 0 and sent["acked"] == 5 and sent["handshakes"] == 3
+    acked = [ln.split()[1] for ln in ids.read_text().splitlines()]
+    assert len(acked) == 5 and len(set(acked)) == 5
+    d = smtp_load.verify_delivery(srv.maildir("alice@example.test"), "r2", acked, [])
+    assert d["ok"] and d["delivered"] == 5
