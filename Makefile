@@ -7,6 +7,7 @@
 #   make run        demo server under demo/
 #   make bench      SMTP load benchmark; BENCH_ARGS=--peers: beside Postfix
 #                   and Dovecot; BENCH=imap_resync ... (bench/README.md)
+#   make bench-outbound  outbound relaying beside Postfix (bench/README.md)
 #   make fuzz       every libFuzzer harness for FUZZ_SECONDS each (default 60)
 #                   on its persistent corpus build/fuzz-corpus/; figures per
 #                   harness; fails when one crashed (make fuzz-build: build only)
@@ -45,7 +46,7 @@ LIBOBJS := $(LIBSRCS:%.c=$(OBJDIR)/%.o)
 TESTSRCS := $(shell find src -name 'test_*.c' | sort)
 TESTBINS := $(patsubst src/%.c,build/unit/%,$(TESTSRCS))
 
-.PHONY: all clean test test-build unit run deps fuzz fuzz-build bench
+.PHONY: all clean test test-build unit run deps fuzz fuzz-build bench bench-outbound
 all: build/sealpost
 
 # The binary records the variant it was built as, so switching SAN relinks.
@@ -142,6 +143,12 @@ BENCH ?= smtp_load
 BENCH_ARGS ?=
 bench: build/sealpost build/bench/loadgen
 	@$(PYTHON) bench/$(BENCH).py $(BENCH_ARGS)
+
+# Outbound throughput beside Postfix, both relaying to smtp-sink (root:
+# Postfix's master must be started by root); bench/README.md.
+bench-outbound: deps
+	@$(MAKE) --no-print-directory build/sealpost
+	@$(PYTHON) bench/outbound_bench.py $(BENCH_ARGS)
 
 # The load generator of the peers benchmark: OpenSSL + libevent, no sealpost
 # code, always release flags.

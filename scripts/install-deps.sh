@@ -16,6 +16,10 @@
 #                  recommends it)
 #   DNS tests   -> nsd (authoritative server), ldnsutils (ldns-keygen,
 #                  ldns-signzone), python3-dnslib; see tests/proto/dnsworld.py
+#   outbound    -> python3-aiosmtpd (the remote MXes of the outbound tests,
+#                  tests/proto/outbound_world.py); postfix (below) also
+#                  gives the outbound tests smtpd and smtp-sink, and is what
+#                  bench/outbound_bench.py compares with
 #   bench       -> postfix, dovecot-core + dovecot-imapd: the peers that
 #                  `make bench BENCH_ARGS=--peers` runs beside sealpost, from
 #                  its own configs under bench/conf/ (never /etc's)
@@ -32,7 +36,7 @@ libinih-dev libcrypt-dev zlib1g-dev libcmocka-dev clang libclang-rt-14-dev
 libunbound-dev dns-root-data"
 # Tests and the demo's printed commands: the clients and what they need.
 TEST_PKGS="python3 python3-pytest procps curl swaks libnet-ssleay-perl
-fetchmail ca-certificates nsd ldnsutils python3-dnslib"
+fetchmail ca-certificates nsd ldnsutils python3-dnslib python3-aiosmtpd"
 # The benchmark's peers (bench/peers.py).
 BENCH_PKGS="postfix dovecot-core dovecot-imapd"
 PKGS="$BUILD_PKGS $TEST_PKGS $BENCH_PKGS"

@@ -60,12 +60,14 @@ def _curl_ok(out):
 # The DNS tests' authoritative server (tests/proto/dnsworld.py); in sbin,
 # which a user's PATH may lack.
 NSD = "/usr/sbin/nsd"
+# Postfix's test sink (the outbound benchmark, bench/outbound_bench.py).
+SMTP_SINK = "/usr/sbin/smtp-sink"
 
 # The Debian package that ships each program the tests run.
 PROGRAM_PACKAGE = {"swaks": "swaks", "curl": "curl", "fetchmail": "fetchmail",
                    "openssl": "openssl", "pgrep": "procps", "pkill": "procps",
                    NSD: "nsd", "ldns-keygen": "ldnsutils",
-                   "ldns-signzone": "ldnsutils"}
+                   "ldns-signzone": "ldnsutils", SMTP_SINK: "postfix"}
 
 # (what is wrong when the check fails, the program's self-report, is it
 # enough?, the package that supplies it when the program is there but falls
@@ -87,6 +89,9 @@ CHECKS = [
      lambda o: "ldns version" in o, "ldnsutils"),
     ("ldns-signzone is missing (DNS tests)", ["ldns-signzone", "-v"],
      lambda o: "ldns version" in o, "ldnsutils"),
+    # smtp-sink has no version option: its usage line names it.
+    ("smtp-sink is missing (outbound benchmark)", [SMTP_SINK],
+     lambda o: "smtp-sink" in o or "usage" in o.lower(), "postfix"),
 ]
 # (what is wrong when the check fails, a check in this process, the package)
 PYTHON_CHECKS = [
@@ -96,6 +101,8 @@ PYTHON_CHECKS = [
      lambda: os.path.getsize(CA_BUNDLE) > 0 if os.path.exists(CA_BUNDLE) else False,
      "ca-certificates"),
     ("dnslib is missing for Python 3 (DNS tests)", lambda: _python_module("dnslib"), "python3-dnslib"),
+    ("aiosmtpd is missing for Python 3 (outbound tests)",
+     lambda: _python_module("aiosmtpd"), "python3-aiosmtpd"),
 ]
 
 

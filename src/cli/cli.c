@@ -39,6 +39,10 @@ static const struct cli_command commands[] = {
 	  "ADDRESS [--password-file F]" },
 	{ "dns", cmd_dns, 1, 1, "port=,timeout=,all-tlsa",
 	  "DOMAIN [--port N (default 25)] [--timeout SECONDS] [--all-tlsa]" },
+	{ "queue list", cmd_queue_list, 0, 0, "", "[-c FILE]" },
+	{ "queue show", cmd_queue_show, 1, 1, "", "ID" },
+	{ "queue flush", cmd_queue_flush, 0, 1, "", "[ID]   (on the running server)" },
+	{ "queue delete", cmd_queue_delete, 1, 1, "", "ID" },
 };
 
 const char *cli_opt(const struct cli_args *args, const char *name)

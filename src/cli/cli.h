@@ -58,6 +58,11 @@ int cli_load_config(const struct cli_args *args, bool must_exist,
 
 int cli_main(int argc, char **argv);
 
+/* Send one command line to the running server's control socket; print
+ * the answer's lines ("ok ...", "warning ...", "error ...") until "done
+ * N". Returns CLI_OK for "done 0". */
+int cli_control_command(const struct config *cfg, const char *command);
+
 /* Handlers, one file per command group (cli_<group>.c). */
 cli_handler_t cmd_serve, cmd_check_config, cmd_reload;
 cli_handler_t cmd_tls_check;     /* cli_tls.c */
@@ -73,5 +78,9 @@ cli_handler_t cmd_cert_show;
 cli_handler_t cmd_cert_check;
 cli_handler_t cmd_cert_tlsa;     /* cli_cert_dane.c */
 cli_handler_t cmd_dns;          /* cli_dns.c */
+cli_handler_t cmd_queue_list;   /* cli_queue.c */
+cli_handler_t cmd_queue_show;
+cli_handler_t cmd_queue_flush;
+cli_handler_t cmd_queue_delete;
 
 #endif

@@ -2,11 +2,16 @@
  * names and which of them serves each configured name, and the passwd
  * file, each problem on one line. */
 #include "cli/cli_cert.h"
+#include "outbound/outbound.h"
+#include "dns/dns.h"
+#include "net/tls.h"
 #include "lib/util.h"
 #include "auth/passwd.h"
 #include "lib/fsutil.h"
 #include "pki/pki_set.h"
 
+#include <event2/event.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -61,6 +66,47 @@ static int passwd_problems(const struct config *cfg)
 	return problems;
 }
 
+/* What outbound delivery needs at start: the resolver and its trust
+ * anchor, the CAs of ca_file, and relayhost credentials that only their
+ * owner may read. */
+static int outbound_problems(const struct config *cfg)
+{
+	struct dns_resolver_settings set;
+	struct dns_resolver *res = NULL;
+	struct tls_client_spec spec = { .min_version = cfg->tls_min_version,
+					.ca_file = cfg->outbound_ca_file };
+	struct tls_ctx *ctx = NULL;
+	struct event_base *base = event_base_new();
+	char *user, *pass;
+	const char *error;
+	int problems = 0;
+
+	dns_settings_from_config(cfg, &set);
+	if (base == NULL || dns_resolver_create(base, &set, &res, &error) < 0) {
+		cli_fail("%s: [outbound]: %s", cfg->path ? cfg->path : "(defaults)",
+			 base == NULL ? "no event base" : error);
+		problems++;
+	}
+	dns_resolver_free(&res);
+	if (base != NULL)
+		event_base_free(base);
+	if (tls_client_ctx_new(&spec, &ctx, &error) < 0) {
+		cli_fail("%s: ca_file: %s", cfg->path ? cfg->path : "(defaults)", error);
+		problems++;
+	}
+	tls_ctx_unref(&ctx);
+	if (cfg->relay_auth_file == NULL)
+		return problems;
+	if (outbound_auth_read(cfg->relay_auth_file, &user, &pass, &error) < 0) {
+		cli_fail("%s", error);
+		return problems + 1;
+	}
+	OPENSSL_cleanse(pass, strlen(pass));
+	free(user);
+	free(pass);
+	return problems;
+}
+
 /* Problems that do not stop parsing but would stop or hobble the server.
  * Each is printed as one "sealpost: FILE: ..." line; returns their count. */
 static int semantic_problems(const struct config *cfg, struct pki_set **set_r)
@@ -84,6 +130,7 @@ static int semantic_problems(const struct config *cfg, struct pki_set **set_r)
 	if (config_any_listen(cfg))
 		problems += certificate_problems(cfg, set_r);
 	problems += passwd_problems(cfg);
+	problems += outbound_problems(cfg);
 	return problems;
 }
 
@@ -118,6 +165,18 @@ static void print_summary(const struct config *cfg, const struct pki_set *set)
 			printf("listen      %-10s %s\n", service_infos[s].name,
 			       cfg->listen[s][i].text);
 	}
+	printf("outbound    tls %s, ", outbound_tls_name(cfg->outbound_tls));
+	if (cfg->relay_host == NULL)
+		printf("to the MX hosts on port %llu\n",
+		       (unsigned long long)cfg->outbound_port);
+	else
+		printf("relayhost %s%s%s:%llu%s\n", cfg->relay_mx ? "" : "[",
+		       cfg->relay_host, cfg->relay_mx ? "" : "]",
+		       (unsigned long long)cfg->relay_port,
+		       cfg->relay_auth_file != NULL ? " with AUTH" : "");
+	for (size_t i = 0; i < cfg->n_tls_policy; i++)
+		printf("tls_policy  %s = %s\n", cfg->tls_policy[i].domain,
+		       outbound_tls_name(cfg->tls_policy[i].level));
 	if (set != NULL)
 		cli_print_serving(set);
 }

@@ -45,9 +45,7 @@ fail:
 	return -1;
 }
 
-/* Send one command line; print the answer's lines ("ok ...", "warning
- * ...", "error ...") until "done N". */
-static int control_command(const struct config *cfg, const char *command)
+int cli_control_command(const struct config *cfg, const char *command)
 {
 	char *path, buf[4096];
 	int fd = control_connect(cfg, &path);
@@ -90,7 +88,7 @@ int cmd_reload(const struct cli_command *cmd, struct cli_args *args)
 
 	if (cli_load_config(args, true, &cfg) < 0)
 		return CLI_FAIL;
-	int rc = control_command(cfg, "reload");
+	int rc = cli_control_command(cfg, "reload");
 	config_free(&cfg);
 	return rc;
 }

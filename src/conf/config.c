@@ -51,6 +51,10 @@ enum conf_type {
 	CONF_LOG_LEVEL,
 	CONF_OPT_PATH,   /* a path; empty: unset (NULL) */
 	CONF_RESOLVER,   /* ADDRESS[:PORT] of a DNS server; empty: unset */
+	CONF_DURATION,   /* seconds, or a number with s, m, h, d or w */
+	CONF_OUTBOUND_TLS, /* none | may | encrypt | dane | verify */
+	CONF_RELAYHOST,  /* [host]:port, host:port or host; empty: unset */
+	CONF_TLS_POLICY, /* [tls_policy]: any domain as the key, a level */
 };
 
 struct conf_option {
@@ -68,6 +72,8 @@ struct conf_option {
 	{ sec, key, CONF_UINT, offsetof(struct config, field), def, lo, hi }
 #define OPT_SIZE(sec, key, field, def, lo, hi) \
 	{ sec, key, CONF_SIZE, offsetof(struct config, field), def, lo, hi }
+#define OPT_DUR(sec, key, field, def, lo, hi) \
+	{ sec, key, CONF_DURATION, offsetof(struct config, field), def, lo, hi }
 
 static const struct conf_option options[] = {
 	OPT("", "hostname", CONF_STRING, hostname, NULL),
@@ -125,6 +131,26 @@ static const struct conf_option options[] = {
 	/* Seconds a verified login is remembered (auth/auth_cache.h); 0: off.
 	 * At most a day. */
 	OPT_UINT("", "auth_cache_ttl", auth_cache_ttl, "3600", 0, 86400),
+	OPT("outbound", "tls", CONF_OUTBOUND_TLS, outbound_tls, "dane"),
+	/* RFC 5321 4.5.4.1 / 2.3.5: SMTP relays on port 25. */
+	OPT_UINT("outbound", "port", outbound_port, "25", 1, 65535),
+	OPT("outbound", "relayhost", CONF_RELAYHOST, relay_host, NULL),
+	OPT("outbound", "relayhost_auth", CONF_OPT_PATH, relay_auth_file, NULL),
+	OPT("outbound", "ca_file", CONF_OPT_PATH, outbound_ca_file, NULL),
+	/* RFC 5321 4.5.4.1: give up after 4-5 days (Postfix: 5d, at most
+	 * 100d). */
+	OPT_DUR("outbound", "queue_lifetime", queue_lifetime, "5d", 1, 100 * 86400),
+	/* RFC 5321 4.5.4.1: at least 30 minutes between attempts is advised;
+	 * Postfix starts at 5 minutes and doubles up to 4000 s. */
+	OPT_DUR("outbound", "retry_min", retry_min, "5m", 1, 86400),
+	OPT_DUR("outbound", "retry_max", retry_max, "4h", 1, 7 * 86400),
+	/* Postfix default_process_limit and
+	 * default_destination_concurrency_limit. */
+	OPT_UINT("outbound", "max_connections", outbound_max_connections,
+		 "100", 1, 10000),
+	OPT_UINT("outbound", "max_connections_per_destination",
+		 outbound_max_per_destination, "20", 1, 10000),
+	{ "tls_policy", NULL, CONF_TLS_POLICY, 0, NULL, 0, 0 },
 };
 _Static_assert(N_ELEMENTS(options) <= CONFIG_OPTIONS_MAX,
 	       "config.option_line needs a slot per option");
@@ -460,6 +486,146 @@ static int parse_resolver(char **field, const char *value, const char **error_r)
 	return 0;
 }
 
+static const char *const tls_level_names[] = {
+	[OUTBOUND_TLS_NONE] = "none",
+	[OUTBOUND_TLS_MAY] = "may",
+	[OUTBOUND_TLS_ENCRYPT] = "encrypt",
+	[OUTBOUND_TLS_DANE] = "dane",
+	[OUTBOUND_TLS_VERIFY] = "verify",
+};
+
+const char *outbound_tls_name(enum outbound_tls level)
+{
+	return (size_t)level < N_ELEMENTS(tls_level_names) ?
+	       tls_level_names[level] : "?";
+}
+
+bool outbound_tls_parse(const char *name, enum outbound_tls *level_r)
+{
+	for (size_t i = 0; i < N_ELEMENTS(tls_level_names); i++) {
+		if (str_ieq(tls_level_names[i], name)) {
+			*level_r = (enum outbound_tls)i;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* "300", "30s", "5m", "4h", "5d", "1w". */
+static bool parse_duration(const char *value, uint64_t *secs_r)
+{
+	static const struct { char unit; uint64_t secs; } units[] = {
+		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
+		{ 'w', 7 * 86400 },
+	};
+	char num[32];
+	size_t len = strlen(value);
+	uint64_t mult = 1, n;
+
+	if (len == 0 || len >= sizeof(num))
+		return false;
+	memcpy(num, value, len + 1);
+	for (size_t i = 0; i < N_ELEMENTS(units); i++) {
+		if (num[len - 1] == units[i].unit) {
+			mult = units[i].secs;
+			num[--len] = '\0';
+			break;
+		}
+	}
+	if (!str_to_u64(num, UINT64_MAX / mult, &n))
+		return false;
+	*secs_r = n * mult;
+	return true;
+}
+
+/* relayhost: "[host]:port" or "[address]:port" (no MX lookup), "host:port"
+ * or "host" (the MX of host, as Postfix does); port 25 when absent. */
+static int parse_relayhost(struct config *cfg, const char *value,
+			   const char **error_r)
+{
+	char host[DNS_NAME_MAX + 1];
+	const char *end, *port = NULL, *given = value;
+	unsigned char addr[16];
+	uint64_t portnum = 25;
+	size_t len;
+
+	x_free(&cfg->relay_host);
+	if (*value == '\0')
+		return 0;
+	cfg->relay_mx = value[0] != '[';
+	if (!cfg->relay_mx) {
+		end = strchr(value, ']');
+		if (end == NULL || (end[1] != '\0' && end[1] != ':'))
+			goto syntax;
+		len = (size_t)(end - value - 1);
+		value++;
+		port = end[1] == ':' ? end + 2 : NULL;
+	} else {
+		end = strchr(value, ':');
+		len = end != NULL ? (size_t)(end - value) : strlen(value);
+		port = end != NULL ? end + 1 : NULL;
+	}
+	if (len == 0 || len >= sizeof(host))
+		goto syntax;
+	memcpy(host, value, len);
+	host[len] = '\0';
+	str_lower(host);
+	if (port != NULL && (!str_to_u64(port, 65535, &portnum) || portnum == 0)) {
+		*error_r = errfmt("relayhost: port '%s' must be 1..65535", port);
+		return -1;
+	}
+	bool literal = inet_pton(AF_INET, host, addr) == 1 ||
+		       inet_pton(AF_INET6, host, addr) == 1;
+	if (literal ? cfg->relay_mx : !dns_name_valid(host))
+		goto syntax;
+	cfg->relay_host = xstrdup(host);
+	cfg->relay_port = portnum;
+	return 0;
+syntax:
+	*error_r = errfmt("relayhost: '%s': expected [host]:port, [address]:port, "
+			  "host:port or host", given);
+	return -1;
+}
+
+/* `domain = level` of [tls_policy]. */
+static int set_tls_policy(struct config *cfg, const char *name,
+			  const char *value, unsigned line, const char **error_r)
+{
+	enum outbound_tls level;
+	char *domain = xstrdup(name);
+
+	str_lower(domain);
+	if (!dns_name_valid(domain)) {
+		*error_r = errfmt("[tls_policy] '%s' is not a domain name", name);
+		goto fail;
+	}
+	for (size_t i = 0; i < cfg->n_tls_policy; i++) {
+		if (strcmp(cfg->tls_policy[i].domain, domain) == 0) {
+			*error_r = errfmt("[tls_policy] '%s' is set twice (first on "
+					  "line %u)", domain, cfg->tls_policy[i].line);
+			goto fail;
+		}
+	}
+	if (!outbound_tls_parse(value, &level)) {
+		*error_r = errfmt("[tls_policy] %s: '%s' must be none, may, encrypt, "
+				  "dane or verify", domain, value);
+		goto fail;
+	}
+	if (cfg->n_tls_policy == CONFIG_TLS_POLICY_MAX) {
+		*error_r = errfmt("[tls_policy]: at most %d entries",
+				  CONFIG_TLS_POLICY_MAX);
+		goto fail;
+	}
+	cfg->tls_policy = xrealloc(cfg->tls_policy,
+				   (cfg->n_tls_policy + 1) * sizeof(*cfg->tls_policy));
+	cfg->tls_policy[cfg->n_tls_policy++] =
+		(struct config_tls_policy){ domain, level, line };
+	return 0;
+fail:
+	free(domain);
+	return -1;
+}
+
 static int set_option(struct config *cfg, const struct conf_option *opt,
 		      const char *value, const char **error_r)
 {
@@ -530,6 +696,28 @@ static int set_option(struct config *cfg, const struct conf_option *opt,
 		return 0;
 	case CONF_RESOLVER:
 		return parse_resolver((char **)field, value, error_r);
+	case CONF_DURATION:
+		if (!parse_duration(value, &u) || u < opt->min || u > opt->max) {
+			*error_r = errfmt("%s: '%s' must be a duration from %llus to "
+					  "%llus (a number of seconds, or with s, m, h, "
+					  "d or w)", opt->name, value,
+					  (unsigned long long)opt->min,
+					  (unsigned long long)opt->max);
+			return -1;
+		}
+		*(uint64_t *)field = u;
+		return 0;
+	case CONF_OUTBOUND_TLS:
+		if (!outbound_tls_parse(value, (enum outbound_tls *)field)) {
+			*error_r = errfmt("tls: '%s' must be none, may, encrypt, dane "
+					  "or verify", value);
+			return -1;
+		}
+		return 0;
+	case CONF_RELAYHOST:
+		return parse_relayhost(cfg, value, error_r);
+	case CONF_TLS_POLICY:
+		return -1;   /* set_tls_policy(), which needs the key */
 	case CONF_LOG_LEVEL:
 		if (!log_level_parse(value, (enum log_level *)field)) {
 			*error_r = errfmt("log_level: '%s' must be error, warning, "
@@ -601,6 +789,12 @@ static int conf_ini_handler(void *user, const char *section, const char *name,
 	value = str_trim(vbuf);
 	if (opt->type == CONF_SNI)
 		return sni_handler(ctx, idx, name, value);
+	if (opt->type == CONF_TLS_POLICY) {
+		if (set_tls_policy(ctx->cfg, name, value, ctx->line, &error) < 0)
+			ctx->error = errfmt("%s:%u: %s", ctx->path, ctx->line, error);
+		ctx->last_idx = idx;
+		return 1;
+	}
 	if (ctx->continued && ctx->seen[idx] && idx == ctx->last_idx) {
 		/* An indented line continues a list: "domains = a,\n  b". */
 		if (opt->type != CONF_DOMAINS && opt->type != CONF_LISTEN &&
@@ -711,6 +905,18 @@ static int validate(struct config *cfg, const char **error_r)
 		return -1;
 	}
 	str_lower(cfg->hostname);
+	if (cfg->retry_max < cfg->retry_min) {
+		*error_r = errfmt("%s:%u: retry_max (%llus) is below retry_min (%llus)",
+				  cfg->path, config_line(cfg, "outbound", "retry_max"),
+				  (unsigned long long)cfg->retry_max,
+				  (unsigned long long)cfg->retry_min);
+		return -1;
+	}
+	if (cfg->relay_auth_file != NULL && cfg->relay_host == NULL) {
+		*error_r = errfmt("%s:%u: relayhost_auth needs a relayhost", cfg->path,
+				  config_line(cfg, "outbound", "relayhost_auth"));
+		return -1;
+	}
 	return 0;
 }
 
@@ -768,9 +974,13 @@ void config_free(struct config **cfgp)
 	for (size_t i = 0; i < N_ELEMENTS(options); i++) {
 		const struct conf_option *o = &options[i];
 		if (o->type == CONF_STRING || o->type == CONF_PATH ||
-		    o->type == CONF_OPT_PATH || o->type == CONF_RESOLVER)
+		    o->type == CONF_OPT_PATH || o->type == CONF_RESOLVER ||
+		    o->type == CONF_RELAYHOST)
 			free(*(char **)((char *)cfg + o->offset));
 	}
+	for (size_t i = 0; i < cfg->n_tls_policy; i++)
+		free(cfg->tls_policy[i].domain);
+	free(cfg->tls_policy);
 	for (size_t i = 0; i < cfg->n_sni; i++) {
 		free(cfg->sni[i].host);
 		strv_free(&cfg->sni[i].pairs);
@@ -829,6 +1039,13 @@ unsigned config_line(const struct config *cfg, const char *section,
 {
 	size_t idx;
 
+	if (str_ieq(section, "tls_policy")) {
+		for (size_t i = 0; i < cfg->n_tls_policy; i++) {
+			if (str_ieq(cfg->tls_policy[i].domain, name))
+				return cfg->tls_policy[i].line;
+		}
+		return 0;
+	}
 	if (str_ieq(section, "sni")) {
 		for (size_t i = 0; i < cfg->n_sni; i++) {
 			if (str_ieq(cfg->sni[i].host, name))
@@ -847,6 +1064,15 @@ bool config_is_local_domain(const struct config *cfg, const char *domain)
 			return true;
 	}
 	return false;
+}
+
+enum outbound_tls config_tls_level(const struct config *cfg, const char *domain)
+{
+	for (size_t i = 0; i < cfg->n_tls_policy; i++) {
+		if (str_ieq(cfg->tls_policy[i].domain, domain))
+			return cfg->tls_policy[i].level;
+	}
+	return cfg->outbound_tls;
 }
 
 bool config_any_listen(const struct config *cfg)

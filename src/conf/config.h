@@ -35,6 +35,10 @@
 #define CONFIG_PAIR_NAME_MAX 64
 /* Options of the table in config.c (config_line() keeps a line for each). */
 #define CONFIG_OPTIONS_MAX 64
+/* [tls_policy] entries: one per destination domain that needs its own TLS
+ * level (Postfix's smtp_tls_policy_maps); the list is searched per
+ * delivery, so it stays small. */
+#define CONFIG_TLS_POLICY_MAX 1024
 
 enum proto {
 	PROTO_SMTP,
@@ -62,6 +66,24 @@ struct service_info {
 };
 extern const struct service_info service_infos[SERVICE_COUNT];
 const char *proto_name(enum proto proto);
+
+/* Outbound TLS levels, with Postfix's meanings (smtp_tls_security_level). */
+enum outbound_tls {
+	OUTBOUND_TLS_NONE,     /* never STARTTLS */
+	OUTBOUND_TLS_MAY,      /* STARTTLS when offered, no authentication */
+	OUTBOUND_TLS_ENCRYPT,  /* TLS required, no authentication */
+	OUTBOUND_TLS_DANE,     /* RFC 7672 where TLSA records are secure, else may */
+	OUTBOUND_TLS_VERIFY,   /* TLS required, CA-verified MX host name */
+};
+const char *outbound_tls_name(enum outbound_tls level);   /* "dane" */
+bool outbound_tls_parse(const char *name, enum outbound_tls *level_r);
+
+/* One [tls_policy] line: `example.org = verify`. */
+struct config_tls_policy {
+	char *domain;        /* lower case */
+	enum outbound_tls level;
+	unsigned line;
+};
 
 struct listen_addr {
 	struct sockaddr_storage ss;
@@ -123,6 +145,21 @@ struct config {
 				      * as in [listen]; NULL: /etc/resolv.conf */
 	char *outbound_trust_anchor; /* DNSSEC trust anchor file (absolute);
 				      * NULL: the Debian root key */
+	/* [outbound]: how it is sent (src/outbound/, src/smtpc/). */
+	enum outbound_tls outbound_tls;
+	uint64_t outbound_port;      /* remote SMTP port for MX delivery */
+	char *relay_host;            /* relayhost: host name or address
+				      * literal (without brackets); NULL: MX */
+	uint64_t relay_port;
+	bool relay_mx;               /* relayhost without [...]: its MX */
+	char *relay_auth_file;       /* relayhost_auth: "user:password" file */
+	char *outbound_ca_file;      /* ca_file for the verify level */
+	uint64_t queue_lifetime;     /* seconds, then bounce */
+	uint64_t retry_min, retry_max;   /* seconds between attempts */
+	uint64_t outbound_max_connections;
+	uint64_t outbound_max_per_destination;
+	struct config_tls_policy *tls_policy;   /* [tls_policy], file order */
+	size_t n_tls_policy;
 };
 
 /* The loaded config of the running process. */
@@ -154,6 +191,9 @@ unsigned config_line(const struct config *cfg, const char *section,
 		     const char *name);
 
 bool config_is_local_domain(const struct config *cfg, const char *domain);
+/* The TLS level for mail to domain: its [tls_policy] line, else
+ * [outbound] tls. */
+enum outbound_tls config_tls_level(const struct config *cfg, const char *domain);
 bool config_any_listen(const struct config *cfg);
 
 /* Resolve a path from the command line against the cwd (new string). */

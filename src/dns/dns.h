@@ -248,6 +248,9 @@ enum dns_route_flags {
 	/* Ask for TLSA even where DANE cannot apply (insecure addresses),
 	 * to show it (sealpost dns). The verdict is the same. */
 	DNS_ROUTE_TLSA_ALWAYS = 1 << 0,
+	/* The domain is the one host, without an MX lookup (a relayhost
+	 * written "[host]:port", as in Postfix). */
+	DNS_ROUTE_NO_MX = 1 << 1,
 };
 
 /* MX of domain, then the addresses of every MX host and, where those are

@@ -114,6 +114,31 @@ static void route_mx_done(void *context)
 	route_step_done(rl);
 }
 
+/* DNS_ROUTE_NO_MX: the domain stands as its own and only MX host, and
+ * its address lookup starts now (the callback never runs from here). */
+static struct dns_route_lookup *route_no_mx(struct dns_route_lookup *rl,
+					    const char **error_r)
+{
+	struct dns_route *out = rl->out;
+	struct route_host_lookup *hl = &rl->host[0];
+
+	dns_answer_set(&out->mx.answer, DNS_OK, DNS_SEC_INSECURE, 0, NULL);
+	out->mx.n = out->n_hosts = 1;
+	out->mx.mx[0].preference = 0;
+	strlcpy_sp(out->mx.mx[0].host, out->domain, sizeof(out->mx.mx[0].host));
+	out->host[0].mx = out->mx.mx[0];
+	hl->route = rl;
+	hl->idx = 0;
+	hl->addrs = dns_lookup_addrs(rl->res, out->domain, &out->host[0].addrs,
+				     host_addrs_done, hl, error_r);
+	if (hl->addrs == NULL) {
+		free(rl);
+		return NULL;
+	}
+	rl->pending = 1;
+	return rl;
+}
+
 struct dns_route_lookup *dns_lookup_route(struct dns_resolver *res,
 					  const char *domain, uint16_t port,
 					  unsigned flags, struct dns_route *out,
@@ -135,6 +160,8 @@ struct dns_route_lookup *dns_lookup_route(struct dns_resolver *res,
 	rl->flags = flags;
 	rl->callback = callback;
 	rl->context = context;
+	if (flags & DNS_ROUTE_NO_MX)
+		return route_no_mx(rl, error_r);
 	rl->mx = dns_lookup_mx(res, out->domain, &out->mx, route_mx_done, rl,
 			       error_r);
 	if (rl->mx == NULL) {

@@ -10,6 +10,7 @@
 #include <event2/event.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 /* Largest chunk handed to one SSL_write: one full TLS record. */
@@ -26,6 +27,7 @@ struct conn {
 	struct evbuffer *zin, *zout;
 
 	bool read_added, write_added;
+	bool connecting;             /* conn_connect: waiting for the socket */
 	bool write_kicked;           /* ev_write made active without epoll */
 	bool write_blocked;          /* the last write attempt would block */
 	bool handshaking, hs_wants_write;
@@ -94,6 +96,8 @@ void conn_free(struct conn **cp)
 
 static bool want_read(const struct conn *c)
 {
+	if (c->connecting)
+		return false;
 	if (c->dead || c->closing)
 		return c->tls_write_wants_read;
 	if (c->handshaking || c->tls_write_wants_read)
@@ -113,6 +117,8 @@ static bool want_write(const struct conn *c)
 {
 	if (c->dead)
 		return false;
+	if (c->connecting)
+		return true;
 	if (c->handshaking)
 		return c->hs_wants_write;
 	return out_len(c) > 0 || c->tls_read_wants_write;
@@ -131,8 +137,9 @@ static bool input_pending(struct conn *c)
  * costs its write, not also two epoll_ctl calls and a wake-up. */
 static void update_write_event(struct conn *c, bool w)
 {
+	/* A connection being made is writable only once it is up. */
 	bool wait = w && (c->write_blocked || c->handshaking ||
-			  c->tls_read_wants_write);
+			  c->tls_read_wants_write || c->connecting);
 
 	if (wait != c->write_added) {
 		if (wait)
@@ -415,6 +422,8 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 		update_events(c);
 }
 
+static void finish_connect(struct conn *c);
+
 static void on_write(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
@@ -422,6 +431,10 @@ static void on_write(evutil_socket_t fd, short what, void *arg)
 	c->write_kicked = false;
 	if (c->dead)
 		return;
+	if (c->connecting) {
+		finish_connect(c);
+		return;
+	}
 	if (c->handshaking) {
 		do_handshake(c);
 		return;
@@ -521,6 +534,20 @@ void conn_set_timeout(struct conn *c, unsigned secs)
 		progress(c);
 }
 
+/* Both sides: the transport becomes tc (NULL: it could not be made, for
+ * the reason error), the handshake starts. */
+static void start_tls(struct conn *c, struct tls_conn *tc, const char *error)
+{
+	c->tls = tc;
+	if (c->tls == NULL) {
+		end_later(c, CONN_END_ERROR, error);
+		return;
+	}
+	c->handshaking = true;
+	c->hs_wants_write = false;
+	update_events(c);
+}
+
 void conn_start_tls(struct conn *c, struct tls_ctx *ctx)
 {
 	assert(c->tls == NULL);
@@ -528,14 +555,71 @@ void conn_start_tls(struct conn *c, struct tls_ctx *ctx)
 	assert(evbuffer_get_length(c->out) == 0);
 	if (c->dead)
 		return;
-	c->tls = tls_conn_new_server(ctx, c->fd);
-	if (c->tls == NULL) {
-		end_later(c, CONN_END_ERROR, "TLS: cannot create a session");
+	start_tls(c, tls_conn_new_server(ctx, c->fd), "TLS: cannot create a session");
+}
+
+void conn_start_tls_client(struct conn *c, struct tls_ctx *ctx,
+			   const struct tls_client_params *params)
+{
+	const char *error = NULL;
+
+	assert(c->tls == NULL && c->z == NULL);
+	assert(evbuffer_get_length(c->in) == 0);
+	assert(evbuffer_get_length(c->out) == 0);
+	if (c->dead)
+		return;
+	struct tls_conn *tc = tls_conn_new_client(ctx, c->fd, params, &error);
+	start_tls(c, tc, error);
+	if (tc != NULL) {
+		/* The client speaks first: its ClientHello waits for writability. */
+		c->hs_wants_write = true;
+		update_events(c);
+	}
+}
+
+struct conn *conn_connect(struct event_base *base, const struct sockaddr *sa,
+			  socklen_t len, const struct conn_callbacks *cb,
+			  void *ctx, const char **error_r)
+{
+	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0) {
+		*error_r = errfmt("socket: %s", strerror(errno));
+		return NULL;
+	}
+	if (connect(fd, sa, len) < 0 && errno != EINPROGRESS) {
+		*error_r = errfmt("connect: %s", strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	struct conn *c = conn_new(base, fd, cb, ctx);
+	c->connecting = true;
+	update_events(c);
+	return c;
+}
+
+/* The socket became writable: the connection is up, or it failed. */
+static void finish_connect(struct conn *c)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	if (err != 0) {
+		end(c, CONN_END_ERROR, errfmt("connect: %s", strerror(err)));
 		return;
 	}
-	c->handshaking = true;
-	c->hs_wants_write = false;
+	c->connecting = false;
+	progress(c);
 	update_events(c);
+	if (c->cb->connected != NULL)
+		c->cb->connected(c->ctx);
+}
+
+struct tls_conn *conn_tls(const struct conn *c)
+{
+	return c->tls != NULL && !c->handshaking ? c->tls : NULL;
 }
 
 bool conn_is_tls(const struct conn *c)

@@ -14,10 +14,14 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 
 struct evbuffer;
 struct event_base;
+struct sockaddr;
 struct tls_ctx;
+struct tls_conn;
+struct tls_client_params;
 struct conn;
 
 /* Bytes read per read call: one TLS record's plaintext (RFC 8446 5.1). */
@@ -44,11 +48,19 @@ struct conn_callbacks {
 	 * conn_close(); if it does not, the conn ends with CONN_END_TIMEOUT. */
 	void (*timeout)(void *ctx);
 	void (*closed)(void *ctx, enum conn_end why, const char *error);
+	/* conn_connect(): the connection is up (optional otherwise). */
+	void (*connected)(void *ctx);
 };
 
 /* Take over the connected, non-blocking socket fd. */
 struct conn *conn_new(struct event_base *base, int fd,
 		      const struct conn_callbacks *cb, void *ctx);
+/* The client side: connect to sa without waiting; connected() or
+ * closed() (CONN_END_ERROR "connect: ...") follows. The timeout runs
+ * while connecting. NULL with *error_r when no socket could be made. */
+struct conn *conn_connect(struct event_base *base, const struct sockaddr *sa,
+			  socklen_t len, const struct conn_callbacks *cb,
+			  void *ctx, const char **error_r);
 /* Close the socket (if still open) and free everything. */
 void conn_free(struct conn **c);
 
@@ -72,6 +84,12 @@ void conn_set_timeout(struct conn *c, unsigned secs);
 /* Start the server side of TLS. Input and output queues must be empty
  * (the STARTTLS sequence guarantees it). handshake() or closed() follows. */
 void conn_start_tls(struct conn *c, struct tls_ctx *ctx);
+/* The client side of the same: the handshake with what params require
+ * of the server (tls.h); a failed check ends the conn with the reason. */
+void conn_start_tls_client(struct conn *c, struct tls_ctx *ctx,
+			   const struct tls_client_params *params);
+/* The TLS connection once established (for tls_conn_*()), else NULL. */
+struct tls_conn *conn_tls(const struct conn *c);
 bool conn_is_tls(const struct conn *c);
 bool conn_tls_ready(const struct conn *c);
 const char *conn_tls_version(const struct conn *c);

@@ -2,6 +2,7 @@
 #include "net/tls.h"
 #include "lib/util.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <sys/socket.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include <openssl/err.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 /* Mozilla "intermediate" TLS 1.2 suites: ECDHE/DHE key exchange (forward
  * secrecy) with AEAD ciphers only. TLS 1.3 suites are all AEAD + FS. */
@@ -39,6 +41,8 @@ struct tls_conn {
 	SSL *ssl;
 	struct tls_ctx *ctx;
 	bool shutdown_sent;
+	bool client;                /* made by tls_conn_new_client */
+	enum tls_client_auth auth;  /* client: what the handshake requires */
 };
 
 /* The first queued OpenSSL error as text, or the system error. */
@@ -60,12 +64,13 @@ static const char *ssl_error_text(int ssl_err)
 	return errfmt("%s", reason != NULL ? reason + 1 : buf);
 }
 
-static int ctx_apply_policy(SSL_CTX *c, int min_version, const char **error_r)
+/* What servers and clients share: TLS 1.2+, forward-secret AEAD suites,
+ * the groups, no renegotiation or compression, event-friendly modes. */
+static int ctx_apply_protocol(SSL_CTX *c, int min_version, const char **error_r)
 {
 	/* Mail protocols end with QUIT/LOGOUT, so a TCP close without
 	 * close_notify is an ordinary end, not a truncation attack. */
-	SSL_CTX_set_options(c, SSL_OP_CIPHER_SERVER_PREFERENCE |
-			       SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
+	SSL_CTX_set_options(c, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
 			       SSL_OP_IGNORE_UNEXPECTED_EOF);
 	if (SSL_CTX_set_min_proto_version(c, min_version) != 1 ||
 	    SSL_CTX_set_max_proto_version(c, TLS1_3_VERSION) != 1 ||
@@ -81,6 +86,14 @@ static int ctx_apply_policy(SSL_CTX *c, int min_version, const char **error_r)
 	SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS |
 			    SSL_MODE_ENABLE_PARTIAL_WRITE |
 			    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	return 0;
+}
+
+static int ctx_apply_policy(SSL_CTX *c, int min_version, const char **error_r)
+{
+	SSL_CTX_set_options(c, SSL_OP_CIPHER_SERVER_PREFERENCE);
+	if (ctx_apply_protocol(c, min_version, error_r) < 0)
+		return -1;
 	/* Resumption: stateless tickets (keys from the master, the same in
 	 * every worker: on_ticket_key) plus the per-process session cache for
 	 * clients without tickets. */
@@ -321,6 +334,14 @@ enum tls_io tls_handshake(struct tls_conn *tc, const char **error_r)
 	if (ret == 1)
 		return TLS_IO_OK;
 	enum tls_io io = map_result(tc, ret, error_r);
+	long verify = tc->client ? SSL_get_verify_result(tc->ssl) : X509_V_OK;
+	if (io == TLS_IO_ERROR && verify != X509_V_OK) {
+		/* "certificate verify failed" says less than the reason. */
+		*error_r = errfmt("certificate verification failed (%s): %s",
+				  tc->auth == TLS_CLIENT_AUTH_DANE ? "DANE" : "PKIX",
+				  X509_verify_cert_error_string(verify));
+		return TLS_IO_ERROR;
+	}
 	if (io == TLS_IO_EOF) {
 		/* A peer that goes away mid-handshake failed the handshake. */
 		*error_r = "connection closed during the handshake";
@@ -382,6 +403,157 @@ int tls_conn_cipher_bits(struct tls_conn *tc)
 bool tls_conn_resumed(struct tls_conn *tc)
 {
 	return SSL_session_reused(tc->ssl) == 1;
+}
+
+/* ---- the client side ---------------------------------------------------- */
+
+int tls_client_ctx_new(const struct tls_client_spec *spec,
+		       struct tls_ctx **ctx_r, const char **error_r)
+{
+	SSL_CTX *c = SSL_CTX_new(TLS_client_method());
+
+	if (c == NULL) {
+		*error_r = errfmt("TLS: %s", ssl_error_text(0));
+		return -1;
+	}
+	if (ctx_apply_protocol(c, spec->min_version, error_r) < 0)
+		goto fail;
+	if (spec->ca_file != NULL ?
+	    SSL_CTX_load_verify_locations(c, spec->ca_file, NULL) != 1 :
+	    SSL_CTX_set_default_verify_paths(c) != 1) {
+		*error_r = errfmt("TLS: %s: %s", spec->ca_file != NULL ?
+				  spec->ca_file : "the system's CA certificates",
+				  ssl_error_text(0));
+		goto fail;
+	}
+	/* OpenSSL's DANE verifier (RFC 6698, RFC 7671): the TLSA records of
+	 * a connection are matched by it, never by hand. */
+	if (SSL_CTX_dane_enable(c) <= 0) {
+		*error_r = errfmt("TLS: DANE: %s", ssl_error_text(0));
+		goto fail;
+	}
+	/* A client keeps no sessions: each delivery is a fresh handshake. */
+	SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
+	struct tls_ctx *ctx = xcalloc(1, sizeof(*ctx));
+	ctx->refcount = 1;
+	ctx->ssl_ctx = xcalloc(1, sizeof(*ctx->ssl_ctx));
+	ctx->ssl_ctx[0] = c;
+	ctx->n_ssl_ctx = 1;
+	*ctx_r = ctx;
+	return 0;
+fail:
+	SSL_CTX_free(c);
+	return -1;
+}
+
+/* RFC 7672 2.2 and 3: the TLSA records go to OpenSSL; DANE-EE(3) matches
+ * are not name-checked (3.1.1), DANE-TA(2) chains are checked against
+ * the MX host name (and the next-hop domain, 3.2.2). */
+static int client_dane(SSL *ssl, const struct tls_client_params *p,
+		       const char **error_r)
+{
+	size_t usable = 0;
+
+	if (SSL_dane_enable(ssl, p->host) <= 0) {
+		*error_r = errfmt("DANE: %s", ssl_error_text(0));
+		return -1;
+	}
+	SSL_dane_set_flags(ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
+	if (p->domain != NULL && SSL_add1_host(ssl, p->domain) != 1) {
+		*error_r = errfmt("DANE: %s", ssl_error_text(0));
+		return -1;
+	}
+	for (size_t i = 0; i < p->n_tlsa; i++) {
+		const struct tls_tlsa *t = &p->tlsa[i];
+		int r = SSL_dane_tlsa_add(ssl, t->usage, t->selector, t->mtype,
+					  t->data, t->len);
+		if (r > 0)
+			usable++;
+		ERR_clear_error();   /* an unusable record is no error */
+	}
+	if (usable == 0) {
+		*error_r = "DANE: none of the TLSA records is usable";
+		return -1;
+	}
+	return 0;
+}
+
+static int client_verify(SSL *ssl, const struct tls_client_params *p,
+			 const char **error_r)
+{
+	unsigned char ip[16];
+	bool literal = inet_pton(AF_INET, p->host, ip) == 1 ||
+		       inet_pton(AF_INET6, p->host, ip) == 1;
+
+	/* RFC 6125: the name the certificate must hold, wildcards only as
+	 * the whole left-most label. */
+	SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	if ((literal ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), p->host) :
+		       SSL_set1_host(ssl, p->host)) != 1) {
+		*error_r = errfmt("TLS: cannot check the name %s: %s", p->host,
+				  ssl_error_text(0));
+		return -1;
+	}
+	return 0;
+}
+
+struct tls_conn *tls_conn_new_client(struct tls_ctx *ctx, int fd,
+				     const struct tls_client_params *p,
+				     const char **error_r)
+{
+	SSL *ssl = SSL_new(ctx->ssl_ctx[0]);
+	int rc = 0;
+
+	if (ssl == NULL || SSL_set_fd(ssl, fd) != 1) {
+		*error_r = errfmt("TLS: cannot create a session: %s", ssl_error_text(0));
+		SSL_free(ssl);
+		return NULL;
+	}
+	if (p->sni != NULL && SSL_set_tlsext_host_name(ssl, p->sni) != 1) {
+		*error_r = errfmt("TLS: SNI %s: %s", p->sni, ssl_error_text(0));
+		rc = -1;
+	}
+	if (rc == 0 && p->auth == TLS_CLIENT_AUTH_DANE)
+		rc = client_dane(ssl, p, error_r);
+	else if (rc == 0 && p->auth == TLS_CLIENT_AUTH_VERIFY)
+		rc = client_verify(ssl, p, error_r);
+	if (rc < 0) {
+		SSL_free(ssl);
+		ERR_clear_error();
+		return NULL;
+	}
+	/* A required check that fails ends the handshake with an alert. */
+	SSL_set_verify(ssl, p->auth == TLS_CLIENT_AUTH_NONE ? SSL_VERIFY_NONE :
+		       SSL_VERIFY_PEER, NULL);
+	SSL_set_connect_state(ssl);
+	struct tls_conn *tc = xcalloc(1, sizeof(*tc));
+	tc->ssl = ssl;
+	tc->ctx = tls_ctx_ref(ctx);
+	tc->client = true;
+	tc->auth = p->auth;
+	return tc;
+}
+
+enum tls_peer_auth tls_conn_peer_auth(struct tls_conn *tc)
+{
+	if (!tc->client || tc->auth == TLS_CLIENT_AUTH_NONE ||
+	    SSL_get_verify_result(tc->ssl) != X509_V_OK ||
+	    SSL_get0_peer_certificate(tc->ssl) == NULL)
+		return TLS_PEER_ANONYMOUS;
+	if (tc->auth == TLS_CLIENT_AUTH_DANE)
+		return SSL_get0_dane_authority(tc->ssl, NULL, NULL) >= 0 ?
+		       TLS_PEER_DANE : TLS_PEER_ANONYMOUS;
+	return TLS_PEER_VERIFIED;
+}
+
+const char *tls_peer_auth_name(enum tls_peer_auth auth)
+{
+	switch (auth) {
+	case TLS_PEER_ANONYMOUS: return "anonymous";
+	case TLS_PEER_VERIFIED: return "verified";
+	case TLS_PEER_DANE: return "dane";
+	}
+	return "?";
 }
 
 /* ---- probing a server -------------------------------------------------- */

@@ -125,4 +125,57 @@ const char *tls_conn_cipher(struct tls_conn *tc);    /* "TLS_AES_256_GCM_SHA384"
 int tls_conn_cipher_bits(struct tls_conn *tc);
 bool tls_conn_resumed(struct tls_conn *tc);
 
+/* ---- the client side (outbound SMTP) ------------------------------------
+ * One client context per process: the same protocol policy as the server
+ * (TLS 1.2+, forward-secret AEAD suites), the trust store for PKIX checks
+ * (the system's CAs or ca_file) and OpenSSL's DANE support. What a
+ * connection checks is chosen per connection (tls_client_params). */
+struct tls_client_spec {
+	int min_version;                 /* 0x0303 TLS 1.2 or 0x0304 TLS 1.3 */
+	const char *ca_file;             /* PEM CAs; NULL: the system's */
+};
+int tls_client_ctx_new(const struct tls_client_spec *spec,
+		       struct tls_ctx **ctx_r, const char **error_r);
+
+/* A TLSA record for OpenSSL's DANE verifier (RFC 6698 2.1). */
+struct tls_tlsa {
+	unsigned char usage, selector, mtype;
+	const unsigned char *data;
+	size_t len;
+};
+
+/* What a client connection requires of the server's certificate. */
+enum tls_client_auth {
+	TLS_CLIENT_AUTH_NONE,    /* nothing: any certificate (opportunistic) */
+	TLS_CLIENT_AUTH_VERIFY,  /* PKIX: a chain to a trusted CA, and host */
+	TLS_CLIENT_AUTH_DANE,    /* a match of the TLSA records (RFC 7672) */
+};
+
+struct tls_client_params {
+	const char *sni;         /* server name sent (RFC 6066 3); NULL: none */
+	enum tls_client_auth auth;
+	const char *host;        /* VERIFY: the name (or address) checked;
+				  * DANE: the TLSA base domain (the MX host) */
+	const char *domain;      /* DANE: the next-hop domain, also accepted
+				  * in DANE-TA chains (RFC 7672 3.2.2); NULL */
+	const struct tls_tlsa *tlsa;   /* DANE: the records (copied) */
+	size_t n_tlsa;
+};
+
+/* A TLS connection over the non-blocking socket fd, connecting. NULL with
+ * *error_r when params cannot be applied (e.g. no usable TLSA record). A
+ * required check that fails fails the handshake, whose error says why. */
+struct tls_conn *tls_conn_new_client(struct tls_ctx *ctx, int fd,
+				     const struct tls_client_params *p,
+				     const char **error_r);
+
+/* What authenticated the server after a client handshake. */
+enum tls_peer_auth {
+	TLS_PEER_ANONYMOUS,      /* encrypted, the certificate not checked */
+	TLS_PEER_VERIFIED,       /* PKIX chain and name verified */
+	TLS_PEER_DANE,           /* a TLSA record matched */
+};
+enum tls_peer_auth tls_conn_peer_auth(struct tls_conn *tc);
+const char *tls_peer_auth_name(enum tls_peer_auth auth);   /* "dane" */
+
 #endif

@@ -9,9 +9,13 @@
  *   reload     the same as SIGHUP: the config file again; what can change
  *              at run time changes (certificates and [sni], [tls], limits,
  *              domains, hostname, log_level), what cannot ([listen], user,
- *              data_dir, workers) is reported as needing a restart. */
+ *              data_dir, workers) is reported as needing a restart.
+ *   queue flush [ID]
+ *              the queue process tries every deferred message now (or the
+ *              one ID); the answer says it was told, not how it went. */
 #include "server/server_private.h"
 #include "server/ipc.h"
+#include "queue/queue.h"
 #include "net/loop.h"
 #include "lib/fsutil.h"
 #include "lib/log.h"
@@ -72,6 +76,7 @@ static int reload_config(struct server *srv, struct buf *report)
 	log_set_level(next->log_level);
 	int ret = server_certs_reload(srv, next->path, report);
 	config_to_workers(srv);
+	server_queue_reload(srv, report);
 	log_info("reloaded config=%s", next->path);
 	if (report != NULL)
 		buf_printf(report, "ok config %s reloaded\n", next->path);
@@ -85,6 +90,22 @@ int server_reload(struct server *srv, bool certs_only, struct buf *report)
 	if (certs_only)
 		return server_certs_reload(srv, srv->cfg->path, report);
 	return reload_config(srv, report);
+}
+
+static int queue_flush(struct server *srv, const char *id, struct buf *out)
+{
+	if (id != NULL && !queue_id_valid(id)) {
+		buf_printf(out, "error '%s' is not a queue id\n", log_value(id));
+		return 1;
+	}
+	if (srv->stopping || server_queue_flush(srv, id) < 0) {
+		buf_printf(out, "error the queue process is not running\n");
+		return 1;
+	}
+	log_info("queue flush requested by control socket id=%s", id ? id : "all");
+	buf_printf(out, "ok queue flush %s: the queue process tries now\n",
+		   id != NULL ? id : "(all deferred messages)");
+	return 0;
 }
 
 /* ---- the socket ------------------------------------------------------------ */
@@ -116,6 +137,9 @@ static void answer(struct server *srv, int fd)
 		if (out.len >= 6 && (strncmp(out.data, "error ", 6) == 0 ||
 				     memmem(out.data, out.len, "\nerror ", 7) != NULL))
 			rc = 1;
+	} else if (strcmp(line, "queue flush") == 0 ||
+		   strncmp(line, "queue flush ", 12) == 0) {
+		rc = queue_flush(srv, line[11] == ' ' ? line + 12 : NULL, &out);
 	} else {
 		buf_printf(&out, "error unknown command\n");
 	}

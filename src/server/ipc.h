@@ -38,6 +38,9 @@ enum ipc_type {
 	IPC_KEYS_CLIENT,        /* a new worker's channel (the fd passed) */
 	/* key holder -> master */
 	IPC_KEYD_LOADED,        /* the outcome, and the set for the workers */
+	/* master -> queue process */
+	IPC_QUEUE_AUTH,         /* relayhost login: user NUL password, or empty */
+	IPC_QUEUE_FLUSH,        /* try now: a queue id, or empty for all */
 };
 
 /* Build a payload. */

@@ -90,9 +90,18 @@ static void signal_workers(const struct server *srv, int sig)
 	}
 }
 
+/* Every child that serves: the workers and the queue process. */
+static void signal_children(const struct server *srv, int sig)
+{
+	signal_workers(srv, sig);
+	if (srv->queue_pid > 0)
+		kill(srv->queue_pid, sig);
+}
+
+/* Workers and the queue process still running. */
 static unsigned workers_alive(const struct server *srv)
 {
-	unsigned n = 0;
+	unsigned n = srv->queue_pid > 0;
 	for (unsigned i = 0; i < srv->n_workers; i++)
 		n += srv->workers[i].pid > 0;
 	return n;
@@ -106,7 +115,7 @@ static void begin_stop(struct server *srv, const char *why, int status)
 	srv->stopping = true;
 	srv->exit_status = status;
 	srv->kill_at = time(NULL) + SESSION_SHUTDOWN_GRACE_SECS + 5;
-	signal_workers(srv, SIGTERM);
+	signal_children(srv, SIGTERM);
 	server_certs_unwatch(srv);
 	server_control_close(srv);
 }
@@ -184,6 +193,14 @@ static void reap(struct server *srv)
 			keyd_died(srv, status);
 			continue;
 		}
+		if (pid == srv->queue_pid) {
+			server_queue_closed(srv);
+			if (!srv->stopping && status != 0)
+				log_error("queue process died status=%d; restarting", status);
+			if (!srv->stopping && restart_allowed(srv))
+				server_queue_spawn(srv);
+			continue;
+		}
 		for (unsigned i = 0; i < srv->n_workers; i++) {
 			if (srv->workers[i].pid == pid)
 				worker_died(srv, i, status);
@@ -238,13 +255,15 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		if (workers_alive(srv) == 0)
 			event_base_loopbreak(ev_base);
 		else if (now >= srv->kill_at)
-			signal_workers(srv, SIGKILL);
+			signal_children(srv, SIGKILL);
 		return;
 	}
 	for (unsigned i = 0; i < srv->n_workers; i++) {
 		if (srv->workers[i].pid == 0 && srv->keyd_pid > 0 && restart_allowed(srv))
 			spawn_worker(srv, i);   /* a fork that failed before */
 	}
+	if (srv->queue_pid == 0 && restart_allowed(srv))
+		server_queue_spawn(srv);
 	if (srv->watch_fd < 0)
 		server_certs_poll(srv);
 	if (now - srv->tickets_rotated >= (time_t)srv->cfg->ticket_rotation)
@@ -291,7 +310,8 @@ static int start(struct server *srv)
 	if (server_check_services(cfg) != 0 ||
 	    server_lookup_user(cfg, &srv->uid, &srv->gid, &srv->drop) != 0 ||
 	    server_prepare_dirs(cfg, srv->drop, srv->uid, srv->gid) != 0 ||
-	    server_check_writable(cfg, srv->uid, srv->gid, srv->drop) != 0)
+	    server_check_writable(cfg, srv->uid, srv->gid, srv->drop) != 0 ||
+	    server_queue_check(cfg) != 0)
 		return 1;
 	if (listeners_bind(cfg, &srv->listeners, &srv->n_listeners, &error) < 0)
 		return sp_print_error("%s", error);
@@ -329,6 +349,7 @@ static void stop(struct server *srv)
 		close(srv->keyd_ctl);
 	for (unsigned i = 0; i < srv->n_workers; i++)
 		close_chan(&srv->workers[i]);
+	server_queue_closed(srv);
 	listeners_free(&srv->listeners, srv->n_listeners);
 	buf_free(&srv->pairs);
 	OPENSSL_cleanse(srv->tickets, sizeof(srv->tickets));
@@ -340,7 +361,8 @@ static void stop(struct server *srv)
 int server_run(struct config *cfg)
 {
 	struct server srv = { .cfg = cfg, .keyd_ctl = -1, .watch_fd = -1,
-			      .control_fd = -1, .chan = -1, .keyd_fd = -1 };
+			      .control_fd = -1, .chan = -1, .keyd_fd = -1,
+			      .queue_chan = -1 };
 	const char *error;
 	sigset_t set;
 	int rc;
@@ -365,6 +387,7 @@ int server_run(struct config *cfg)
 		sigprocmask(SIG_UNBLOCK, &set, NULL);
 		for (unsigned i = 0; i < srv.n_workers; i++)
 			spawn_worker(&srv, i);
+		server_queue_spawn(&srv);
 		log_info("ready hostname=%s workers=%u", srv.cfg->hostname, srv.n_workers);
 		event_base_dispatch(ev_base);
 		rc = srv.exit_status;

@@ -2,6 +2,7 @@
  * user and the privilege drop, the data folders it must own, the open
  * files limit. Runs in the master before the workers are forked. */
 #include "server/server_private.h"
+#include "queue/queue.h"
 #include "store/deliver.h"
 #include "lib/fsutil.h"
 #include "lib/log.h"
@@ -64,6 +65,8 @@ int server_prepare_dirs(const struct config *cfg, bool drop, uid_t uid, gid_t gi
 	else if (drop && (chown(cfg->data_dir, uid, gid) < 0 ||
 			  chown(spool, uid, gid) < 0))
 		ret = sp_print_error("data_dir: %s: %s", cfg->data_dir, strerror(errno));
+	if (ret == 0 && queue_prepare(cfg->data_dir, drop, uid, gid, &error) < 0)
+		ret = sp_print_error("data_dir: %s", error);
 	if (ret == 0)
 		spool_cleanup(cfg->data_dir);
 	free(spool);

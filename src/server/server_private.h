@@ -38,6 +38,8 @@ struct server {
 	time_t expiry_checked;
 	pid_t keyd_pid;
 	int keyd_ctl;
+	pid_t queue_pid;                 /* the queue process (queue_proc.c) */
+	int queue_chan;
 	bool drop;                       /* workers drop to uid/gid */
 	uid_t uid;
 	gid_t gid;
@@ -118,11 +120,28 @@ int server_check_writable(const struct config *cfg, uid_t uid, gid_t gid,
 			  bool drop);
 void server_raise_fd_limit(const struct config *cfg);
 
+/* ---- queue_proc.c: the queue process ---------------------------------------- */
+
+/* The relayhost credentials file can be read (at start: a problem stops
+ * the start with one "sealpost: ..." line). Returns 0 or 1. */
+int server_queue_check(const struct config *cfg);
+/* Fork the queue process and hand it the relayhost credentials. */
+void server_queue_spawn(struct server *srv);
+/* It is gone: forget its pid and channel. */
+void server_queue_closed(struct server *srv);
+/* A reload: the config path and the credentials again. */
+void server_queue_reload(struct server *srv, struct buf *report);
+/* `sealpost queue flush [ID]`; -1 when no queue process runs. */
+int server_queue_flush(struct server *srv, const char *id);
+
 /* ---- worker.c ----------------------------------------------------------- */
 
 /* The life of worker process index: drop privileges, take the certificates
  * from the master, serve until SIGTERM and the sessions are gone. Returns
  * the process exit status. */
 int server_worker_main(struct server *srv, unsigned index);
+/* A child (worker, queue process) re-reads the config file at path that
+ * the master validated; what cannot change at run time stays. */
+void server_child_reload(struct server *srv, const char *path);
 
 #endif

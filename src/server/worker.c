@@ -77,7 +77,7 @@ static void apply_set(struct server *srv, const void *payload, size_t len)
 /* The config file again (a reload the master has validated): what cannot
  * change at run time stays as it is. The config before is freed at the
  * next reload: nothing holds on to it longer than a command. */
-static void reload_config(struct server *srv, const char *path)
+void server_child_reload(struct server *srv, const char *path)
 {
 	struct config *next;
 	struct buf fixed = { 0 };
@@ -115,7 +115,7 @@ static void on_master(uint32_t type, const void *payload, size_t len, void *arg)
 		break;
 	case IPC_CONFIG_RELOAD:
 		path = xstrndup(payload, len);
-		reload_config(srv, path);
+		server_child_reload(srv, path);
 		free(path);
 		break;
 	default:

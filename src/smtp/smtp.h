@@ -4,7 +4,8 @@
  * smtp_cmds.c     the command table and one handler per command
  * smtp_addr.c     address syntax: paths, parameters, domains, literals,
  *                 the EHLO argument (smtp_addr.h, shared with outbound)
- * smtp_data.c     DATA: dot-unstuffing, spooling off the loop, commit */
+ * smtp_data.c     DATA: dot-unstuffing, spooling off the loop, commit
+ * smtp_relay.c    recipients in other domains: queued (queue.h) at the commit */
 #ifndef SEALPOST_SMTP_H
 #define SEALPOST_SMTP_H
 
@@ -55,6 +56,8 @@ struct smtp_session {
 	struct smtp_mail_params params;
 	char **rcpts;                   /* normalised addresses, local */
 	size_t n_rcpts;
+	char **remote;                  /* other domains (authenticated users) */
+	size_t n_remote;
 	struct smtp_data *data;         /* while receiving/committing */
 	unsigned messages;              /* accepted in this session */
 };
@@ -74,6 +77,23 @@ void smtp_reset_transaction(struct smtp_session *ss);
 void smtp_dispatch(struct smtp_session *ss, char *line, size_t len);
 /* A line of an AUTH exchange (SMTP_STATE_AUTH). */
 void smtp_auth_response(struct smtp_session *ss, const char *line);
+
+/* Recipients in other domains (smtp_relay.c). */
+struct spool;
+struct smtp_outbound;
+void smtp_rcpt_remote(struct smtp_session *ss, const struct smtp_path *path);
+void smtp_remote_reset(struct smtp_session *ss);
+/* The queue's part of the transaction (NULL when all are local); offset:
+ * the bytes of the spool's Return-Path line. */
+struct smtp_outbound *smtp_outbound_take(struct smtp_session *ss, uint64_t offset);
+/* On a pool thread: queue sp for the remote recipients and deliver it to
+ * the local ones, as one commit (queue.h queue_commit). */
+int smtp_outbound_commit(struct smtp_outbound *o, struct spool *sp,
+			 char *const *local, size_t n_local, const char *data_dir,
+			 const char **error_r);
+void smtp_outbound_log(struct smtp_session *ss, const struct smtp_outbound *o,
+		       const char *data_id, uint64_t size);
+void smtp_outbound_free(struct smtp_outbound **o);
 
 /* DATA */
 void smtp_data_begin(struct smtp_session *ss);

@@ -266,7 +266,7 @@ static void cmd_rcpt(struct smtp_session *ss, const char *args)
 		smtp_reply(ss, 553, "5.6.7", "Non-ASCII address requires SMTPUTF8");
 		return;
 	}
-	if (ss->n_rcpts >= config->max_recipients) {
+	if (ss->n_rcpts + ss->n_remote >= config->max_recipients) {
 		smtp_reply(ss, 452, "4.5.3", "Error: too many recipients");
 		return;
 	}
@@ -275,8 +275,7 @@ static void cmd_rcpt(struct smtp_session *ss, const char *args)
 		return;
 	}
 	if (ss->auth_user != NULL) {
-		smtp_reply(ss, 451, "4.3.0", "<%s>: outbound delivery to other "
-			   "domains is not enabled on this server", path.address);
+		smtp_rcpt_remote(ss, &path);   /* queued at the end of DATA */
 		return;
 	}
 	smtp_reply(ss, 554, "5.7.1", "<%s>: Relay access denied", path.address);

@@ -26,6 +26,7 @@ struct smtp_data {
 				       until the commit has answered */
 	bool failed;                /* a spool write failed */
 	int err;                    /* ...with this errno */
+	uint64_t return_path_len;   /* not sent by a relay (RFC 5321 4.4) */
 	char error[200];
 	struct spool spool;
 	char id[LOG_SESSION_ID_LEN + 12];
@@ -41,9 +42,12 @@ struct spool_job {
 	struct evbuffer *buf;       /* bytes to write (owned by the job) */
 	char **rcpts;               /* SPOOL_COMMIT: copies */
 	size_t n_rcpts;
+	struct smtp_outbound *out;  /* SPOOL_COMMIT: other domains (queued) */
 	bool refuse;                /* SPOOL_COMMIT of a refused message */
 	bool skip;                  /* in the commit batch: only discard */
 	bool over_quota;            /* SPOOL_COMMIT: a mailbox is full */
+	bool committed;             /* SPOOL_COMMIT: queued with its local
+				       copies here, not by the committer */
 	int result;
 	int err;                    /* errno of a failure */
 	char error[200];
@@ -205,10 +209,19 @@ static void spool_job_work(struct session_job *job)
 		}
 		if (sj->result == 0 && sj->op == SPOOL_COMMIT && !sj->refuse)
 			sj->over_quota = !quota_allows(sj, sp->size);
-		/* Written, not synced: the group committer syncs it with the
-		 * rest of its batch. */
+		/* Mail with recipients in other domains is committed here, its
+		 * local copies with it (queue.h); the rest is written, not
+		 * synced: the group committer syncs it with its batch. */
+		if (sj->result == 0 && sj->op == SPOOL_COMMIT && !sj->refuse &&
+		    !sj->over_quota && sj->out != NULL) {
+			sj->result = smtp_outbound_commit(sj->out, sp, sj->rcpts,
+							  sj->n_rcpts, config->data_dir,
+							  &error);
+			sj->err = errno;
+			sj->committed = true;
+		}
 		if (sj->op == SPOOL_COMMIT &&
-		    (sj->result < 0 || sj->refuse || sj->over_quota))
+		    (sj->result < 0 || sj->refuse || sj->over_quota || sj->committed))
 			spool_discard(sp);
 		break;
 	case SPOOL_DISCARD:
@@ -226,6 +239,7 @@ static void spool_job_free(struct spool_job *sj)
 	for (size_t i = 0; i < sj->n_rcpts; i++)
 		free(sj->rcpts[i]);
 	free(sj->rcpts);
+	smtp_outbound_free(&sj->out);
 	free(sj);
 }
 
@@ -369,6 +383,7 @@ static void add_trace_headers(struct smtp_session *ss, struct smtp_data *data)
 		with = "SMTP";
 	evbuffer_add_printf(data->pending, "Return-Path: <%s>\r\n",
 			    ss->from.null_path ? "" : ss->from.address);
+	data->return_path_len = evbuffer_get_length(data->pending);
 	evbuffer_add_printf(data->pending, "Received: from %s ([%s])\r\n"
 			    "\tby %s (sealpost) with %s id %s\r\n",
 			    ss->helo, ss->s.peer, config->hostname, with, data->id);
@@ -378,9 +393,9 @@ static void add_trace_headers(struct smtp_session *ss, struct smtp_data *data)
 				    session_tls_version(&ss->s),
 				    session_tls_cipher(&ss->s),
 				    session_tls_bits(&ss->s), session_tls_bits(&ss->s));
-	if (ss->n_rcpts == 1)
+	if (ss->n_rcpts + ss->n_remote == 1)
 		evbuffer_add_printf(data->pending, "\tfor <%s>; %s\r\n",
-				    ss->rcpts[0], date);
+				    ss->n_rcpts ? ss->rcpts[0] : ss->remote[0], date);
 	else
 		evbuffer_add_printf(data->pending, "\t; %s\r\n", date);
 }
@@ -418,6 +433,7 @@ static void spool_flush(struct smtp_session *ss, bool final)
 		for (size_t i = 0; i < ss->n_rcpts; i++)
 			sj->rcpts[i] = xstrdup(ss->rcpts[i]);
 		sj->n_rcpts = ss->n_rcpts;
+		sj->out = smtp_outbound_take(ss, data->return_path_len);
 		data->job_running = true;
 		/* In the background of the hold taken at the end of the data. */
 		session_job_start(&ss->s, &sj->job, SESSION_JOB_BACKGROUND);
@@ -466,9 +482,13 @@ static void data_finish(struct smtp_session *ss, struct spool_job *sj)
 		struct buf to = { 0 };
 		for (size_t i = 0; i < ss->n_rcpts; i++)
 			buf_printf(&to, "%s<%s>", i ? "," : "", ss->rcpts[i]);
-		session_log(&ss->s, LOG_LEVEL_INFO, "delivered id=%s from=<%s> to=%s "
-			    "size=%llu", data->id, ss->from.null_path ? "" : ss->from.address,
-			    to.data, (unsigned long long)data->size);
+		if (ss->n_rcpts > 0)
+			session_log(&ss->s, LOG_LEVEL_INFO, "delivered id=%s from=<%s> "
+				    "to=%s size=%llu", data->id,
+				    ss->from.null_path ? "" : ss->from.address,
+				    to.data, (unsigned long long)data->size);
+		if (sj->out != NULL)
+			smtp_outbound_log(ss, sj->out, data->id, data->size);
 		buf_free(&to);
 		smtp_reply(ss, 250, "2.0.0", "Ok: queued as %s", data->id);
 	}
@@ -484,7 +504,7 @@ static void spool_job_done(struct session_job *job, bool live)
 	struct smtp_data *data = sj->data;
 
 	if (sj->op == SPOOL_COMMIT && sj->result == 0 && !sj->refuse &&
-	    !sj->over_quota) {
+	    !sj->over_quota && !sj->committed) {
 		commit_join(sj, live);        /* the spool stays ours */
 		return;
 	}

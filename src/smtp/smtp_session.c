@@ -57,6 +57,7 @@ void smtp_reset_transaction(struct smtp_session *ss)
 		free(ss->rcpts[i]);
 	x_free(&ss->rcpts);
 	ss->n_rcpts = 0;
+	smtp_remote_reset(ss);
 	memset(&ss->from, 0, sizeof(ss->from));
 	memset(&ss->params, 0, sizeof(ss->params));
 	if (ss->state > SMTP_STATE_READY)

@@ -54,15 +54,21 @@ class Server:
     def __init__(self, root, services=("smtp", "submission", "smtps"),
                  extra="", limits="", users=("alice@example.test",),
                  workers=2, domains="example.test, example.org", binary=None,
-                 certificate="mail", sections=""):
+                 certificate="mail", sections="", listen=None):
+        """listen: {service: "ADDRESS:PORT"} instead of free loopback ports
+        (a remote MX on a port of the test's choice)."""
         self.root = str(root)
         self.binary = binary or BIN
         self.ports = {s: free_port() for s in services}
+        self.listen = {s: f"127.0.0.1:{p}" for s, p in self.ports.items()}
+        for s, spec in (listen or {}).items():
+            self.listen[s] = spec
+            self.ports[s] = int(spec.rsplit(":", 1)[1])
         self.conf = os.path.join(self.root, "sealpost.conf")
         self.data = os.path.join(self.root, "data")
         self.certs = os.path.join(self.root, "certs")
         make_cert(self.certs)
-        listen = "\n".join(f"{s} = 127.0.0.1:{p}" for s, p in self.ports.items())
+        listen = "\n".join(f"{s} = {spec}" for s, spec in self.listen.items())
         with open(self.conf, "w") as f:
             f.write(f"hostname = mail.example.test\n"
                     f"domains = {domains}\n"

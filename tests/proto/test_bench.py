@@ -50,7 +50,7 @@ def test_starttls_sessions_reused_two_seconds():
     assert out["setup_handshake_latency"]["n"] == 2
     assert out["handshakes"] == 0
     rss = out["server_rss_kib"]
-    assert rss["before"]["VmRSS"] > 0 and rss["before"]["processes"] == 4   # master, key holder, 2 workers
+    assert rss["before"]["VmRSS"] > 0 and rss["before"]["processes"] == 5   # master, key holder, 2 workers, queue
     assert out["server_cpu_s"] > 0 and all(c > 0 for c in out["client_cpu_s"])
     assert out["server_exit"] == 0 and out["server_problems"] == []
 
@@ -94,7 +94,7 @@ def test_connect_to_a_running_server(smtp_server, tmp_path):
                     "-n", "2", "-c", "5")
     assert_clean_load(out)
     assert out["acked"] == 5
-    assert out["server_rss_kib"]["before"]["processes"] == 4   # master + key holder + 2 workers
+    assert out["server_rss_kib"]["before"]["processes"] == 5   # master + key holder + 2 workers + queue
     # The message was written as the authenticated user.
     msgs = smtp_server.messages("alice@example.test")
     assert len(msgs) >= 5 and b"From: <bob@example.test>" in msgs[-1]

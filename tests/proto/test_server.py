@@ -90,17 +90,19 @@ def uids_of(pid):
 
 
 def _drop_privileges(srv, pw):
-    """Every process that talks to clients (the workers) runs as `user`; the
-    master and the key holder keep root, to read renewed keys."""
+    """Every process that talks to the network (the workers, the queue
+    process) runs as `user`; the master and the key holder keep root, to
+    read renewed keys."""
     kids = children(srv)
     workers = [p for p, c in kids.items() if c == "sealpost-worker"]
     keyd = [p for p, c in kids.items() if c == "sealpost-keyd"]
-    assert len(workers) == 2 and len(keyd) == 1, kids
-    for pid in workers:
+    queue = [p for p, c in kids.items() if c == "sealpost-queue"]
+    assert len(workers) == 2 and len(keyd) == 1 and len(queue) == 1, kids
+    for pid in workers + queue:
         assert uids_of(pid) == {str(pw.pw_uid)}, (pid, uids_of(pid))
     assert uids_of(keyd[0]) == {"0"}
     assert uids_of(str(srv.proc.pid)) == {"0"}
-    assert srv.log_text().count("privileges dropped user=sealpost") == 2
+    assert srv.log_text().count("privileges dropped user=sealpost") == 3
     with smtplib.SMTP("127.0.0.1", srv.ports["smtp"], timeout=10) as s:
         s.starttls(context=srv.client_context())
         s.sendmail("x@remote.test", ["alice@example.test"], b"Subject: p\r\n\r\nx\r\n")

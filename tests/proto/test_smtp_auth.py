@@ -96,13 +96,21 @@ def test_smtplib_submission_and_smtps_deliver_local(srv):
     assert b"with ESMTPSA" in got[0]
 
 
-def test_remote_recipient_is_deferred_when_authenticated(srv):
+def test_remote_recipient_is_accepted_when_authenticated(srv):
+    """Relayed for users (queued at DATA: tests/proto/test_outbound*.py);
+    the same recipient without AUTH is refused."""
     with smtplib.SMTP_SSL("127.0.0.1", srv.ports["smtps"], timeout=10,
                           context=srv.client_context()) as s:
         s.login("alice@example.test", PASSWORD)
         s.mail("alice@example.test")
         code, msg = s.rcpt("someone@elsewhere.test")
-        assert code == 451 and msg.startswith(b"4.3.0")
+        assert code == 250 and msg.startswith(b"2.1.5")
+        s.rset()
+    with smtplib.SMTP("127.0.0.1", srv.ports["smtp"], timeout=10) as s:
+        s.ehlo("client.test")
+        s.mail("alice@example.test")
+        code, msg = s.rcpt("someone@elsewhere.test")
+        assert code == 554 and b"Relay access denied" in msg
 
 
 def test_sender_must_belong_to_the_user(srv):
