@@ -252,6 +252,23 @@ static void envelope_init(struct queue_env *env, const char *sender,
 		env->rcpts[i].address = rcpts[i];
 }
 
+/* The end of a commit: on failure the envelope and the message written so
+ * far are removed (nothing half-queued stays); returns rc. */
+static int commit_end(int rc, struct queue_env *env, int fd, char *newpath,
+		      char *msg)
+{
+	if (fd >= 0)
+		close(fd);
+	if (rc < 0 && newpath != NULL)
+		unlink(newpath);
+	if (rc < 0 && msg != NULL)
+		unlink(msg);
+	free(newpath);
+	free(msg);
+	free(env->rcpts);
+	return rc;
+}
+
 int queue_commit(struct spool *sp, const char *data_dir,
 		 const struct queue_submission *qs, char id_r[QUEUE_ID_LEN + 1],
 		 const char **error_r)
@@ -289,16 +306,7 @@ int queue_commit(struct spool *sp, const char *data_dir,
 	memcpy(id_r, env.id, QUEUE_ID_LEN + 1);
 	rc = 0;
 done:
-	if (fd >= 0)
-		close(fd);
-	if (rc < 0 && newpath != NULL)
-		unlink(newpath);
-	if (rc < 0 && msg != NULL)
-		unlink(msg);
-	free(newpath);
-	free(msg);
-	free(env.rcpts);
-	return rc;
+	return commit_end(rc, &env, fd, newpath, msg);
 }
 
 int queue_create(const char *data_dir, const void *data, size_t len,
@@ -325,16 +333,7 @@ int queue_create(const char *data_dir, const void *data, size_t len,
 	memcpy(id_r, env.id, QUEUE_ID_LEN + 1);
 	rc = 0;
 done:
-	if (fd >= 0)
-		close(fd);
-	if (rc < 0 && newpath != NULL)
-		unlink(newpath);
-	if (rc < 0 && msg != NULL)
-		unlink(msg);
-	free(newpath);
-	free(msg);
-	free(env.rcpts);
-	return rc;
+	return commit_end(rc, &env, fd, newpath, msg);
 }
 
 /* ---- the queue process's side ---------------------------------------------- */

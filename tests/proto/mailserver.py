@@ -48,6 +48,16 @@ def make_cert(certs_dir):
         f.write(key)
 
 
+def _running(pid):
+    """Is the process there and not yet a zombie (one that has exited
+    has closed every file)?"""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+
+
 class Server:
     """A running `sealpost serve` on free loopback ports."""
 
@@ -147,11 +157,21 @@ class Server:
         return rc
 
     def kill9(self):
-        """SIGKILL the master and every worker."""
-        subprocess.run(["pkill", "-KILL", "-f", f"serve -c {self.conf}"])
+        """SIGKILL the master and every worker, and wait until all of them
+        have closed their files: a dying process leaves the process list
+        (its command line) before it closes its sockets, and a restart on
+        the same ports must not find them still bound."""
+        pattern = f"serve -c {self.conf}"
+        found = subprocess.run(["pgrep", "-f", pattern], capture_output=True,
+                               text=True).stdout.split()
+        subprocess.run(["pkill", "-KILL", "-f", pattern])
         self.proc.wait()
         self.proc = None
         self.log.close()
+        deadline = time.time() + 10
+        for pid in found:
+            while time.time() < deadline and _running(pid):
+                time.sleep(0.01)
 
     def check_clean_exit(self):
         rc = self.stop()

@@ -125,10 +125,17 @@ class Postfix:
         return out
 
     def stop(self):
-        self._postfix("stop")
+        # Postfix's master leaves its pid file behind (it is a lock, not a
+        # sign of life): wait for the process itself.
         pid_file = os.path.join(self.root, "queue", "pid", "master.pid")
+        try:
+            with open(pid_file) as f:
+                pid = int(f.read().strip() or 0)
+        except (OSError, ValueError):
+            pid = 0
+        self._postfix("stop")
         deadline = time.time() + 30
-        while os.path.exists(pid_file) and time.time() < deadline:
+        while pid > 0 and os.path.exists(f"/proc/{pid}") and time.time() < deadline:
             time.sleep(0.1)
 
 
