@@ -163,12 +163,12 @@ void queue_rcpt_list_format(struct buf *out, const size_t *rcpts, size_t n);
 
 /* From the SMTP server, at the end of DATA (sp written, not yet synced):
  * queue sp for the remote recipients and deliver it to the local ones
- * (store/deliver.h), as one commit: the envelope written as .new, the
- * message linked in, the local copies made (deliver_commit), then the
- * envelope, the message and the folder synced and the envelope renamed to
- * .env. On failure nothing is queued and no local copy is left (but for a
- * failure of the very last step, which the caller logs). sender "" is
- * <>. */
+ * (store/deliver.h), as one commit: the spool synced, then the local
+ * copies linked, the envelope written as .new and the message linked into
+ * the queue, then the envelope and every folder synced (at once) and the
+ * envelope renamed to .env. On failure nothing is queued and no local copy
+ * is left (but for a failure of the very last step, the rename, which the
+ * caller logs). sender "" is <>. */
 struct queue_submission {
 	const char *sender;
 	unsigned flags;
@@ -181,6 +181,28 @@ struct queue_submission {
 int queue_commit(struct spool *sp, const char *data_dir,
 		 const struct queue_submission *qs, char id_r[QUEUE_ID_LEN + 1],
 		 const char **error_r);
+
+/* The same commit as one item of a batch that shares its syncs (the SMTP
+ * server's group committer, store/deliver.h). queue_stage_init() gives
+ * item (whose sp is set, with the written spool) the queue's part: once
+ * the spool is synced, the envelope is written as .new and the message
+ * linked in; the batch syncs the envelope and the queue folder with its
+ * other folders. queue_stage_end() then, when the item's result is 0,
+ * renames .new to .env (id_r: the queue id) and returns 0; otherwise, or
+ * when the rename fails (-1, *error_r), it removes what was made. It frees
+ * the stage, and must be called once for every init. qs stays valid until
+ * then; its local recipients are the item's addresses. */
+struct queue_stage {
+	const char *data_dir;
+	struct queue_env env;
+	int fd;                       /* the .new envelope; -1 */
+	char *newpath, *msgpath;      /* made by the batch; NULL */
+};
+struct deliver_item;
+void queue_stage_init(struct queue_stage *st, struct deliver_item *item,
+		      const char *data_dir, const struct queue_submission *qs);
+int queue_stage_end(struct queue_stage *st, int result,
+		    char id_r[QUEUE_ID_LEN + 1], const char **error_r);
 
 /* Queue a message held in memory (a DSN): data of len bytes whose first
  * offset bytes are its Return-Path line. */

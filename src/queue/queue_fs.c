@@ -151,7 +151,7 @@ int queue_prepare(const char *data_dir, bool chown_dirs, uid_t uid, gid_t gid,
 /* A new envelope written (not yet synced) as queue/<id>.new under a fresh
  * id; *fd_r stays open for the sync, *path_r is its path. The queue
  * process takes only .env files: it sees the message at the rename in
- * publish(). */
+ * publish() or queue_stage_end(). */
 static int write_envelope(const char *data_dir, struct queue_env *env,
 			  int *fd_r, char **path_r, const char **error_r)
 {
@@ -213,22 +213,18 @@ static int copy_file(int in, const char *path, const char **error_r)
 	return rc;
 }
 
-/* Make the message durable, then show it to the queue process. Every
- * name and file was made before the first fsync, so one journal commit
- * covers them all where the file system commits metadata together (ext4):
- * the envelope, the message (spool_fd; -1 when synced already), the
- * folder. The rename from .new to .env needs no sync of its own: a .new
+/* Show a message created here (queue_create: its file is written and
+ * synced) to the queue process: the envelope and the folder synced, then
+ * the rename from .new to .env, which needs no sync of its own: a .new
  * file left by a crash is taken as queued at the next start. */
 static int publish(const char *data_dir, const char *id, const char *newpath,
-		   int env_fd, int spool_fd, const char **error_r)
+		   int env_fd, const char **error_r)
 {
 	char *env = queue_path(data_dir, id, "env");
 	int rc = -1;
 
 	if (fsync(env_fd) < 0)
 		*error_r = errfmt("%s: fsync: %s", newpath, strerror(errno));
-	else if (spool_fd >= 0 && fsync(spool_fd) < 0)
-		*error_r = errfmt("the message: fsync: %s", strerror(errno));
 	else if (queue_sync_dir(data_dir, error_r) < 0)
 		;
 	else if (rename(newpath, env) < 0)
@@ -269,44 +265,91 @@ static int commit_end(int rc, struct queue_env *env, int fd, char *newpath,
 	return rc;
 }
 
+/* place_extra of a staged item (deliver.h), once its spool is synced: the
+ * envelope as .new and the message linked in (or copied and synced where
+ * a link is impossible); the batch syncs the envelope and the folder. */
+static int stage_place(struct deliver_item *item, void *arg,
+		       struct deliver_extra *extra, const char **error_r)
+{
+	struct queue_stage *st = arg;
+
+	if (write_envelope(st->data_dir, &st->env, &st->fd, &st->newpath, error_r) < 0)
+		return -1;
+	st->msgpath = queue_path(st->data_dir, st->env.id, "msg");
+	if (link(item->sp->path, st->msgpath) < 0) {
+		bool copy = errno == EXDEV || errno == EPERM || errno == EMLINK;
+		if (!copy)
+			*error_r = errfmt("%s: %s", st->msgpath, strerror(errno));
+		if (copy && copy_file(item->sp->fd, st->msgpath, error_r) == 0)
+			goto placed;
+		int err = errno;
+		x_free(&st->msgpath);   /* not made */
+		unlink(st->newpath);
+		x_free(&st->newpath);
+		close(st->fd);
+		st->fd = -1;
+		errno = err;
+		return -1;
+	}
+placed:
+	extra->fd = st->fd;
+	extra->names[0] = st->newpath;
+	extra->names[1] = st->msgpath;
+	return 0;
+}
+
+void queue_stage_init(struct queue_stage *st, struct deliver_item *item,
+		      const char *data_dir, const struct queue_submission *qs)
+{
+	memset(st, 0, sizeof(*st));
+	st->data_dir = data_dir;
+	st->fd = -1;
+	envelope_init(&st->env, qs->sender, qs->flags, qs->rcpts, qs->n_rcpts);
+	st->env.offset = qs->offset;
+	st->env.size = item->sp->size - qs->offset;
+	item->place_extra = stage_place;
+	item->extra_arg = st;
+}
+
+int queue_stage_end(struct queue_stage *st, int result,
+		    char id_r[QUEUE_ID_LEN + 1], const char **error_r)
+{
+	int rc = result == 0 && st->newpath != NULL ? 0 : -1;
+
+	if (rc == 0) {
+		char *env = queue_path(st->data_dir, st->env.id, "env");
+		if (rename(st->newpath, env) < 0) {
+			*error_r = errfmt("%s: %s", env, strerror(errno));
+			rc = -1;
+		} else {
+			memcpy(id_r, st->env.id, QUEUE_ID_LEN + 1);
+		}
+		free(env);
+	}
+	return commit_end(rc, &st->env, st->fd, st->newpath, st->msgpath);
+}
+
 int queue_commit(struct spool *sp, const char *data_dir,
 		 const struct queue_submission *qs, char id_r[QUEUE_ID_LEN + 1],
 		 const char **error_r)
 {
-	struct queue_env env;
-	char *newpath = NULL, *msg = NULL;
-	int rc = -1, fd = -1;
+	struct deliver_item item = {
+		.sp = sp, .addresses = qs->local, .n_addresses = qs->n_local,
+	};
+	struct queue_stage st;
+	int err;
 
-	envelope_init(&env, qs->sender, qs->flags, qs->rcpts, qs->n_rcpts);
-	env.offset = qs->offset;
-	env.size = sp->size - qs->offset;
-	if (write_envelope(data_dir, &env, &fd, &newpath, error_r) < 0)
-		goto done;
-	msg = queue_path(data_dir, env.id, "msg");
-	if (link(sp->path, msg) < 0) {
-		if (errno != EXDEV && errno != EPERM && errno != EMLINK) {
-			*error_r = errfmt("%s: %s", msg, strerror(errno));
-			x_free(&msg);
-			goto done;
-		}
-		if (copy_file(sp->fd, msg, error_r) < 0) {
-			x_free(&msg);
-			goto done;
-		}
+	queue_stage_init(&st, &item, data_dir, qs);
+	deliver_commit_batch(&item, 1, data_dir);
+	err = item.err;
+	if (item.result < 0)
+		*error_r = errfmt("%s", item.error);
+	if (queue_stage_end(&st, item.result, id_r, error_r) < 0) {
+		if (item.result < 0)
+			errno = err;
+		return -1;
 	}
-	/* The local copies first (deliver_commit syncs the data and their
-	 * folders): once the queue process sees the message, nothing is
-	 * taken back. */
-	if (qs->n_local > 0 &&
-	    deliver_commit(sp, data_dir, qs->local, qs->n_local, error_r) < 0)
-		goto done;
-	if (publish(data_dir, env.id, newpath, fd, qs->n_local > 0 ? -1 : sp->fd,
-		    error_r) < 0)
-		goto done;     /* the local copies stay: logged by the caller */
-	memcpy(id_r, env.id, QUEUE_ID_LEN + 1);
-	rc = 0;
-done:
-	return commit_end(rc, &env, fd, newpath, msg);
+	return 0;
 }
 
 int queue_create(const char *data_dir, const void *data, size_t len,
@@ -328,7 +371,7 @@ int queue_create(const char *data_dir, const void *data, size_t len,
 		x_free(&msg);
 		goto done;
 	}
-	if (publish(data_dir, env.id, newpath, fd, -1, error_r) < 0)
+	if (publish(data_dir, env.id, newpath, fd, error_r) < 0)
 		goto done;
 	memcpy(id_r, env.id, QUEUE_ID_LEN + 1);
 	rc = 0;

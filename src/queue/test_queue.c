@@ -427,6 +427,79 @@ static void test_dsn_text(void **state)
 	buf_free(&b);
 }
 
+/* Staged in a group commit batch (store/deliver.h) beside a local-only
+ * message and one that left the batch: only the staged one is queued;
+ * when the queue cannot take it, its local copy is taken back too. */
+static void write_spool(const char *dir, struct spool *sp, const char *data)
+{
+	const char *error;
+
+	assert_int_equal(spool_open(dir, sp, &error), 0);
+	assert_int_equal(spool_write(sp, data, strlen(data), &error), 0);
+}
+
+static void test_staged_in_a_batch(void **state)
+{
+	char *dir = make_data_dir();
+	const char *error = NULL;
+	char *remote[] = { "a@example.org" };
+	char *local[] = { "carol@example.test" };
+	struct spool sp[3];
+	struct deliver_item items[3];
+	struct queue_submission qs[3];
+	struct queue_stage st[3];
+	char id[3][QUEUE_ID_LEN + 1];
+	char *qdir = fs_join(dir, QUEUE_DIR);
+	char *maildir = mailbox_path(dir, "carol@example.test");
+	char *newdir = fs_join(maildir, "new");
+
+	for (int i = 0; i < 3; i++) {
+		write_spool(dir, &sp[i], "Subject: batch\r\n\r\nhello\r\n");
+		items[i] = (struct deliver_item){ .sp = &sp[i], .addresses = local,
+						  .n_addresses = 1 };
+		qs[i] = (struct queue_submission){ .sender = "bob@example.test",
+						   .rcpts = remote, .n_rcpts = 1,
+						   .local = local, .n_local = 1 };
+	}
+	items[2].result = -1;           /* its session went away */
+	queue_stage_init(&st[0], &items[0], dir, &qs[0]);
+	queue_stage_init(&st[2], &items[2], dir, &qs[2]);
+	deliver_commit_batch(items, 3, dir);
+	assert_int_equal(items[0].result, 0);
+	assert_int_equal(items[1].result, 0);
+	assert_int_equal(queue_stage_end(&st[0], items[0].result, id[0], &error), 0);
+	assert_int_equal(queue_stage_end(&st[2], items[2].result, id[2], &error), -1);
+	assert_int_equal(count_files(newdir), 2);
+	assert_int_equal(count_files(qdir), 3);         /* tmp/, .env, .msg */
+	char *env = queue_path(dir, id[0], "env"), *msg = queue_path(dir, id[0], "msg");
+	struct stat a, b;
+	assert_int_equal(stat(env, &a), 0);
+	assert_int_equal(stat(msg, &b), 0);
+	assert_int_equal(b.st_size, strlen("Subject: batch\r\n\r\nhello\r\n"));
+	for (int i = 0; i < 3; i++)
+		spool_discard(&sp[i]);
+
+	/* the queue folder gone: the staged message fails whole */
+	remove_tree(qdir);
+	write_spool(dir, &sp[0], "Subject: again\r\n\r\n");
+	items[0] = (struct deliver_item){ .sp = &sp[0], .addresses = local, .n_addresses = 1 };
+	queue_stage_init(&st[0], &items[0], dir, &qs[0]);
+	deliver_commit_batch(items, 1, dir);
+	assert_int_equal(items[0].result, -1);
+	assert_non_null(strstr(items[0].error, "queue"));
+	assert_int_equal(queue_stage_end(&st[0], items[0].result, id[0], &error), -1);
+	assert_int_equal(count_files(newdir), 2);       /* no new local copy */
+	spool_discard(&sp[0]);
+	free(env);
+	free(msg);
+	free(qdir);
+	free(newdir);
+	free(maildir);
+	remove_tree(dir);
+	free(dir);
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -435,6 +508,7 @@ int main(void)
 		cmocka_unit_test(test_torn_and_bad),
 		cmocka_unit_test(test_ids),
 		cmocka_unit_test(test_commit_load_append_remove),
+		cmocka_unit_test(test_staged_in_a_batch),
 		cmocka_unit_test(test_leftovers_removed),
 		cmocka_unit_test(test_reply_status),
 		cmocka_unit_test(test_dsn_text),

@@ -79,18 +79,20 @@ void smtp_dispatch(struct smtp_session *ss, char *line, size_t len);
 void smtp_auth_response(struct smtp_session *ss, const char *line);
 
 /* Recipients in other domains (smtp_relay.c). */
-struct spool;
 struct smtp_outbound;
 void smtp_rcpt_remote(struct smtp_session *ss, const struct smtp_path *path);
 void smtp_remote_reset(struct smtp_session *ss);
 /* The queue's part of the transaction (NULL when all are local); offset:
  * the bytes of the spool's Return-Path line. */
 struct smtp_outbound *smtp_outbound_take(struct smtp_session *ss, uint64_t offset);
-/* On a pool thread: queue sp for the remote recipients and deliver it to
- * the local ones, as one commit (queue.h queue_commit). */
-int smtp_outbound_commit(struct smtp_outbound *o, struct spool *sp,
-			 char *const *local, size_t n_local, const char *data_dir,
-			 const char **error_r);
+/* In the group committer (pool thread): item (its spool and local
+ * addresses set) also queues the message for the remote recipients
+ * (queue.h queue_stage_init); after the batch, smtp_outbound_staged()
+ * with the item's result publishes it (0) or takes it back (-1). */
+struct deliver_item;
+void smtp_outbound_stage(struct smtp_outbound *o, struct deliver_item *item,
+			 const char *data_dir);
+int smtp_outbound_staged(struct smtp_outbound *o, int result, const char **error_r);
 void smtp_outbound_log(struct smtp_session *ss, const struct smtp_outbound *o,
 		       const char *data_id, uint64_t size);
 void smtp_outbound_free(struct smtp_outbound **o);

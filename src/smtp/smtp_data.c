@@ -46,8 +46,6 @@ struct spool_job {
 	bool refuse;                /* SPOOL_COMMIT of a refused message */
 	bool skip;                  /* in the commit batch: only discard */
 	bool over_quota;            /* SPOOL_COMMIT: a mailbox is full */
-	bool committed;             /* SPOOL_COMMIT: queued with its local
-				       copies here, not by the committer */
 	int result;
 	int err;                    /* errno of a failure */
 	char error[200];
@@ -209,19 +207,10 @@ static void spool_job_work(struct session_job *job)
 		}
 		if (sj->result == 0 && sj->op == SPOOL_COMMIT && !sj->refuse)
 			sj->over_quota = !quota_allows(sj, sp->size);
-		/* Mail with recipients in other domains is committed here, its
-		 * local copies with it (queue.h); the rest is written, not
-		 * synced: the group committer syncs it with its batch. */
-		if (sj->result == 0 && sj->op == SPOOL_COMMIT && !sj->refuse &&
-		    !sj->over_quota && sj->out != NULL) {
-			sj->result = smtp_outbound_commit(sj->out, sp, sj->rcpts,
-							  sj->n_rcpts, config->data_dir,
-							  &error);
-			sj->err = errno;
-			sj->committed = true;
-		}
+		/* The data is written, not synced: the group committer syncs
+		 * it with its batch (and queues it for other domains). */
 		if (sj->op == SPOOL_COMMIT &&
-		    (sj->result < 0 || sj->refuse || sj->over_quota || sj->committed))
+		    (sj->result < 0 || sj->refuse || sj->over_quota))
 			spool_discard(sp);
 		break;
 	case SPOOL_DISCARD:
@@ -304,9 +293,10 @@ void smtp_data_free(struct smtp_session *ss)
 /* ---- group commit -------------------------------------------------------
  * A message whose spool file is written joins the worker's committer
  * (net/jobs.h batches): a batch syncs the spool files of its messages
- * together, links them into their recipients' new/ folders and syncs each
- * folder once (store/deliver.h); then each session gets its 250, or its
- * 451 if its part failed. */
+ * together, links them into their recipients' new/ folders (and into the
+ * outbound queue for other domains, smtp_relay.c) and syncs each folder
+ * once (store/deliver.h); then each session gets its 250, or its 451 if
+ * its part failed. */
 
 static void commit_batch_work(struct job_batcher *b, struct job **items, size_t n)
 {
@@ -318,10 +308,21 @@ static void commit_batch_work(struct job_batcher *b, struct job **items, size_t 
 		di[i].addresses = sj->rcpts;
 		di[i].n_addresses = sj->n_rcpts;
 		di[i].result = sj->skip ? -1 : 0;
+		if (sj->out != NULL)
+			smtp_outbound_stage(sj->out, &di[i], config->data_dir);
 	}
 	deliver_commit_batch(di, n, config->data_dir);
 	for (size_t i = 0; i < n; i++) {
 		struct spool_job *sj = (struct spool_job *)items[i];
+		const char *error = NULL;
+		if (sj->out != NULL &&
+		    smtp_outbound_staged(sj->out, di[i].result, &error) < 0 &&
+		    di[i].result == 0) {
+			/* durable, but not shown to the queue process */
+			di[i].result = -1;
+			di[i].err = errno;
+			strlcpy_sp(di[i].error, error, sizeof(di[i].error));
+		}
 		if (!sj->skip) {
 			sj->result = di[i].result;
 			sj->err = di[i].err;
@@ -504,7 +505,7 @@ static void spool_job_done(struct session_job *job, bool live)
 	struct smtp_data *data = sj->data;
 
 	if (sj->op == SPOOL_COMMIT && sj->result == 0 && !sj->refuse &&
-	    !sj->over_quota && !sj->committed) {
+	    !sj->over_quota) {
 		commit_join(sj, live);        /* the spool stays ours */
 		return;
 	}
@@ -550,6 +551,11 @@ void smtp_data_input(struct smtp_session *ss, struct evbuffer *in)
 	unsigned char out[SMTP_DECODE_STEP * SMTP_DOT_EXPANSION];
 
 	while (evbuffer_get_length(in) > 0 && !data->ended) {
+		/* A refused message is read to its end and dropped: what waits
+		 * for the disk goes too (no write job would take it, and a full
+		 * buffer would stop the input for good). */
+		if (data->failed || data->too_big)
+			evbuffer_drain(data->pending, evbuffer_get_length(data->pending));
 		spool_flush(ss, false);
 		/* Flow control: stop taking input while the disk is behind;
 		 * the write job's completion kicks us again. */

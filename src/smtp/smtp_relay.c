@@ -1,10 +1,12 @@
 /* smtp_relay.c — mail from authenticated users to other domains: the
- * recipients kept beside the local ones, and the commit at the end of DATA
- * that queues the message for them (queue.h) together with the local
- * delivery, as one: 250 only once the queue file, the message and the
- * folder are synced, each recipient exactly once. */
+ * recipients kept beside the local ones, and the queue's part of the commit
+ * at the end of DATA (queue.h): the message is queued for them in the same
+ * group commit batch as its local copies (store/deliver.h), as one: 250
+ * only once the queue file, the message and the folders are synced, each
+ * recipient exactly once. */
 #include "smtp/smtp.h"
 #include "queue/queue.h"
+#include "store/deliver.h"
 #include "lib/util.h"
 
 #include <string.h>
@@ -16,6 +18,8 @@ struct smtp_outbound {
 	size_t n;
 	uint64_t offset;             /* the spool's Return-Path line */
 	char queue_id[QUEUE_ID_LEN + 1];
+	struct queue_submission qs;  /* while staged in a commit batch */
+	struct queue_stage stage;
 };
 
 void smtp_rcpt_remote(struct smtp_session *ss, const struct smtp_path *path)
@@ -67,15 +71,20 @@ struct smtp_outbound *smtp_outbound_take(struct smtp_session *ss, uint64_t offse
 	return o;
 }
 
-int smtp_outbound_commit(struct smtp_outbound *o, struct spool *sp,
-			 char *const *local, size_t n_local, const char *data_dir,
-			 const char **error_r)
+void smtp_outbound_stage(struct smtp_outbound *o, struct deliver_item *item,
+			 const char *data_dir)
 {
-	struct queue_submission qs = {
+	o->qs = (struct queue_submission){
 		.sender = o->sender, .flags = o->flags, .offset = o->offset,
-		.rcpts = o->rcpts, .n_rcpts = o->n, .local = local, .n_local = n_local,
+		.rcpts = o->rcpts, .n_rcpts = o->n,
+		.local = item->addresses, .n_local = item->n_addresses,
 	};
-	return queue_commit(sp, data_dir, &qs, o->queue_id, error_r);
+	queue_stage_init(&o->stage, item, data_dir, &o->qs);
+}
+
+int smtp_outbound_staged(struct smtp_outbound *o, int result, const char **error_r)
+{
+	return queue_stage_end(&o->stage, result, o->queue_id, error_r);
 }
 
 void smtp_outbound_log(struct smtp_session *ss, const struct smtp_outbound *o,

@@ -305,18 +305,31 @@ static size_t dir_set_add(struct dir_set *set, const char *file)
 	return set->n++;
 }
 
+/* Add the folders item made names in (its links, its extra files) to
+ * set; with an error, fail the item when the sync of one of them failed. */
+static void item_dirs(struct deliver_item *item, struct dir_set *set,
+		      const char *error)
+{
+	size_t n = item->n_placed + (item->extra_placed ? DELIVER_EXTRA_NAMES : 0);
+
+	for (size_t j = 0; item->result == 0 && j < n; j++) {
+		const char *name = j < item->n_placed ? item->placed[j]
+						      : item->extra.names[j - item->n_placed];
+		if (name == NULL)
+			continue;
+		size_t d = dir_set_add(set, name);
+		if (error != NULL && set->failed[d])
+			item_fail(item, set->failed[d], error);
+	}
+}
+
 /* Every file placed in a folder whose fsync failed is not durable: its
  * message fails whole. */
 static void items_check_dirs(struct deliver_item *items, size_t n,
 			     struct dir_set *set, const char *error)
 {
-	for (size_t i = 0; i < n; i++) {
-		for (size_t j = 0; items[i].result == 0 && j < items[i].n_placed; j++) {
-			size_t d = dir_set_add(set, items[i].placed[j]);
-			if (set->failed[d])
-				item_fail(&items[i], set->failed[d], error);
-		}
-	}
+	for (size_t i = 0; i < n; i++)
+		item_dirs(&items[i], set, error);
 }
 
 /* Phase 1: every spool file's data and inode on disk, before any name
@@ -345,10 +358,43 @@ static void items_sync_spools(struct deliver_item *items, size_t n)
 	free(which);
 }
 
-/* Phase 3: each folder that got a name, once. */
-static void dirs_sync(struct dir_set *set, const char **error_r)
+/* Phase 2, for an item with other files: make them (after the local
+ * links, so a failure takes those back too). */
+static void item_place_extra(struct deliver_item *item)
 {
-	int *fds = xcalloc(set->n, sizeof(*fds)), *errs = xcalloc(set->n, sizeof(*errs));
+	const char *error = "cannot place the message";
+
+	item->extra = (struct deliver_extra){ .fd = -1 };
+	errno = 0;
+	if (item->place_extra(item, item->extra_arg, &item->extra, &error) < 0) {
+		item_fail(item, errno != 0 ? errno : EIO, error);
+		return;
+	}
+	item->extra_placed = true;
+}
+
+/* The extra files' fds of the items still in, into fds[] from index k;
+ * which[] tells the item of each. */
+static size_t extra_fds(struct deliver_item *items, size_t n, int *fds,
+			size_t *which, size_t k)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (items[i].result == 0 && items[i].extra_placed && items[i].extra.fd >= 0) {
+			which[k] = i;
+			fds[k++] = items[i].extra.fd;
+		}
+	}
+	return k;
+}
+
+/* Phase 3: each folder that got a name, once, and the items' extra files,
+ * all at the same time. */
+static void dirs_sync(struct dir_set *set, struct deliver_item *items, size_t n,
+		      const char **error_r)
+{
+	size_t cap = set->n + n, k = set->n;
+	int *fds = xcalloc(cap, sizeof(*fds)), *errs = xcalloc(cap, sizeof(*errs));
+	size_t *which = xcalloc(cap, sizeof(*which));
 
 	for (size_t d = 0; d < set->n; d++) {
 		fds[d] = open(set->dirs[d], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -357,8 +403,10 @@ static void dirs_sync(struct dir_set *set, const char **error_r)
 			*error_r = errfmt("%s: %s", set->dirs[d], strerror(errno));
 		}
 	}
+	k = extra_fds(items, n, fds, which, k);
 	/* Open ones only: a failed open is -1, whose "sync" fails at once. */
-	sync_all(fds, errs, set->n);
+	if (k > 0)
+		sync_all(fds, errs, k);
 	for (size_t d = 0; d < set->n; d++) {
 		if (fds[d] >= 0 && errs[d] != 0) {
 			set->failed[d] = errs[d];
@@ -367,9 +415,17 @@ static void dirs_sync(struct dir_set *set, const char **error_r)
 		if (fds[d] >= 0)
 			close(fds[d]);
 	}
+	for (size_t j = set->n; j < k; j++) {
+		if (errs[j] != 0)
+			item_fail(&items[which[j]], errs[j],
+				  errfmt("%s: fsync: %s", items[which[j]].extra.names[0],
+					 strerror(errs[j])));
+	}
 	free(fds);
 	free(errs);
+	free(which);
 }
+
 
 void deliver_commit_batch(struct deliver_item *items, size_t n,
 			  const char *data_dir)
@@ -379,15 +435,16 @@ void deliver_commit_batch(struct deliver_item *items, size_t n,
 
 	items_sync_spools(items, n);
 	for (size_t i = 0; i < n; i++) {
+		items[i].extra_placed = false;
 		if (items[i].result == 0)
 			item_place(&items[i], data_dir);
-		for (size_t j = 0; items[i].result == 0 && j < items[i].n_placed; j++)
-			(void)dir_set_add(&set, items[i].placed[j]);
+		if (items[i].result == 0 && items[i].place_extra != NULL)
+			item_place_extra(&items[i]);
+		item_dirs(&items[i], &set, NULL);
 	}
 	/* The new names are durable only once their folders are synced: each
 	 * folder once for the whole batch. */
-	if (set.n > 0)
-		dirs_sync(&set, &error);
+	dirs_sync(&set, items, n, &error);
 	if (error != NULL)
 		items_check_dirs(items, n, &set, error);
 	for (size_t i = 0; i < n; i++) {

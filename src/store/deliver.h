@@ -11,6 +11,7 @@
 #ifndef SEALPOST_DELIVER_H
 #define SEALPOST_DELIVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,10 +47,28 @@ int deliver_commit(struct spool *sp, const char *data_dir,
  * and may be acknowledged, only when the batch returns with its result 0.
  * Batches may be committed from several threads at once. */
 
+/* Files of a message made elsewhere than in Maildirs (the outbound queue,
+ * queue/queue.h), by an item's place_extra. */
+#define DELIVER_EXTRA_NAMES 2
+struct deliver_extra {
+	int fd;                                 /* synced with the folders; -1: none */
+	const char *names[DELIVER_EXTRA_NAMES]; /* their folders synced; NULL: none */
+};
+
 struct deliver_item {
 	struct spool *sp;               /* written; discarded by the caller */
 	char *const *addresses;
 	size_t n_addresses;
+	/* Optional: called in phase 2, once the spool is synced, to make the
+	 * message's other files; returns 0 with *extra filled, or -1 with
+	 * *error_r (the item fails). extra->fd is synced and the folders of
+	 * extra->names are synced with the batch's folders; when the item
+	 * fails after that, the caller removes those files. */
+	int (*place_extra)(struct deliver_item *item, void *arg,
+			   struct deliver_extra *extra, const char **error_r);
+	void *extra_arg;
+	struct deliver_extra extra;     /* internal */
+	bool extra_placed;              /* internal */
 	int result;                     /* in: 0; out: 0 durable, -1 failed */
 	int err;                        /* errno of the failure (ENOSPC ...) */
 	char error[200];                /* why, when result is -1 */
@@ -58,8 +77,8 @@ struct deliver_item {
 };
 
 /* Commit the items whose result is 0: fsync their spool files, link each
- * into its recipients' new/, fsync each distinct folder once, then set
- * each result. A message that fails (its sync, a link, or the fsync of one
+ * into its recipients' new/ (and make its extra files), fsync each
+ * distinct folder once (with the extra files), then set each result. A message that fails (its sync, a link, or the fsync of one
  * of its folders) has its links taken back, so a retry never duplicates;
  * the others are durable. */
 void deliver_commit_batch(struct deliver_item *items, size_t n,

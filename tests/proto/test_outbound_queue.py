@@ -45,9 +45,11 @@ def q(srv, *args):
 
 
 def queued_id(srv, rcpt):
-    log = srv.wait_log(f"to=<{rcpt}>")
-    return re.search(rf"queue_id=([0-9a-f]{{16}}) from=<[^>]*> to=<{re.escape(rcpt)}>",
-                     log).group(1)
+    """The queue id the server logged for rcpt (its "queued" line: the
+    queue process may log its first attempt before the worker logs it)."""
+    pattern = rf"queue_id=([0-9a-f]{{16}}) from=<[^>]*> to=<{re.escape(rcpt)}>"
+    wait_for(lambda: re.search(pattern, srv.log_text(settle=0)), what=f"queued {rcpt}")
+    return re.search(pattern, srv.log_text(settle=0)).group(1)
 
 
 def test_list_show_flush(world):
