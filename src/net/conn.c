@@ -564,10 +564,16 @@ void conn_start_tls_client(struct conn *c, struct tls_ctx *ctx,
 	const char *error = NULL;
 
 	assert(c->tls == NULL && c->z == NULL);
-	assert(evbuffer_get_length(c->in) == 0);
-	assert(evbuffer_get_length(c->out) == 0);
 	if (c->dead)
 		return;
+	/* What the peer controls is checked, not asserted: a server can
+	 * answer STARTTLS before the command left (our bytes still here) or
+	 * send more behind its reply. */
+	if (evbuffer_get_length(c->in) != 0 || evbuffer_get_length(c->out) != 0) {
+		end_later(c, CONN_END_ERROR, "TLS: plaintext still buffered at the "
+			  "start of the handshake");
+		return;
+	}
 	struct tls_conn *tc = tls_conn_new_client(ctx, c->fd, params, &error);
 	start_tls(c, tc, error);
 	if (tc != NULL) {

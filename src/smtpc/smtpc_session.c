@@ -238,6 +238,12 @@ static void on_starttls_reply(struct smtpc *c, const struct smtpc_reply *r)
 			   "after its STARTTLS reply (a command injection attempt)");
 		return;
 	}
+	/* A reply to a command that has not left yet was not an answer. */
+	if (conn_output_len(c->conn) > 0) {
+		smtpc_fail(c, SMTPC_STAGE_STARTTLS, false, "the server answered "
+			   "STARTTLS before it was sent");
+		return;
+	}
 	smtpc_enter_state(c, SMTPC_STATE_HANDSHAKE);
 	conn_pause_read(c->conn);
 	conn_start_tls_client(c->conn, c->tls_ctx, &c->tls_params);
