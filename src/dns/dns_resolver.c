@@ -139,11 +139,14 @@ static int forwarder_spec(const char *text, char *buf, size_t size,
 	return 0;
 }
 
+/* "ADDRESS@PORT" for ub_ctx_set_fwd: an IPv6 address and a port fit. */
+#define DNS_FORWARDER_SPEC_MAX 80
+
 static int setup_upstream(struct dns_resolver *res,
 			  const struct dns_resolver_settings *set,
 			  const char **error_r)
 {
-	char spec[80];
+	char spec[DNS_FORWARDER_SPEC_MAX];
 	int r;
 
 	if (set->forwarder == NULL) {

@@ -16,6 +16,9 @@
 /* Largest chunk handed to one SSL_write: one full TLS record. */
 #define CONN_TLS_WRITE_CHUNK 16384
 
+/* Why a connection ended, as told to its owner. */
+#define CONN_END_ERROR_MAX 160
+
 struct conn {
 	int fd;
 	struct event *ev_read, *ev_write, *ev_timer, *ev_end;
@@ -38,7 +41,7 @@ struct conn {
 	unsigned timeout_secs;
 
 	enum conn_end end_why;
-	char end_error[160];
+	char end_error[CONN_END_ERROR_MAX];
 
 	const struct conn_callbacks *cb;
 	void *ctx;

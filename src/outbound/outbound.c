@@ -59,11 +59,13 @@ int outbound_reload(struct outbound *ob, const struct config *cfg,
 {
 	struct tls_ctx *ctx;
 
+	/* The config in service is always the new one (the old one is freed
+	 * at the next reload); only the TLS context may stay the old one. */
+	ob->cfg = cfg;
 	if (make_tls(cfg, &ctx, error_r) < 0)
 		return -1;
 	tls_ctx_unref(&ob->tls_ctx);
 	ob->tls_ctx = ctx;
-	ob->cfg = cfg;
 	return 0;
 }
 

@@ -395,6 +395,10 @@ static void conn_next(struct oconn *c)
 	struct ojob *job;
 	bool utf8;
 
+	/* A session that is ending (a 421, a lost connection) takes nothing
+	 * more: its closed() comes next. */
+	if (!smtpc_usable(c->smtpc))
+		return;
 	while (!c->ob->stopping && c->messages < OUTBOUND_MESSAGES_PER_CONNECTION &&
 	       (job = take_job(d)) != NULL) {
 		if (job->msg->deleted) {

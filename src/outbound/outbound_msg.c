@@ -166,8 +166,20 @@ static void record_done(struct job *job)
 	struct record_job *rj = (struct record_job *)job;
 	struct omsg *m = rj->m;
 
-	if (rj->rc < 0)
-		log_error("queue: %s: %s", m->env->id, rj->error);
+	if (rj->rc < 0) {
+		/* The results stay to be written (a full disk, say): back in
+		 * front of the newer ones, written again at the next tick; a
+		 * connection waiting for them does not go on meanwhile, and the
+		 * message is not wrapped up. */
+		log_error("queue: %s: %s; trying again", m->env->id, rj->error);
+		buf_append(&rj->text, m->records.data, m->records.len);
+		buf_free(&m->records);
+		m->records = rj->text;
+		m->record_retry = true;
+		m->busy--;
+		free(rj);
+		return;
+	}
 	struct outbound *ob = rj->ob;
 	unsigned long covers = rj->covers;
 
@@ -369,6 +381,7 @@ static void wrap_work(struct job *job)
 	struct omsg *m = wj->m;
 	struct stat st;
 	const char *error = NULL;
+	bool gone = false;
 
 	wj->rc = 0;
 	/* Deleted behind our back (sealpost queue delete): nothing to do. */
@@ -387,6 +400,8 @@ static void wrap_work(struct job *job)
 		if (queue_remove(wj->data_dir, m->env->id, false, &error) < 0) {
 			wj->rc = -1;
 			strlcpy_sp(wj->error, error, sizeof(wj->error));
+		} else {
+			gone = true;
 		}
 		goto out;
 	}
@@ -406,9 +421,15 @@ static void wrap_work(struct job *job)
 	}
 	m->env->log_len += wj->text.len;
 out:
+	/* The last close of an unlinked file frees it on the disk: here, not
+	 * on the event loop (the message goes in wrap_done once removed). */
 	if (m->msg_fd >= 0)
 		close(m->msg_fd);
 	m->msg_fd = -1;
+	if (gone && m->env_fd >= 0) {
+		close(m->env_fd);
+		m->env_fd = -1;
+	}
 }
 
 static void wrap_done(struct job *job)
@@ -946,6 +967,10 @@ void outbound_msgs_tick(struct outbound *ob)
 		return;
 	for (struct omsg *m = ob->msgs, *next; m != NULL; m = next) {
 		next = m->next;
+		if (m->record_retry) {
+			m->record_retry = false;
+			record_write(ob, m);
+		}
 		if (due(m, now))
 			attempt_start(ob, m);
 	}

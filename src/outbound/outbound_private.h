@@ -35,6 +35,7 @@ struct omsg {
 	unsigned busy;             /* record or wrap-up job writing env_fd */
 	struct buf records;        /* results not yet written */
 	bool wrap_pending;         /* wrap up once the record job is back */
+	bool record_retry;         /* writing records failed: again at a tick */
 	unsigned long produced;    /* results made (omsg_result calls)... */
 	unsigned long written;     /* ...and written to the envelope */
 	struct oconn *waiters;     /* connections waiting for that */

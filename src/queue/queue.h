@@ -69,6 +69,8 @@ struct spool;
  * beyond QUEUE_LOG_COMPACT bytes are folded into one per recipient
  * (queue_env_rewrite), so the log stays far below this. */
 #define QUEUE_ENV_MAX (16u * 1024 * 1024)
+/* Most recipients of one envelope: those of one message (deliver.h). */
+#define QUEUE_RCPTS_MAX 10000
 /* Log bytes after which the queue process rewrites an envelope with just
  * the current state of each recipient. */
 #define QUEUE_LOG_COMPACT (64 * 1024)

@@ -290,6 +290,10 @@ static int parse_header_line(struct queue_env *env, char *line,
 			}
 		}
 	} else if (strcmp(line, "rcpt") == 0 && strrchr(value, '@') != NULL) {
+		if (env->n_rcpts >= QUEUE_RCPTS_MAX) {
+			*error_r = errfmt("more than %u recipients", QUEUE_RCPTS_MAX);
+			return -1;
+		}
 		env->rcpts = xrealloc(env->rcpts, (env->n_rcpts + 1) * sizeof(*env->rcpts));
 		struct queue_rcpt *r = &env->rcpts[env->n_rcpts++];
 		memset(r, 0, sizeof(*r));

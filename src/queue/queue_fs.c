@@ -58,9 +58,20 @@ int queue_sync_dir(const char *data_dir, const char **error_r)
 
 /* ---- start ---------------------------------------------------------------- */
 
-/* A .new envelope whose commit a crash cut short: whole, it may have been
- * acknowledged, so it is queued (renamed to .env); cut, it was not, and
- * goes with its message. */
+/* A .new envelope whose commit a crash cut short: whole, and with its
+ * message whole beside it, it may have been acknowledged, so it is queued
+ * (renamed to .env); otherwise it was not, and goes with its message. */
+static bool message_whole(const char *data_dir, const struct queue_env *e)
+{
+	char *msg = queue_path(data_dir, e->id, "msg");
+	struct stat st;
+	bool whole = stat(msg, &st) == 0 && S_ISREG(st.st_mode) &&
+		     (uint64_t)st.st_size == e->offset + e->size;
+
+	free(msg);
+	return whole;
+}
+
 static void recover_new(const char *data_dir, const char *qdir)
 {
 	DIR *d = opendir(qdir);
@@ -82,7 +93,8 @@ static void recover_new(const char *data_dir, const char *qdir)
 		if (queue_id_valid(id) &&
 		    fs_read_file(newpath, QUEUE_ENV_MAX, &text, &len, &error) == 0 &&
 		    queue_env_parse(text, len, &e, &used, &error) == 0 &&
-		    strcmp(e->id, id) == 0 && rename(newpath, env) == 0) {
+		    strcmp(e->id, id) == 0 && message_whole(data_dir, e) &&
+		    rename(newpath, env) == 0) {
 			log_info("queue: %s recovered (its commit was cut short)", id);
 		} else if (unlinkat(dirfd(d), de->d_name, 0) == 0) {
 			log_info("queue: removed unfinished %s", de->d_name);

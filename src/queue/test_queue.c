@@ -171,6 +171,15 @@ static void test_torn_and_bad(void **state)
 	const char *junk = "sealpost-queue 1\nfoo bar\n.\n";
 	assert_int_equal(queue_env_parse(junk, strlen(junk), &back, &used, &error), -1);
 	assert_string_equal(error, "bad envelope line 'foo'");
+	/* a count limit, not just a size limit */
+	struct buf many = { 0 };
+	buf_printf(&many, "sealpost-queue 1\nid 675f0c3a9b1e44d2\n");
+	for (int i = 0; i <= QUEUE_RCPTS_MAX; i++)
+		buf_printf(&many, "rcpt r%d@example.org\n", i);
+	buf_printf(&many, ".\n");
+	assert_int_equal(queue_env_parse(many.data, many.len, &back, &used, &error), -1);
+	assert_string_equal(error, "more than 10000 recipients");
+	buf_free(&many);
 	queue_env_free(&env);
 	buf_free(&b);
 }
@@ -336,7 +345,26 @@ static void test_leftovers_removed(void **state)
 	char *cut_msg = queue_path(dir, "675f0c3a9b1e44d4", "msg");
 	assert_int_equal(fs_write_new(cut, "sealpost-queue 1\nid 675f", 25, 0600, &error), 0);
 	assert_int_equal(fs_write_new(cut_msg, "x", 1, 0600, &error), 0);
+	/* a whole envelope whose message is not whole (cut, or never made):
+	 * nothing was acknowledged; removed with it */
+	char id2[QUEUE_ID_LEN + 1], id3[QUEUE_ID_LEN + 1];
+	assert_int_equal(queue_create(dir, "Return-Path: <>\r\nx\r\n", 20, 17, "",
+				      QUEUE_F_DSN, rcpt, 1, id2, &error), 0);
+	assert_int_equal(queue_create(dir, "Return-Path: <>\r\nx\r\n", 20, 17, "",
+				      QUEUE_F_DSN, rcpt, 1, id3, &error), 0);
+	char *env2 = queue_path(dir, id2, "env"), *new2 = queue_path(dir, id2, "new");
+	char *msg2 = queue_path(dir, id2, "msg");
+	char *env3 = queue_path(dir, id3, "env"), *new3 = queue_path(dir, id3, "new");
+	char *msg3 = queue_path(dir, id3, "msg");
+	assert_int_equal(rename(env2, new2), 0);
+	assert_int_equal(truncate(msg2, 10), 0);
+	assert_int_equal(rename(env3, new3), 0);
+	assert_int_equal(unlink(msg3), 0);
 	assert_int_equal(queue_prepare(dir, false, 0, 0, &error), 0);
+	assert_false(fs_exists(new2) || fs_exists(env2) || fs_exists(msg2));
+	assert_false(fs_exists(new3) || fs_exists(env3));
+	free(env2); free(new2); free(msg2);
+	free(env3); free(new3); free(msg3);
 	assert_false(fs_exists(orphan));
 	assert_false(fs_exists(tmp));
 	assert_true(fs_exists(env_path));

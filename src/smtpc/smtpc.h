@@ -162,7 +162,10 @@ struct smtpc_callbacks {
 struct smtpc *smtpc_open(struct event_base *base, const struct smtpc_params *p,
 			 const struct smtpc_callbacks *cb, void *ctx,
 			 const char **error_r);
-/* Start a transaction (READY only). */
+/* Can a transaction start now: READY, none running, not ending, the
+ * connection up? One that is not gets closed() soon (or is in use). */
+bool smtpc_usable(const struct smtpc *c);
+/* Start a transaction (smtpc_usable only). */
 void smtpc_send(struct smtpc *c, struct smtpc_txn *t);
 /* QUIT (READY only); closed() follows with end->ok. */
 void smtpc_quit(struct smtpc *c);

@@ -20,6 +20,12 @@
 /* Log prefix kept. */
 #define SMTPC_ID_MAX 40
 
+/* A TLS version or cipher name as OpenSSL gives it ("TLSv1.3",
+ * "ECDHE-RSA-AES256-GCM-SHA384"), cut to this. */
+#define SMTPC_TLS_NAME_MAX 64
+/* One log line of a client session, before the log's own limits. */
+#define SMTPC_LOG_LINE_MAX 1024
+
 enum smtpc_state {
 	SMTPC_STATE_CONNECTING,
 	SMTPC_STATE_GREETING,     /* waiting for the 220 */
@@ -75,7 +81,7 @@ struct smtpc {
 	unsigned ext;
 	uint64_t size_limit;
 	bool tls_active;
-	char tls_version[32], tls_cipher[64];
+	char tls_version[SMTPC_TLS_NAME_MAX], tls_cipher[SMTPC_TLS_NAME_MAX];
 	const char *tls_auth;
 	unsigned auth_step;               /* LOGIN: 334 replies seen */
 

@@ -60,7 +60,7 @@ const char *smtpc_stage_name(enum smtpc_stage stage)
 
 void smtpc_log(struct smtpc *c, enum log_level level, const char *fmt, ...)
 {
-	char text[1024];
+	char text[SMTPC_LOG_LINE_MAX];
 	va_list ap;
 
 	if (level > log_get_level())
@@ -499,6 +499,12 @@ struct smtpc *smtpc_open(struct event_base *base, const struct smtpc_params *p,
 	conn_set_timeout(c->conn, p->connect_secs > 0 ? p->connect_secs :
 			 SMTPC_CONNECT_SECS);
 	return c;
+}
+
+bool smtpc_usable(const struct smtpc *c)
+{
+	return c->state == SMTPC_STATE_READY && c->txn == NULL && !c->ending &&
+	       c->conn != NULL;
 }
 
 void smtpc_quit(struct smtpc *c)

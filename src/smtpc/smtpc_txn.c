@@ -44,15 +44,24 @@ static void send_rcpt(struct smtpc *c)
 	push(c, SMTPC_CMD_RCPT);
 }
 
+/* RFC 5321 4.5.3.2.4: the reply to DATA is waited for 2 minutes, not the
+ * 5 of MAIL and RCPT: the timeout changes once it is the next reply. */
+static void expect_next(struct smtpc *c)
+{
+	if (c->n_pending > 0 && c->pending[0] == SMTPC_CMD_DATA && c->conn != NULL)
+		conn_set_timeout(c->conn, SMTPC_DATA_INIT_SECS);
+}
+
 static void send_data(struct smtpc *c)
 {
 	smtpc_command(c, "DATA");
 	push(c, SMTPC_CMD_DATA);
+	expect_next(c);
 }
 
 void smtpc_send(struct smtpc *c, struct smtpc_txn *t)
 {
-	assert(c->state == SMTPC_STATE_READY && c->txn == NULL);
+	assert(smtpc_usable(c));
 	assert(t->n_rcpts > 0 && t->n_rcpts <= SMTPC_RCPTS_MAX);
 	c->txn = t;
 	t->rcpt = xcalloc(t->n_rcpts, sizeof(*t->rcpt));
@@ -250,6 +259,7 @@ void smtpc_txn_reply(struct smtpc *c, const struct smtpc_reply *r)
 	}
 	enum smtpc_cmd cmd = c->pending[0];
 	memmove(c->pending, c->pending + 1, --c->n_pending * sizeof(c->pending[0]));
+	expect_next(c);
 	switch (cmd) {
 	case SMTPC_CMD_RSET:
 		return;
