@@ -1032,6 +1032,15 @@ void config_carry_fixed(struct config *next, const struct config *old,
 		buf_printf(changed, "%sworkers", changed->len ? ", " : "");
 		next->workers = old->workers;
 	}
+	/* The queue process's resolver is made once (libunbound). */
+	if (!str_same(next->outbound_resolver, old->outbound_resolver)) {
+		buf_printf(changed, "%s[outbound] resolver", changed->len ? ", " : "");
+		carry_string(&next->outbound_resolver, old->outbound_resolver);
+	}
+	if (!str_same(next->outbound_trust_anchor, old->outbound_trust_anchor)) {
+		buf_printf(changed, "%s[outbound] trust_anchor", changed->len ? ", " : "");
+		carry_string(&next->outbound_trust_anchor, old->outbound_trust_anchor);
+	}
 }
 
 unsigned config_line(const struct config *cfg, const char *section,

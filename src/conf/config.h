@@ -179,7 +179,8 @@ struct config *config_defaults(const char *base_dir);
 void config_free(struct config **cfg);
 
 /* A reload: the settings that cannot change while the server runs
- * ([listen], user, data_dir, workers) are taken from old into next; their
+ * ([listen], user, data_dir, workers, [outbound] resolver and trust_anchor)
+ * are taken from old into next; their
  * names, where next wanted something else, are appended to changed
  * ("[listen], user"). */
 void config_carry_fixed(struct config *next, const struct config *old,

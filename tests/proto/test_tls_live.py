@@ -243,9 +243,11 @@ def test_reload_command_and_sighup(tmp_path, pairs):
     with open(srv.conf, "w") as f:
         f.write(conf.replace(smtp, f"smtp = 127.0.0.1:{srv.ports['smtp'] + 1}\n")
                 .replace("*.example.net = org",
-                         "*.example.net = org\nnew.example.com = org"))
+                         "*.example.net = org\nnew.example.com = org")
+                + "\n[outbound]\nresolver = 127.0.0.9:53\n")
     r = run_cli("reload", "-c", srv.conf)
-    assert r.rc == 0 and "[listen] changed: restart sealpost" in r.err, r
+    assert r.rc == 0 and "[listen], [outbound] resolver changed: restart sealpost" \
+        in r.err, r
     org = file_fingerprint(str(pairs / "org.crt"))
     time.sleep(0.5)   # the workers take the set after the answer
     assert all(served(srv.ports["smtps"], sni="new.example.com")[0] == org
