@@ -21,7 +21,6 @@
 #include <openssl/crypto.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -300,18 +299,8 @@ static int queue_main(struct server *srv)
 
 	listeners_free(&srv->listeners, srv->n_listeners);
 	fs_close_all_except(keep, 1);
-	/* The master's event loop came along with the fork (as in worker.c):
-	 * its descriptors are closed, freeing it touches nothing of his. */
-	if (ev_base != NULL)
-		event_base_free(ev_base);
-	ev_base = NULL;
-	prctl(PR_SET_NAME, "sealpost-queue");
-	/* Never outlive the master (who would restart it?). */
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (getppid() == 1)
+	if (server_child_setup(srv, "sealpost-queue") < 0)
 		return 1;
-	buf_free(&srv->pairs);
-	signal(SIGHUP, SIG_IGN);
 	signal(SIGCHLD, SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);

@@ -143,5 +143,11 @@ int server_worker_main(struct server *srv, unsigned index);
 /* A child (worker, queue process) re-reads the config file at path that
  * the master validated; what cannot change at run time stays. */
 void server_child_reload(struct server *srv, const char *path);
+/* What a worker or the queue process does first after the fork, once the
+ * master's descriptors are closed: frees the master's event loop that came
+ * along, takes name (ps), dies with the master, drops the master's copy of
+ * the pairs, leaves SIGHUP to the master (reloads come by message).
+ * Returns -1 when the master is gone already. */
+int server_child_setup(struct server *srv, const char *name);
 
 #endif

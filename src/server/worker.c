@@ -74,6 +74,24 @@ static void apply_set(struct server *srv, const void *payload, size_t len)
 	log_info("certificates in service");
 }
 
+int server_child_setup(struct server *srv, const char *name)
+{
+	/* The master's event loop came along with the fork. Its descriptors
+	 * are closed by now, so freeing it touches nothing of the master's,
+	 * and libevent gives signals to this child's own loop. */
+	if (ev_base != NULL)
+		event_base_free(ev_base);
+	ev_base = NULL;
+	prctl(PR_SET_NAME, name);
+	/* A child never outlives its master (who would restart it?). */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() == 1)
+		return -1;
+	buf_free(&srv->pairs);   /* the master's copy; ours comes by message */
+	signal(SIGHUP, SIG_IGN);
+	return 0;
+}
+
 /* The config file again (a reload the master has validated): what cannot
  * change at run time stays as it is. The config before is freed at the
  * next reload: nothing holds on to it longer than a command. */
@@ -169,19 +187,8 @@ int server_worker_main(struct server *srv, unsigned index)
 	sigset_t none;
 
 	close_inherited(srv);
-	/* The master's event loop came along with the fork. Its descriptors
-	 * are closed above, so freeing it touches nothing of the master's,
-	 * and libevent gives signals to this worker's own loop. */
-	if (ev_base != NULL)
-		event_base_free(ev_base);
-	ev_base = NULL;
-	prctl(PR_SET_NAME, "sealpost-worker");
-	/* A worker never outlives its master (who would restart it?). */
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (getppid() == 1)
+	if (server_child_setup(srv, "sealpost-worker") < 0)
 		return 1;
-	buf_free(&srv->pairs);   /* the master's copy; ours comes by message */
-	signal(SIGHUP, SIG_IGN);
 	signal(SIGCHLD, SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
