@@ -27,9 +27,11 @@ def free_port():
         return s.getsockname()[1]
 
 
-def child_pids(pid):
-    """Direct children of pid (the master's workers)."""
-    out = []
+def proc_stats():
+    """{pid: the fields of /proc/PID/stat after the command name} of every
+    process (the name may hold spaces and parens): fields[0] is the state,
+    fields[1] the parent, fields[11:15] utime stime cutime cstime."""
+    out = {}
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
@@ -38,11 +40,13 @@ def child_pids(pid):
                 stat = f.read()
         except OSError:
             continue
-        # Fields after the command name (which may hold spaces and parens).
-        fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[1]) == pid:
-            out.append(int(name))
-    return sorted(out)
+        out[int(name)] = stat[stat.rindex(")") + 2:].split()
+    return out
+
+
+def child_pids(pid):
+    """Direct children of pid (the master's workers)."""
+    return sorted(p for p, fields in proc_stats().items() if int(fields[1]) == pid)
 
 
 def proc_status_kib(pid, keys=("VmRSS", "RssAnon", "RssFile")):

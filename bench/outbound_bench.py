@@ -41,6 +41,7 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_client  # noqa: E402
+import bench_server  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -74,21 +75,9 @@ def wait_port(port, timeout):
 # ---- CPU over a process tree ------------------------------------------------------
 
 def _proc_table():
-    out = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        # utime stime cutime cstime: fields 14-17 of proc(5)
-        user = int(fields[11]) + int(fields[13])
-        system = int(fields[12]) + int(fields[14])
-        out.append((int(name), int(fields[1]), user, system))
-    return out
+    """(pid, ppid, user, system) of every process, with reaped children's."""
+    return [(pid, int(f[1]), int(f[11]) + int(f[13]), int(f[12]) + int(f[14]))
+            for pid, f in bench_server.proc_stats().items()]
 
 
 def _comm(pid):

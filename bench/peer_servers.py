@@ -70,18 +70,7 @@ def reap_orphans(pids):
 
 def _proc_table():
     """(pid, ppid, state) of every process."""
-    out = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        out.append((int(name), int(fields[1]), fields[0]))
-    return out
+    return [(pid, int(f[1]), f[0]) for pid, f in bench_server.proc_stats().items()]
 
 
 def _stat_fields(pid):
