@@ -743,6 +743,18 @@ static void strip_inline_comment(char *value)
 	}
 }
 
+/* Blanks around a value as libinih sees them (isspace: \f and \v too), so
+ * that a value reads the same with a comment after it or without one. */
+static char *trim_value(char *value)
+{
+	while (isspace((unsigned char)*value))
+		value++;
+	size_t n = strlen(value);
+	while (n > 0 && isspace((unsigned char)value[n - 1]))
+		value[--n] = '\0';
+	return value;
+}
+
 /* A line of [sni]: a new entry, or an indented line continuing the last. */
 static int sni_handler(struct parse_ctx *ctx, size_t idx, const char *name,
 		       const char *value)
@@ -786,7 +798,7 @@ static int conf_ini_handler(void *user, const char *section, const char *name,
 	}
 	strlcpy_sp(vbuf, value, sizeof(vbuf));
 	strip_inline_comment(vbuf);
-	value = str_trim(vbuf);
+	value = trim_value(vbuf);
 	if (opt->type == CONF_SNI)
 		return sni_handler(ctx, idx, name, value);
 	if (opt->type == CONF_TLS_POLICY) {

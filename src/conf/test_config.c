@@ -81,6 +81,22 @@ static void test_full_example(void **state)
 	assert_null(cfg);
 }
 
+/* A blank libinih also trims (\f, \v) before an inline comment: the value
+ * reads as it would without the comment (found by fuzz_config: "y\f"
+ * written back read as "y"). */
+static void test_blanks_before_a_comment(void **state)
+{
+	struct config *cfg;
+	const char *error;
+
+	assert_int_equal(load("user = y\f # x\n", &cfg, &error), 0);
+	assert_string_equal(cfg->user, "y");
+	config_free(&cfg);
+	assert_int_equal(load("user = y\v\f\n", &cfg, &error), 0);
+	assert_string_equal(cfg->user, "y");
+	config_free(&cfg);
+}
+
 static void test_continued_list(void **state)
 {
 	struct config *cfg;
@@ -353,6 +369,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full_example),
 		cmocka_unit_test(test_continued_list),
+		cmocka_unit_test(test_blanks_before_a_comment),
 		cmocka_unit_test(test_outbound_resolver),
 		cmocka_unit_test(test_errors_name_the_line),
 		cmocka_unit_test(test_certificates_and_sni),
