@@ -123,8 +123,11 @@ fuzz: fuzz-build
 deps:
 	@scripts/install-deps.sh
 
+# The builds of make test (release, sanitized, fuzz) on every core.
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
 test: deps
-	@$(MAKE) --no-print-directory test-build
+	@$(MAKE) --no-print-directory -j$(JOBS) test-build
 	@$(PYTHON) tests/run.py
 
 test-build: build/sealpost build/san/sealpost unit fuzz-build
