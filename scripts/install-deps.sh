@@ -35,7 +35,7 @@ BUILD_PKGS="gcc make pkg-config libc6-dev libssl-dev openssl libevent-dev
 libinih-dev libcrypt-dev zlib1g-dev libcmocka-dev clang libclang-rt-14-dev
 libunbound-dev dns-root-data"
 # Tests and the demo's printed commands: the clients and what they need.
-TEST_PKGS="python3 python3-pytest procps curl swaks libnet-ssleay-perl
+TEST_PKGS="python3 python3-pytest procps iproute2 curl swaks libnet-ssleay-perl
 fetchmail ca-certificates nsd ldnsutils python3-dnslib python3-aiosmtpd"
 # The benchmark's peers (bench/peers.py).
 BENCH_PKGS="postfix dovecot-core dovecot-imapd"

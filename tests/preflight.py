@@ -84,6 +84,8 @@ CHECKS = [
      lambda o: "-starttls" in o, "openssl"),
     ("pgrep is missing", ["pgrep", "--version"], lambda o: "procps" in o, "procps"),
     ("pkill is missing", ["pkill", "--version"], lambda o: "procps" in o, "procps"),
+    ("ss is missing (which worker holds a socket)", ["ss", "-V"],
+     lambda o: "iproute2" in o, "iproute2"),
     ("nsd 4 is missing (DNS tests)", [NSD, "-v"], lambda o: "NSD version 4" in o, "nsd"),
     ("ldns-keygen is missing (DNS tests)", ["ldns-keygen", "-v"],
      lambda o: "ldns version" in o, "ldnsutils"),
