@@ -49,11 +49,12 @@ def child_pids(pid):
     return sorted(p for p, fields in proc_stats().items() if int(fields[1]) == pid)
 
 
-def proc_status_kib(pid, keys=("VmRSS", "RssAnon", "RssFile")):
-    """Selected kB figures of /proc/<pid>/status (0 for a gone process)."""
+def proc_kb_fields(pid, name, keys):
+    """Selected "Key: N kB" figures of /proc/<pid>/<name> (0 for a gone
+    process)."""
     got = dict.fromkeys(keys, 0)
     try:
-        with open(f"/proc/{pid}/status") as f:
+        with open(f"/proc/{pid}/{name}") as f:
             for line in f:
                 key, _, rest = line.partition(":")
                 if key in got:
@@ -61,6 +62,11 @@ def proc_status_kib(pid, keys=("VmRSS", "RssAnon", "RssFile")):
     except OSError:
         pass
     return got
+
+
+def proc_status_kib(pid, keys=("VmRSS", "RssAnon", "RssFile")):
+    """Selected kB figures of /proc/<pid>/status."""
+    return proc_kb_fields(pid, "status", keys)
 
 
 def count_fds(pid):

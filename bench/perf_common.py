@@ -27,16 +27,7 @@ def rsa2048_sign_ms():
 
 def proc_kib(pid, keys=("Pss", "Rss")):
     """kB figures of /proc/<pid>/smaps_rollup (0 for a gone process)."""
-    got = dict.fromkeys(keys, 0)
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as f:
-            for line in f:
-                key, _, rest = line.partition(":")
-                if key in got:
-                    got[key] = int(rest.split()[0])
-    except OSError:
-        pass
-    return got
+    return bench_server.proc_kb_fields(pid, "smaps_rollup", keys)
 
 
 def server_pss_kib(procs):
