@@ -42,8 +42,12 @@ if [ ! -f "$CRT" ]; then
 fi
 if [ ! -f "$DEMO/demo-password" ]; then
     umask 077
-    # 18 random bytes, base64: a password nobody else has.
-    openssl rand -base64 18 > "$DEMO/demo-password"
+    # 24 letters and digits from 48 random bytes (about 140 bits): a
+    # password nobody else has. Not plain base64: a "+" or "/" first would
+    # be read by swaks (Getopt::Long) as an option, not as the password.
+    openssl rand -base64 48 | tr -dc 'A-Za-z0-9' | head -c 24 > "$DEMO/demo-password"
+    [ "$(wc -c < "$DEMO/demo-password")" -eq 24 ] \
+        || { echo "sealpost: $DEMO/demo-password: could not make a password" >&2; exit 1; }
     "$BIN" user add "$USER_ADDR" -c "$CONF" --password-file "$DEMO/demo-password"
 fi
 PASSWORD=$(cat "$DEMO/demo-password")
