@@ -103,13 +103,16 @@ class ProcTree:
         """CPU seconds (user + system) of every process of the tree, with
         the children they have reaped (cutime + cstime): a process that
         served a connection and exited still counts, through its parent."""
-        total = 0
+        total = 0.0
         for pid in self.pids():
             f = _stat_fields(pid)
             if f is not None:
-                # Fields 14-17 of proc(5): utime stime cutime cstime.
-                total += sum(int(x) for x in f[11:15])
-        return total / bench_server.CLK_TCK
+                # A live process by its CPU clock (to the ns, as sealpost's
+                # are measured); the reaped children by fields 16-17 of
+                # proc(5), cutime and cstime: the kernel keeps only ticks.
+                total += bench_server.proc_cpu_seconds(pid)
+                total += (int(f[13]) + int(f[14])) / bench_server.CLK_TCK
+        return total
 
     def pss_kib(self):
         """Proportional set size summed over the tree (/proc/<pid>/
