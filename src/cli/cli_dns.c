@@ -166,21 +166,51 @@ static void print_verdict(const struct dns_route *r, enum dns_verdict v,
 	printf("\n");
 }
 
+/* The first line: whether answers are validated, and why not. */
+static void print_dnssec(const struct dns_resolver *res)
+{
+	const char *detail, *anchor = dns_resolver_trust_anchor(res);
+
+	switch (dns_resolver_dnssec(res, &detail)) {
+	case DNS_DNSSEC_OFF:
+		printf("dnssec: off (no trust anchor: install dns-root-data or "
+		       "set [outbound] trust_anchor)\n");
+		return;
+	case DNS_DNSSEC_CHECKING:
+	case DNS_DNSSEC_ON:
+		printf("dnssec: on, trust anchor %s%s%s\n", anchor,
+		       detail[0] != '\0' ? "; " : "", detail);
+		return;
+	case DNS_DNSSEC_STRIPPED:
+		printf("dnssec: off: the resolver passes no DNSSEC (%s); set "
+		       "[outbound] resolver to one that does, or dnssec = "
+		       "require\n", detail);
+		return;
+	case DNS_DNSSEC_STRIPPED_REQUIRED:
+		printf("dnssec: on, trust anchor %s, but the resolver passes no "
+		       "DNSSEC (%s): signed domains are bogus ([outbound] dnssec "
+		       "= require)\n", anchor, detail);
+		return;
+	}
+}
+
 /* The whole route; 0 when the MX lookup answered. */
 static int print_route(const struct dns_route *r, const struct dns_resolver *res)
 {
-	const char *why, *anchor = dns_resolver_trust_anchor(res);
+	const char *why, *detail;
 	enum dns_verdict v = dns_route_verdict(r, &why);
 	const struct dns_answer *a = &r->mx.answer;
 
-	if (a->status != DNS_OK && a->status != DNS_NODATA)
+	if (a->status != DNS_OK && a->status != DNS_NODATA) {
+		if (a->status == DNS_BOGUS &&
+		    dns_resolver_dnssec(res, &detail) == DNS_DNSSEC_STRIPPED_REQUIRED)
+			return cli_fail("%s: %s: mail would be deferred (the "
+					"resolver passes no DNSSEC: %s)", r->domain,
+					why, detail);
 		return cli_fail("%s: %s: mail would %s", r->domain, why,
 				v == DNS_VERDICT_BOUNCE ? "bounce" : "be deferred");
-	if (anchor != NULL)
-		printf("dnssec: on, trust anchor %s\n", anchor);
-	else
-		printf("dnssec: off (no trust anchor: install dns-root-data or "
-		       "set [outbound] trust_anchor)\n");
+	}
+	print_dnssec(res);
 	printf("%s MX %s\n", r->domain, dns_security_name(a->security));
 	if (r->mx.null_mx)
 		printf("  null MX (RFC 7505)\n");
@@ -268,6 +298,10 @@ int cmd_dns(const struct cli_command *cmd, struct cli_args *args)
 		goto out;
 	}
 	event_base_dispatch(c.base);
+	/* The answer can come before the check of the resolver's DNSSEC,
+	 * which the first line reports. */
+	while (dns_resolver_dnssec(res, NULL) == DNS_DNSSEC_CHECKING)
+		event_base_loop(c.base, EVLOOP_ONCE);
 	ret = print_route(&c.route, res);
 	dns_route_clear(&c.route);
 out:

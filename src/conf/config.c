@@ -55,6 +55,7 @@ enum conf_type {
 	CONF_OUTBOUND_TLS, /* none | may | encrypt | dane | verify */
 	CONF_RELAYHOST,  /* [host]:port, host:port or host; empty: unset */
 	CONF_TLS_POLICY, /* [tls_policy]: any domain as the key, a level */
+	CONF_DNSSEC,     /* auto | require, into a bool (require) */
 };
 
 struct conf_option {
@@ -117,6 +118,10 @@ static const struct conf_option options[] = {
 	OPT_UINT("limits", "quota_messages", quota_messages, "0", 0, 1000000000),
 	OPT("outbound", "resolver", CONF_RESOLVER, outbound_resolver, NULL),
 	OPT("outbound", "trust_anchor", CONF_OPT_PATH, outbound_trust_anchor, NULL),
+	/* What a resolver that strips DNSSEC (checked at start, dns.h) does:
+	 * auto turns validation off, require keeps it (signed domains
+	 * defer). */
+	OPT("outbound", "dnssec", CONF_DNSSEC, outbound_dnssec_require, "auto"),
 	/* A connection must log in (port 25: send MAIL) within this time
 	 * however busy it keeps the line: 3 minutes, like Dovecot's login
 	 * processes; the TLS handshake and the login delays fit well inside. */
@@ -707,6 +712,14 @@ static int set_option(struct config *cfg, const struct conf_option *opt,
 		}
 		*(uint64_t *)field = u;
 		return 0;
+	case CONF_DNSSEC:
+		if (!str_ieq(value, "auto") && !str_ieq(value, "require")) {
+			*error_r = errfmt("dnssec: '%s' must be auto or require",
+					  value);
+			return -1;
+		}
+		*(bool *)field = str_ieq(value, "require");
+		return 0;
 	case CONF_OUTBOUND_TLS:
 		if (!outbound_tls_parse(value, (enum outbound_tls *)field)) {
 			*error_r = errfmt("tls: '%s' must be none, may, encrypt, dane "
@@ -1052,6 +1065,10 @@ void config_carry_fixed(struct config *next, const struct config *old,
 	if (!str_same(next->outbound_trust_anchor, old->outbound_trust_anchor)) {
 		buf_printf(changed, "%s[outbound] trust_anchor", changed->len ? ", " : "");
 		carry_string(&next->outbound_trust_anchor, old->outbound_trust_anchor);
+	}
+	if (next->outbound_dnssec_require != old->outbound_dnssec_require) {
+		buf_printf(changed, "%s[outbound] dnssec", changed->len ? ", " : "");
+		next->outbound_dnssec_require = old->outbound_dnssec_require;
 	}
 }
 

@@ -145,6 +145,9 @@ struct config {
 				      * as in [listen]; NULL: /etc/resolv.conf */
 	char *outbound_trust_anchor; /* DNSSEC trust anchor file (absolute);
 				      * NULL: the Debian root key */
+	bool outbound_dnssec_require; /* dnssec = require: validation stays
+				      * on when the resolver passes no DNSSEC
+				      * (auto: it goes off, with a warning) */
 	/* [outbound]: how it is sent (src/outbound/, src/smtpc/). */
 	enum outbound_tls outbound_tls;
 	uint64_t outbound_port;      /* remote SMTP port for MX delivery */

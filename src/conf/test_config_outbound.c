@@ -54,6 +54,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg->outbound_max_connections, 100);
 	assert_int_equal(cfg->outbound_max_per_destination, 20);
 	assert_int_equal(config_tls_level(cfg, "example.org"), OUTBOUND_TLS_DANE);
+	assert_false(cfg->outbound_dnssec_require);
 	config_free(&cfg);
 }
 
@@ -65,7 +66,7 @@ static void test_values(void **state)
 	assert_int_equal(load("[outbound]\ntls = Verify\nport = 2525\n"
 			      "queue_lifetime = 2w\nretry_min = 30s\nretry_max = 90m\n"
 			      "max_connections = 7\nmax_connections_per_destination = 3\n"
-			      "ca_file = ca.pem\n"
+			      "ca_file = ca.pem\ndnssec = Require\n"
 			      "[tls_policy]\nExample.ORG = encrypt\nexample.net = none\n",
 			      &cfg, &error), 0);
 	assert_int_equal(cfg->outbound_tls, OUTBOUND_TLS_VERIFY);
@@ -76,10 +77,11 @@ static void test_values(void **state)
 	assert_int_equal(cfg->outbound_max_connections, 7);
 	assert_int_equal(cfg->outbound_max_per_destination, 3);
 	assert_true(cfg->outbound_ca_file[0] == '/');
+	assert_true(cfg->outbound_dnssec_require);
 	assert_int_equal(config_tls_level(cfg, "example.org"), OUTBOUND_TLS_ENCRYPT);
 	assert_int_equal(config_tls_level(cfg, "EXAMPLE.net"), OUTBOUND_TLS_NONE);
 	assert_int_equal(config_tls_level(cfg, "other.example"), OUTBOUND_TLS_VERIFY);
-	assert_int_equal(config_line(cfg, "tls_policy", "example.net"), 12);
+	assert_int_equal(config_line(cfg, "tls_policy", "example.net"), 13);
 	config_free(&cfg);
 }
 
@@ -122,6 +124,8 @@ static void test_errors(void **state)
 			    "number of seconds, or with s, m, h, d or w)");
 	assert_string_equal(load_error("[outbound]\nretry_min = 1h\nretry_max = 10m\n"),
 			    "3: retry_max (600s) is below retry_min (3600s)");
+	assert_string_equal(load_error("[outbound]\ndnssec = yes\n"),
+			    "2: dnssec: 'yes' must be auto or require");
 	assert_string_equal(load_error("[outbound]\nrelayhost = [smtp.example\n"),
 			    "2: relayhost: '[smtp.example': expected [host]:port, "
 			    "[address]:port, host:port or host");

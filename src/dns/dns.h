@@ -146,6 +146,8 @@ struct dns_resolver_settings {
 				   * DNS_ROOT_ANCHOR_FILE, and no validation
 				   * when that is missing */
 	unsigned timeout_ms;      /* 0: DNS_QUERY_TIMEOUT_MS */
+	bool dnssec_require;      /* keep validating when the resolver
+				   * passes no DNSSEC (see enum dns_dnssec) */
 };
 
 /* The settings of the config's [outbound] section. */
@@ -162,6 +164,33 @@ int dns_resolver_create(struct event_base *base,
 void dns_resolver_free(struct dns_resolver **res);
 /* The trust anchor file in use; NULL: DNSSEC off (everything insecure). */
 const char *dns_resolver_trust_anchor(const struct dns_resolver *res);
+
+/* Validation needs a resolver that passes DNSSEC records on (the DO bit);
+ * one that strips them makes every signed answer bogus, and mail to every
+ * signed domain would wait in the queue for nothing. So a resolver with a
+ * trust anchor checks its server at once: it asks for the root's DNSKEY
+ * (". DNSKEY", validated). Lookups run meanwhile; one that comes back
+ * bogus before the check has answered is held until it has, then either
+ * reported or, when validation went off, asked again. */
+enum dns_dnssec {
+	DNS_DNSSEC_OFF,       /* no trust anchor: everything insecure */
+	DNS_DNSSEC_CHECKING,  /* the check has not answered yet */
+	DNS_DNSSEC_ON,        /* validating: the root key was secure, or the
+			       * check could not tell (detail says why) */
+	DNS_DNSSEC_STRIPPED,  /* the root key was bogus: the server passes no
+			       * DNSSEC; validation is off (everything
+			       * insecure, DANE never applies) */
+	DNS_DNSSEC_STRIPPED_REQUIRED, /* the same with dnssec_require:
+			       * validation stays on, signed answers are
+			       * bogus (their mail is deferred) */
+};
+/* DNS_DNSSEC_CHECKING ends within DNS_DNSSEC_CHECK_MS (or the resolver's
+ * timeout when shorter): then the check counts as unanswered. */
+#define DNS_DNSSEC_CHECK_MS 5000
+/* The state; detail_r (may be NULL) gets what the check found ("" when it
+ * has nothing to add). */
+enum dns_dnssec dns_resolver_dnssec(const struct dns_resolver *res,
+				    const char **detail_r);
 /* Lookups started and not yet finished or cancelled. */
 size_t dns_resolver_pending(const struct dns_resolver *res);
 

@@ -10,6 +10,7 @@
 #define DNS_TYPE_MX 15
 #define DNS_TYPE_AAAA 28
 #define DNS_TYPE_TLSA 52
+#define DNS_TYPE_DNSKEY 48
 #define DNS_CLASS_IN 1
 
 /* name, lower-cased and without its trailing dot, into out; false when it

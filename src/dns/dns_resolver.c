@@ -9,7 +9,12 @@
  * its callback runs), so a cancelled query never calls back. Starting a
  * lookup writes the question into libunbound's other pipe; that write
  * could only block with some thousand questions queued unread (a 64 KiB
- * pipe, under 100 bytes each). */
+ * pipe, under 100 bytes each).
+ *
+ * With a trust anchor, the resolver first checks its server (dns.h, enum
+ * dns_dnssec): when that strips DNSSEC, the validating ctx is replaced by
+ * one without the anchor, between two ub_process() calls, and every
+ * running lookup is asked again there (ctx_gen tells which are not yet). */
 #include "dns/dns_private.h"
 #include "conf/config.h"
 #include "lib/log.h"
@@ -23,6 +28,9 @@
 #include <sys/socket.h>
 #include <unbound.h>
 #include <unistd.h>
+
+/* What the DNSSEC check found: an answer's detail and our words around it. */
+#define DNS_DNSSEC_DETAIL_MAX (DNS_DETAIL_MAX + 80)
 
 enum lookup_kind {
 	LOOKUP_MX,
@@ -50,7 +58,21 @@ struct dns_lookup {
 	void *context;
 	struct dns_query q[2];           /* ADDRS: AAAA and A */
 	unsigned n_queries, pending;
+	int types[2];                    /* what q[] asks, to ask it again */
+	unsigned n_types;
+	unsigned ctx_gen;                /* the resolver's ctx_gen it asked */
+	bool held;                       /* answered bogus while the DNSSEC
+					  * check runs: waits for it */
 	bool completing;                 /* in its callback: cancel is a no-op */
+};
+
+/* The check of the server's DNSSEC (enum dns_dnssec in dns.h). */
+struct dnssec_check {
+	int async_id;
+	bool active;
+	bool bogus;                      /* the answer, for check_done() */
+	struct event *timer;
+	struct event *ev_done;           /* check_done(), outside ub_process() */
 };
 
 struct dns_resolver {
@@ -60,6 +82,12 @@ struct dns_resolver {
 	struct timeval timeout;
 	unsigned timeout_ms;
 	char *trust_anchor;              /* NULL: no validation */
+	char *forwarder;                 /* the settings', for a new ctx */
+	bool dnssec_require;
+	enum dns_dnssec dnssec;
+	char dnssec_detail[DNS_DNSSEC_DETAIL_MAX + 1];
+	struct dnssec_check check;
+	unsigned ctx_gen;                /* ctx replaced this many times */
 	FILE *log;                       /* libunbound's log, into ours */
 	char log_first_error[DNS_DETAIL_MAX + 1];
 	struct dns_lookup *lookups;
@@ -114,6 +142,7 @@ void dns_settings_from_config(const struct config *cfg,
 	memset(set_r, 0, sizeof(*set_r));
 	set_r->forwarder = cfg->outbound_resolver;
 	set_r->trust_anchor = cfg->outbound_trust_anchor;
+	set_r->dnssec_require = cfg->outbound_dnssec_require;
 }
 
 /* "192.0.2.1:53" / "[2001:db8::1]:53" into libunbound's "ADDR@PORT". */
@@ -235,11 +264,12 @@ static void answers_ready(evutil_socket_t fd, short what, void *arg)
 }
 
 static int setup_ctx(struct dns_resolver *res,
-		     const struct dns_resolver_settings *set,
+		     const struct dns_resolver_settings *set, bool validate,
 		     const char **error_r)
 {
 	res->ctx = ub_ctx_create();
-	res->log = ub_log_open(res);
+	if (res->log == NULL)
+		res->log = ub_log_open(res);
 	if (res->ctx == NULL || res->log == NULL) {
 		*error_r = errfmt("resolver: %s", strerror(errno));
 		return -1;
@@ -253,7 +283,8 @@ static int setup_ctx(struct dns_resolver *res,
 		return -1;
 	}
 	if (setup_upstream(res, set, error_r) < 0 ||
-	    setup_anchor(res, set, error_r) < 0 || finalize(res, error_r) < 0)
+	    (validate && setup_anchor(res, set, error_r) < 0) ||
+	    finalize(res, error_r) < 0)
 		return -1;
 	res->ev_answers = event_new(res->base, ub_fd(res->ctx),
 				    EV_READ | EV_PERSIST, answers_ready, res);
@@ -263,6 +294,8 @@ static int setup_ctx(struct dns_resolver *res,
 	}
 	return 0;
 }
+
+static void dnssec_check_start(struct dns_resolver *res);
 
 int dns_resolver_create(struct event_base *base,
 			const struct dns_resolver_settings *set,
@@ -275,10 +308,14 @@ int dns_resolver_create(struct event_base *base,
 					       : DNS_QUERY_TIMEOUT_MS;
 	res->timeout.tv_sec = res->timeout_ms / 1000;
 	res->timeout.tv_usec = (res->timeout_ms % 1000) * 1000;
-	if (setup_ctx(res, set, error_r) < 0) {
+	res->forwarder = set->forwarder != NULL ? xstrdup(set->forwarder) : NULL;
+	res->dnssec_require = set->dnssec_require;
+	if (setup_ctx(res, set, true, error_r) < 0) {
 		dns_resolver_free(&res);
 		return -1;
 	}
+	if (res->trust_anchor != NULL)
+		dnssec_check_start(res);
 	*res_r = res;
 	return 0;
 }
@@ -366,16 +403,36 @@ static void addrs_order(struct dns_addrs_result *r)
 	memcpy(r->addr, v, n * sizeof(v[0]));
 }
 
-static void lookup_query_done(struct dns_lookup *l)
+static void lookup_complete(struct dns_lookup *l)
 {
-	if (--l->pending > 0)
-		return;
 	lookup_unlink(l);
 	if (l->kind == LOOKUP_ADDRS)
 		addrs_order(l->out);
 	l->completing = true;
 	l->callback(l->context);
 	lookup_free(l);
+}
+
+static bool lookup_bogus(struct dns_lookup *l)
+{
+	for (unsigned i = 0; i < l->n_queries; i++) {
+		if (query_answer(&l->q[i])->status == DNS_BOGUS)
+			return true;
+	}
+	return false;
+}
+
+static void lookup_query_done(struct dns_lookup *l)
+{
+	if (--l->pending > 0)
+		return;
+	/* Bogus perhaps only because the server strips DNSSEC: the check
+	 * tells, then check_done() reports it or asks again. */
+	if (l->res->dnssec == DNS_DNSSEC_CHECKING && lookup_bogus(l)) {
+		l->held = true;
+		return;
+	}
+	lookup_complete(l);
 }
 
 static const char *rcode_name(int rcode)
@@ -480,6 +537,10 @@ static int query_start(struct dns_lookup *l, int rrtype, const char **error_r)
 		*error_r = errfmt("%s: cannot create a timer", l->qname);
 		return -1;
 	}
+	if (res->ctx == NULL) {      /* a replacement failed (ctx_replace) */
+		*error_r = errfmt("%s: no resolver", l->qname);
+		return -1;
+	}
 	r = ub_resolve_async(res->ctx, l->qname, rrtype, DNS_CLASS_IN, q,
 			     query_answered, &q->async_id);
 	if (r != 0) {
@@ -507,6 +568,7 @@ static struct dns_lookup *lookup_new(struct dns_resolver *res,
 	}
 	strlcpy_sp(l->qname, l->name, sizeof(l->qname));
 	l->res = res;
+	l->ctx_gen = res->ctx_gen;
 	l->kind = kind;
 	l->out = out;
 	l->callback = callback;
@@ -523,6 +585,8 @@ static struct dns_lookup *lookup_new(struct dns_resolver *res,
 static struct dns_lookup *lookup_start(struct dns_lookup *l, const int *types,
 				       unsigned n_types, const char **error_r)
 {
+	memcpy(l->types, types, n_types * sizeof(types[0]));
+	l->n_types = n_types;
 	for (unsigned i = 0; i < n_types; i++) {
 		if (query_start(l, types[i], error_r) < 0) {
 			lookup_stop(l);
@@ -591,12 +655,229 @@ void dns_lookup_cancel(struct dns_lookup **lookup)
 	lookup_free(l);
 }
 
+/* ---- the check of the server's DNSSEC (enum dns_dnssec) ---------------- */
+
+/* The lookup's result as before its first question. */
+static void lookup_out_reset(struct dns_lookup *l)
+{
+	switch (l->kind) {
+	case LOOKUP_MX:
+		memset(l->out, 0, sizeof(struct dns_mx_result));
+		break;
+	case LOOKUP_ADDRS:
+		memset(l->out, 0, sizeof(struct dns_addrs_result));
+		break;
+	case LOOKUP_TLSA: {
+		struct dns_tlsa_result *r = l->out;   /* keeps its name */
+		for (size_t i = 0; i < r->n; i++)
+			free(r->rr[i].data);
+		memset(&r->answer, 0, sizeof(r->answer));
+		memset(r->rr, 0, sizeof(r->rr));
+		r->n = r->n_dropped = 0;
+		break;
+	}
+	}
+}
+
+/* Ask l's questions again on the resolver's new ctx (its old queries are
+ * stopped). A question that cannot be asked is a temporary failure; when
+ * none could, the lookup is complete: its callback runs. */
+static void lookup_restart(struct dns_lookup *l)
+{
+	const char *error;
+
+	for (unsigned i = 0; i < l->n_queries; i++) {
+		if (l->q[i].timer != NULL)
+			event_free(l->q[i].timer);
+	}
+	memset(l->q, 0, sizeof(l->q));
+	l->n_queries = l->pending = 0;
+	l->held = false;
+	l->ctx_gen = l->res->ctx_gen;
+	lookup_out_reset(l);
+	for (unsigned i = 0; i < l->n_types; i++) {
+		if (query_start(l, l->types[i], &error) < 0) {
+			struct dns_query *q = &l->q[l->n_queries - 1];
+			dns_answer_set(query_answer(q), DNS_TEMPFAIL,
+				       DNS_SEC_INSECURE, -1, error);
+		}
+	}
+	if (l->pending == 0)
+		lookup_complete(l);
+}
+
+/* Report every held lookup as it was answered. A callback may cancel or
+ * start others: look again from the start after each. */
+static void release_held(struct dns_resolver *res)
+{
+	for (;;) {
+		struct dns_lookup *l = res->lookups;
+		while (l != NULL && !l->held)
+			l = l->next;
+		if (l == NULL)
+			return;
+		l->held = false;
+		lookup_complete(l);
+	}
+}
+
+/* A ctx without the trust anchor, and every running lookup asked again on
+ * it. */
+static void ctx_replace(struct dns_resolver *res)
+{
+	struct dns_resolver_settings set = { .forwarder = res->forwarder };
+	const char *error;
+
+	for (struct dns_lookup *l = res->lookups; l != NULL; l = l->next)
+		lookup_stop(l);
+	event_free(res->ev_answers);
+	res->ev_answers = NULL;
+	ub_ctx_delete(res->ctx);
+	res->ctx = NULL;
+	res->ctx_gen++;
+	if (setup_ctx(res, &set, false, &error) < 0) {
+		log_error("dns: a resolver without validation: %s", error);
+		if (res->ev_answers != NULL)
+			event_free(res->ev_answers);
+		res->ev_answers = NULL;
+		if (res->ctx != NULL)
+			ub_ctx_delete(res->ctx);
+		res->ctx = NULL;
+	}
+	for (;;) {
+		struct dns_lookup *l = res->lookups;
+		while (l != NULL && l->ctx_gen == res->ctx_gen)
+			l = l->next;
+		if (l == NULL)
+			return;
+		lookup_restart(l);
+	}
+}
+
+/* Runs from the event loop, not inside ub_process(): the ctx may go. */
+static void check_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct dns_resolver *res = arg;
+
+	if (!res->check.bogus) {
+		res->dnssec = DNS_DNSSEC_ON;
+		if (res->dnssec_detail[0] == '\0')
+			log_info("dns: dnssec on: the resolver passes DNSSEC "
+				 "(the root's DNSKEY is secure)");
+		else
+			log_info("dns: dnssec on: %s", res->dnssec_detail);
+		release_held(res);
+	} else if (res->dnssec_require) {
+		res->dnssec = DNS_DNSSEC_STRIPPED_REQUIRED;
+		log_warn("dns: the resolver passes no DNSSEC (%s): validation "
+			 "stays on ([outbound] dnssec = require), so mail to "
+			 "every signed domain is deferred; set [outbound] "
+			 "resolver to one that passes DNSSEC (a local unbound)",
+			 res->dnssec_detail);
+		release_held(res);
+	} else {
+		res->dnssec = DNS_DNSSEC_STRIPPED;
+		log_warn("dns: the resolver passes no DNSSEC (%s): validation "
+			 "is off, DANE never applies; set [outbound] resolver to "
+			 "one that passes DNSSEC (a local unbound), or [outbound] "
+			 "dnssec = require to defer mail to signed domains instead",
+			 res->dnssec_detail);
+		ctx_replace(res);
+	}
+}
+
+static void check_found(struct dns_resolver *res, const struct dns_answer *a)
+{
+	res->check.bogus = a->status == DNS_BOGUS;
+	if (a->status == DNS_BOGUS)
+		snprintf(res->dnssec_detail, sizeof(res->dnssec_detail),
+			 "the root's DNSKEY is bogus: %s", a->detail);
+	else if (a->security == DNS_SEC_SECURE)
+		res->dnssec_detail[0] = '\0';
+	else if (a->status == DNS_TEMPFAIL)
+		snprintf(res->dnssec_detail, sizeof(res->dnssec_detail),
+			 "the resolver's DNSSEC is unchecked: no root DNSKEY "
+			 "(%s)", a->detail);
+	else
+		strlcpy_sp(res->dnssec_detail, "the resolver's DNSSEC is "
+			   "unchecked: the trust anchor does not cover the root",
+			   sizeof(res->dnssec_detail));
+	event_active(res->check.ev_done, EV_TIMEOUT, 0);
+}
+
+static void check_answered(void *arg, int err, struct ub_result *result)
+{
+	struct dns_resolver *res = arg;
+	struct dns_answer a;
+
+	res->check.active = false;
+	evtimer_del(res->check.timer);
+	answer_classify(err, result, &a);
+	ub_resolve_free(result);
+	check_found(res, &a);
+}
+
+static void check_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct dns_resolver *res = arg;
+	struct dns_answer a;
+	int r = ub_cancel(res->ctx, res->check.async_id);
+
+	if (r != 0) /* cannot happen in thread mode, see the top */
+		log_error("dns: cancel the DNSSEC check: %s", ub_strerror(r));
+	res->check.active = false;
+	dns_answer_set(&a, DNS_TEMPFAIL, DNS_SEC_INSECURE, -1, "no answer in time");
+	check_found(res, &a);
+}
+
+static void dnssec_check_start(struct dns_resolver *res)
+{
+	unsigned ms = res->timeout_ms < DNS_DNSSEC_CHECK_MS ? res->timeout_ms
+							    : DNS_DNSSEC_CHECK_MS;
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	struct dns_answer a;
+
+	res->dnssec = DNS_DNSSEC_CHECKING;
+	res->check.timer = evtimer_new(res->base, check_timeout, res);
+	res->check.ev_done = event_new(res->base, -1, 0, check_done, res);
+	if (res->check.timer == NULL || res->check.ev_done == NULL) {
+		res->dnssec = DNS_DNSSEC_ON;
+		strlcpy_sp(res->dnssec_detail, "the resolver's DNSSEC is "
+			   "unchecked: no timer", sizeof(res->dnssec_detail));
+		return;
+	}
+	int r = ub_resolve_async(res->ctx, ".", DNS_TYPE_DNSKEY, DNS_CLASS_IN,
+				 res, check_answered, &res->check.async_id);
+	if (r != 0) {
+		dns_answer_set(&a, DNS_TEMPFAIL, DNS_SEC_INSECURE, -1,
+			       ub_strerror(r));
+		check_found(res, &a);
+		return;
+	}
+	res->check.active = true;
+	evtimer_add(res->check.timer, &tv);
+}
+
+enum dns_dnssec dns_resolver_dnssec(const struct dns_resolver *res,
+				    const char **detail_r)
+{
+	if (detail_r != NULL)
+		*detail_r = res->dnssec_detail;
+	return res->dnssec;
+}
+
 void dns_resolver_free(struct dns_resolver **resp)
 {
 	struct dns_resolver *res = *resp;
 
 	if (res == NULL)
 		return;
+	if (res->check.active && res->ctx != NULL)
+		(void)ub_cancel(res->ctx, res->check.async_id);
+	if (res->check.timer != NULL)
+		event_free(res->check.timer);
+	if (res->check.ev_done != NULL)
+		event_free(res->check.ev_done);
 	while (res->lookups != NULL) {
 		struct dns_lookup *l = res->lookups;
 		dns_lookup_cancel(&l);
@@ -609,5 +890,6 @@ void dns_resolver_free(struct dns_resolver **resp)
 	if (res->log != NULL)
 		fclose(res->log);
 	free(res->trust_anchor);
+	free(res->forwarder);
 	x_free(resp);
 }

@@ -108,15 +108,25 @@ static void run_for_ms(struct fixture *f, unsigned ms)
 	event_base_dispatch(f->base);
 }
 
-static size_t silent_received(struct fixture *f)
+/* Questions that reached the forwarder whose name holds label (wire
+ * format: a length byte, then the label; under 64 bytes). The resolver's
+ * own check of the server (". DNSKEY") holds none. */
+static size_t silent_received_label(struct fixture *f, const char *label)
 {
-	char buf[512];
-	size_t n = 0;
+	char buf[512], wire[64];
+	size_t n = 0, wlen = strlen(label) + 1;
+	ssize_t got;
 
-	while (recv(f->silent_fd, buf, sizeof(buf), 0) > 0)
-		n++;
+	assert_true(wlen <= sizeof(wire));
+	wire[0] = (char)(wlen - 1);
+	memcpy(wire + 1, label, wlen - 1);
+	while ((got = recv(f->silent_fd, buf, sizeof(buf), 0)) > 0) {
+		if (memmem(buf, (size_t)got, wire, wlen) != NULL)
+			n++;
+	}
 	return n;
 }
+
 
 static void test_timeout_is_temporary(void **state)
 {
@@ -141,7 +151,7 @@ static void test_timeout_is_temporary(void **state)
 	assert_false(mx.implicit);
 	assert_int_equal(dns_resolver_pending(f->res), 0);
 	/* The question did reach the forwarder. */
-	assert_true(silent_received(f) > 0);
+	assert_true(silent_received_label(f, "example") > 0);
 }
 
 static void test_cancel_means_no_callback(void **state)
@@ -193,6 +203,27 @@ static void test_free_with_lookups_running(void **state)
 	assert_int_equal(f->calls, 0);
 }
 
+/* The check of the server's DNSSEC starts with the resolver; a server that
+ * never answers leaves validation on, and says so. */
+static void test_dnssec_check_unanswered(void **state)
+{
+	struct fixture *f = *state;
+	const char *detail;
+
+	create(f, 200);
+	assert_int_equal(dns_resolver_dnssec(f->res, &detail), DNS_DNSSEC_CHECKING);
+	assert_string_equal(detail, "");
+	run_for_ms(f, 400);
+	assert_int_equal(dns_resolver_dnssec(f->res, &detail), DNS_DNSSEC_ON);
+	assert_string_equal(detail, "the resolver's DNSSEC is unchecked: no "
+			    "root DNSKEY (no answer in time)");
+	/* It asked for the root's key: name ".", type DNSKEY (48), IN. */
+	char buf[512];
+	ssize_t got = recv(f->silent_fd, buf, sizeof(buf), 0);
+	assert_true(got >= 12 + 5);
+	assert_memory_equal(buf + 12, "\0\0\x30\0\x01", 5);
+}
+
 /* libunbound answers RFC 6761 names itself: .test is NXDOMAIN without a
  * question to the forwarder (why the DNS tests use .example). */
 static void test_local_zone_answers_alone(void **state)
@@ -211,7 +242,7 @@ static void test_local_zone_answers_alone(void **state)
 	assert_int_equal(addrs.aaaa.status, DNS_NXDOMAIN);
 	assert_int_equal(dns_addrs_status(&addrs), DNS_NXDOMAIN);
 	assert_int_equal(addrs.a.security, DNS_SEC_INSECURE);
-	assert_int_equal(silent_received(f), 0);
+	assert_int_equal(silent_received_label(f, "example"), 0);
 }
 
 static void test_bad_names(void **state)
@@ -270,6 +301,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_timeout_is_temporary, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_means_no_callback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_with_lookups_running, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dnssec_check_unanswered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_local_zone_answers_alone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_settings, setup, teardown),

@@ -37,6 +37,12 @@ How it fits together, and why:
 - `bogus` lists records of a signed zone whose RRSIG is corrupted after
   signing ("owner TYPE", owner relative to the zone, "@" for the apex):
   a validating resolver must call the answer bogus.
+- `strip_dnssec` makes the front a resolver that passes no DNSSEC: every
+  RRSIG is taken out of nsd's answers. With a signed root zone (Zone(".",
+  signed=True): the world's anchor then covers the root) sealpost's check
+  of its server finds the root's DNSKEY bogus.
+- `delay` answers its names (UDP) DELAY_S late, so a test can order
+  answers: the others go out meanwhile.
 - Names under .test are no use here: libunbound answers NXDOMAIN for them
   itself (RFC 6761 6.2 local zone), without asking anyone; use .example,
   .example.net and the like.
@@ -56,6 +62,7 @@ from dnslib import DNSRecord, QTYPE, RCODE
 NSD = shutil.which("nsd") or "/usr/sbin/nsd"
 START_TIMEOUT = 10.0      # seconds for nsd to answer
 UPSTREAM_TIMEOUT = 2.0    # seconds the front waits for nsd
+DELAY_S = 0.5             # how late a `delay` name is answered
 
 
 class Zone:
@@ -74,14 +81,18 @@ class Zone:
 
     def text(self):
         o = self.origin
+        ns, hm = self.absolute("ns"), self.absolute("hostmaster")
         return (f"$ORIGIN {o}\n$TTL 300\n"
-                f"@ SOA ns.{o} hostmaster.{o} 1 3600 600 86400 300\n"
-                f"@ NS ns.{o}\nns A 127.0.0.1\n{self.records}\n")
+                f"@ SOA {ns} {hm} 1 3600 600 86400 300\n"
+                f"@ NS {ns}\nns A 127.0.0.1\n{self.records}\n")
 
     def absolute(self, owner):
         if owner == "@":
             return self.origin
-        return owner if owner.endswith(".") else f"{owner}.{self.origin}"
+        if owner.endswith("."):
+            return owner
+        # The root zone (".") too: "mx" is "mx.", not "mx..".
+        return f"{owner}.{self.origin}".replace("..", ".")
 
 
 def _free_port():
@@ -122,8 +133,11 @@ def _corrupt(signed_text, zone):
 
 
 class DnsWorld:
-    def __init__(self, root, zones, servfail=(), drop=()):
+    def __init__(self, root, zones, servfail=(), drop=(), strip_dnssec=False,
+                 delay=()):
         self.root = str(root)
+        self.strip_dnssec = strip_dnssec
+        self.delay = self._rules(delay)
         os.makedirs(self.root, exist_ok=True)
         self.zones = list(zones)
         self.servfail = self._rules(servfail)
@@ -303,7 +317,10 @@ class DnsWorld:
             reply = req.reply()
             reply.header.rcode = RCODE.SERVFAIL
             return reply.pack()
-        return self._ask_nsd_tcp(packet) if tcp else self._ask_nsd_udp(packet)
+        reply = self._ask_nsd_tcp(packet) if tcp else self._ask_nsd_udp(packet)
+        if reply is not None and self.strip_dnssec:
+            reply = _strip_rrsigs(reply)
+        return reply
 
     def _serve_udp(self):
         while not self._stop.is_set():
@@ -315,8 +332,28 @@ class DnsWorld:
             except OSError:
                 return
             reply = self._answer(packet, tcp=False)
-            if reply is not None:
+            if reply is None:
+                continue
+            if self._delayed(packet):
+                t = threading.Timer(DELAY_S, self._send_late, (reply, peer))
+                t.daemon = True
+                t.start()
+            else:
                 self._udp.sendto(reply, peer)
+
+    def _delayed(self, packet):
+        try:
+            q = DNSRecord.parse(packet).questions[0]
+        except Exception:
+            return False
+        name = str(q.qname).rstrip(".").lower()
+        return (name, None) in self.delay or (name, str(QTYPE.get(q.qtype))) in self.delay
+
+    def _send_late(self, reply, peer):
+        try:
+            self._udp.sendto(reply, peer)
+        except OSError:
+            pass
 
     def _serve_tcp(self):
         while not self._stop.is_set():
@@ -379,6 +416,17 @@ class DnsWorld:
                 self.nsd.wait()
         if getattr(self, "_nsd_out", None) is not None:
             self._nsd_out.close()
+
+
+def _strip_rrsigs(packet):
+    """The answer without its RRSIG records, as an old or misconfigured
+    resolver passes it on."""
+    msg = DNSRecord.parse(packet)
+    for section in ("rr", "auth", "ar"):
+        setattr(msg, section, [r for r in getattr(msg, section)
+                               if r.rtype != QTYPE.RRSIG])
+    msg.set_header_qa()
+    return msg.pack()
 
 
 def _read_exact(sock, n):

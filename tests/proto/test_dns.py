@@ -92,7 +92,10 @@ def test_mx_order_addresses_and_dane(world):
     assert r.rc == 0, r
     assert r.err == ""
     lines = r.out.splitlines()
-    assert lines[0] == f"dnssec: on, trust anchor {world.trust_anchor}"
+    # The world's anchor covers example., not the root: the check of the
+    # resolver ("." DNSKEY, which nsd refuses) cannot tell.
+    assert lines[0] == (f"dnssec: on, trust anchor {world.trust_anchor}; the "
+                        "resolver's DNSSEC is unchecked: no root DNSKEY (SERVFAIL)")
     assert lines[1] == "example MX secure"
     hosts = mx_hosts(r.out)
     assert hosts[0] == "mx1.example"
@@ -177,8 +180,9 @@ def test_null_mx(world):
         "  null MX (RFC 7505)",
         "outbound: bounce: nullmx.example accepts no mail (null MX, RFC 7505)",
     ]
-    # No host, so no address was asked for "." or anything else.
-    assert world.asked(".") == []
+    # No host, so no address was asked for "." (only its DNSKEY, by the
+    # check of the resolver).
+    assert {q[1] for q in world.asked(".")} <= {"DNSKEY"}
 
 
 def test_unsigned_zone_is_insecure(world):
@@ -332,3 +336,75 @@ def test_without_anchor_nothing_is_secure(dns_world, tmp_path):
     assert f"    TLSA _25._tcp.mx1.example {TLSA_EE} insecure" in mx1
     assert "DANE usable" not in r.out
     assert r.out.splitlines()[-1].startswith("outbound: deliver to mx1.example, then")
+
+
+# A signed root zone of the world's own: its anchor covers the root, so the
+# resolver's check (". DNSKEY") means something.
+ROOT = Zone(".", signed=True, records=f"""
+    example.              MX   10 mx.example.
+    mx.example.           A    127.0.0.11
+    _25._tcp.mx.example.  TLSA {TLSA_EE}
+""")
+STRIPPED = (r"the resolver passes no DNSSEC \(the root's DNSKEY is bogus: "
+            r"validation failure <\. DNSKEY IN>: [^\n]+\)")
+
+
+def root_world(dns_world, tmp_path, strip, extra="", delay=()):
+    w = dns_world([ROOT], strip_dnssec=strip, delay=delay)
+    conf = tmp_path / "root.conf"
+    conf.write_text(w.outbound_conf() + extra)
+    return w, conf
+
+
+def test_resolver_passing_dnssec_is_checked(dns_world, tmp_path):
+    w, conf = root_world(dns_world, tmp_path, strip=False)
+    r = run_cli("dns", "example", "-c", conf)
+    assert r.rc == 0, r
+    lines = r.out.splitlines()
+    assert lines[0] == f"dnssec: on, trust anchor {w.trust_anchor}"
+    assert lines[1] == "example MX secure"
+    assert "    DANE usable: 1 of 1 TLSA records" in r.out
+    assert r.out.splitlines()[-1] == "outbound: deliver to mx.example (DANE)"
+    assert w.asked("", "DNSKEY")
+
+
+@pytest.mark.parametrize("delay", [(), (". DNSKEY",), ("example MX",)],
+                         ids=["", "late-root-key", "late-mx"])
+def test_resolver_stripping_dnssec_turns_validation_off(dns_world, tmp_path, delay):
+    """A server that drops the signatures would make every signed answer
+    bogus, and mail to every signed domain wait for nothing: validation goes
+    off (as Postfix without a validating resolver: no DANE), and says so.
+    With the root's key late, the MX answer is held (bogus) until the check
+    answers; with the MX late, it is still running when validation goes
+    off."""
+    w, conf = root_world(dns_world, tmp_path, strip=True, delay=delay)
+    r = run_cli("dns", "example", "-c", conf, "--all-tlsa")
+    assert r.rc == 0, r
+    lines = r.out.splitlines()
+    assert re.fullmatch(rf"dnssec: off: {STRIPPED}; set \[outbound\] resolver "
+                        r"to one that does, or dnssec = require", lines[0]), lines[0]
+    assert lines[1] == "example MX insecure"
+    mx = host_block(r.out, "mx.example")
+    assert mx[0] == "  10 mx.example insecure"
+    assert "    A    127.0.0.11 insecure" in mx
+    assert mx[-2:] == [f"    TLSA _25._tcp.mx.example {TLSA_EE} insecure",
+                       "    DANE none: TLS as without DANE"]
+    assert lines[-1] == "outbound: deliver to mx.example"
+    # The MX lookup started with the check, on the validating context: it
+    # was held (bogus) or still running when validation went off, and was
+    # asked again on the new context.
+    assert len(w.asked("example", "MX")) >= 2, w.queries
+    assert w.asked("", "DNSKEY")
+
+
+def test_dnssec_require_keeps_validation(dns_world, tmp_path):
+    w, conf = root_world(dns_world, tmp_path, strip=True,
+                         extra="dnssec = require\n")
+    r = run_cli("dns", "example", "-c", conf)
+    assert r.rc == 1, r
+    assert r.out == ""
+    assert re.fullmatch(
+        r"sealpost: example: MX answer is bogus \(validation failure "
+        r"<example\. MX IN>: [^\n]+\): mail would be deferred \(the resolver "
+        r"passes no DNSSEC: the root's DNSKEY is bogus: validation failure "
+        r"<\. DNSKEY IN>: [^\n]+\)\n", r.err), r.err
