@@ -13,7 +13,7 @@ from mailserver import Server
 from outbound_world import Remote, free_port_on, wait_for
 from test_outbound import submit
 
-MX_ADDR = "127.0.0.51"
+MX_ADDR = "127.0.0.81"
 
 
 @pytest.fixture
