@@ -9,7 +9,7 @@
  * deferred with the last error. */
 #include "outbound/outbound_private.h"
 #include "net/addr.h"
-#include "smtp/smtp_addr.h"
+#include "mail/smtp_addr.h"
 #include "lib/log.h"
 #include "lib/util.h"
 

@@ -15,7 +15,7 @@
 
 #include "auth/sasl.h"
 #include "net/session.h"
-#include "smtp/smtp_addr.h"
+#include "mail/smtp_addr.h"
 #include "store/deliver.h"
 #include "store/mailbox.h"
 

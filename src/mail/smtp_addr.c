@@ -1,5 +1,5 @@
 /* smtp_addr.c — RFC 5321 address syntax (smtp_addr.h). */
-#include "smtp/smtp.h"
+#include "mail/smtp_addr.h"
 #include "lib/util.h"
 
 #include <arpa/inet.h>
