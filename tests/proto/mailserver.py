@@ -1,5 +1,6 @@
 """Start the real sealpost server for a test and talk raw bytes to it."""
 import os
+import re
 import shutil
 import signal
 import socket
@@ -141,6 +142,21 @@ class Server:
                 return log
             time.sleep(0.05)
         raise AssertionError(f"{text!r} not logged:\n" + self._read_log()[-3000:])
+
+    def wait_log_re(self, pattern, timeout=10, count=1):
+        """Wait until the regular expression matches count times in the log
+        (multi-line mode); returns the log. For a server that several
+        tests share: wait_log(text) returns at once when an earlier test
+        logged the same text, before this test's line is written."""
+        rx = re.compile(pattern, re.M)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            log = self._read_log()
+            if len(rx.findall(log)) >= count:
+                return log
+            time.sleep(0.05)
+        raise AssertionError(f"{pattern!r} not logged {count} time(s):\n"
+                             + self._read_log()[-3000:])
 
     def stop(self, sig=signal.SIGTERM, timeout=30):
         """Stop; returns the exit status."""
