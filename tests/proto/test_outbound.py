@@ -225,8 +225,9 @@ def test_one_connection_carries_several_messages(world):
         submit(srv, [f"u{i}@slow.example"], f"slow {i}")
     wait_for(lambda: len([s for s in mx.subjects() if s.startswith("slow ")]) == 6,
              timeout=30, what="six deliveries")
-    log = srv.log_text()
-    conns = re.findall(r"(\w{8}) smtpc delivered queue_id=\S+ to=<u\d@slow\.example>", log)
+    delivered = r"(\w{8}) smtpc delivered queue_id=\S+ to=<u\d@slow\.example>"
+    log = srv.wait_log_re(delivered, count=6)
+    conns = re.findall(delivered, log)
     assert len(conns) == 6
     assert len(set(conns)) <= 2
     assert max(conns.count(c) for c in set(conns)) >= 3
@@ -255,7 +256,6 @@ def test_address_literal_goes_to_that_address(world):
     wait_for(lambda: "literal one" in mx.subjects(), what="delivery to the literal")
     got = [m for m in mx.messages if b"Subject: literal one" in m.content][0]
     assert got.rcpts == [f"lit@[{MX['plain']}]"]
-    assert re.search(rf"smtpc delivered queue_id=\S+ to=<lit@\[{re.escape(MX['plain'])}\]> "
-                     rf"relay={re.escape(MX['plain'])}\[{re.escape(MX['plain'])}\]:{world.port}",
-                     srv.log_text())
+    srv.wait_log_re(rf"smtpc delivered queue_id=\S+ to=<lit@\[{re.escape(MX['plain'])}\]> "
+                    rf"relay={re.escape(MX['plain'])}\[{re.escape(MX['plain'])}\]:{world.port}")
     assert world.dns.asked(f"[{MX['plain']}]") == []

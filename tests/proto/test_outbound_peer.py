@@ -49,7 +49,7 @@ def test_to_a_second_sealpost_with_dane(world):
     assert re.search(rb"with ESMTPS id \S+\r\n\t\(using TLSv1\.3 with cipher ", got[0])
     assert b"\tby mail.example.test (sealpost) with ESMTPSA id " in got[0]
     assert got[0].endswith(sent)
-    log = srv.log_text()
+    log = srv.wait_log_re(r"smtpc delivered queue_id=\S+ to=<zoe@peer\.example> ")
     assert re.search(r"smtpc delivered queue_id=\S+ to=<zoe@peer\.example> "
                      rf"relay=mx-peer\.example\[{PEER}\]:{port} "
                      r"tls=TLSv1\.3/TLS_\w+/dane auth=dane delay=\d+ "

@@ -180,7 +180,7 @@ def test_delivered_to_postfix_verified(world):
     assert b"\tby mail.example.test (sealpost) with ESMTPSA id " in got
     # Postfix's Received line names the TLS sealpost used.
     assert re.search(rb"\(using TLSv1\.3 with cipher \S+", got), got[:800]
-    log = srv.log_text()
+    log = srv.wait_log_re(r"smtpc delivered queue_id=\S+ to=<zed@postfix\.example> ")
     assert re.search(r"smtpc delivered queue_id=\S+ to=<zed@postfix\.example> "
                      rf"relay=mx-postfix\.example\[{MX}\]:{port} "
                      r"tls=TLSv1\.3/\S+/verified auth=verified", log), log
