@@ -11,6 +11,8 @@ A client process talks to the parent over a multiprocessing pipe:
   child -> ("done", result)    figures of this process"""
 import asyncio
 import base64
+import multiprocessing
+import multiprocessing.connection
 import resource
 import ssl
 import time
@@ -428,3 +430,66 @@ def client_process(cfg, proc_index, session_ids, pipe):
     except BaseException as e:          # report, never hang the parent
         pipe.send(("failed", f"{type(e).__name__}: {e}"))
         raise
+
+
+# ---- the parent's side ------------------------------------------------------
+
+def split(total, parts):
+    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
+
+
+class Clients:
+    """P client processes sharing n sessions."""
+
+    def __init__(self, cfg, n, procs):
+        procs = min(procs, n)
+        cfg["count_per_proc"] = split(cfg["count"], procs)
+        ctx = multiprocessing.get_context("fork")
+        self.pipes, self.procs = [], []
+        first = 0
+        for i, k in enumerate(split(n, procs)):
+            parent, child = ctx.Pipe()
+            p = ctx.Process(target=client_process,
+                            args=(cfg, i, list(range(first, first + k)), child),
+                            daemon=True)
+            p.start()
+            child.close()
+            first += k
+            self.pipes.append(parent)
+            self.procs.append(p)
+
+    def _recv(self, pipe, want, timeout):
+        if not pipe.poll(timeout):
+            raise RuntimeError(f"client process: no {want!r} within {timeout:.0f} s")
+        kind, data = pipe.recv()
+        if kind != want:
+            raise RuntimeError(f"client process failed: {data}")
+        return data
+
+    def wait_ready(self, timeout):
+        return [self._recv(p, "ready", timeout) for p in self.pipes]
+
+    def go(self):
+        for p in self.pipes:
+            p.send(("go", None))
+
+    def wait_done(self, timeout, tick=None, tick_s=0.5):
+        """Results of every process; tick() is called every tick_s seconds
+        while waiting."""
+        results = [None] * len(self.pipes)
+        deadline = time.monotonic() + timeout
+        while any(r is None for r in results):
+            if time.monotonic() > deadline:
+                raise RuntimeError("client processes did not finish in time")
+            waiting = [p for p, r in zip(self.pipes, results) if r is None]
+            for p in multiprocessing.connection.wait(waiting, tick_s):
+                i = self.pipes.index(p)
+                try:
+                    results[i] = self._recv(p, "done", 0)
+                except EOFError:
+                    raise RuntimeError("a client process died")
+            if tick:
+                tick()
+        for p in self.procs:
+            p.join(10)
+        return results

@@ -24,7 +24,6 @@ Needs root (Postfix's master must be started by root; sealpost drops to
 the `sealpost` user as a real deployment does). Python standard library
 only, Linux (/proc)."""
 import argparse
-import multiprocessing
 import os
 import pty
 import pwd
@@ -44,21 +43,14 @@ import bench_client  # noqa: E402
 import bench_server  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-DOMAIN = "bench.test"
-USER = "bench@" + DOMAIN
-PASSWORD = "bench password, not a secret"
+CLK_TCK = bench_server.CLK_TCK
+DOMAIN, USER, PASSWORD = bench_server.DOMAIN, bench_server.USER, bench_server.PASSWORD
+START_TIMEOUT = bench_server.START_TIMEOUT
+free_port = bench_server.free_port
 RCPT = "sink@relay.example"       # another domain: relayed
 MAIL_USER = "sealpost"
-START_TIMEOUT = 30
 # Connections the servers must accept from 127.0.0.1 (limits out of the way).
 CONN_LIMIT = 100000
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_port(port, timeout):
@@ -359,34 +351,6 @@ class Postfix:
 
 # ---- one run ----------------------------------------------------------------------
 
-def split(total, parts):
-    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
-
-
-def run_clients(cfg, sessions, procs):
-    """Start the client processes; returns (pipes, processes) once every
-    session is set up."""
-    ctx = multiprocessing.get_context("fork")
-    pipes, ps, first = [], [], 0
-    cfg["count_per_proc"] = split(cfg["count"], procs)
-    for i, k in enumerate(split(sessions, procs)):
-        parent, child = ctx.Pipe()
-        p = ctx.Process(target=bench_client.client_process,
-                        args=(cfg, i, list(range(first, first + k)), child), daemon=True)
-        p.start()
-        child.close()
-        first += k
-        pipes.append(parent)
-        ps.append(p)
-    for p in pipes:
-        if not p.poll(120):
-            raise RuntimeError("client processes did not set up their sessions")
-        kind, data = p.recv()
-        if kind != "ready":
-            raise RuntimeError(f"client: {data}")
-    return pipes, ps
-
-
 def percentiles(vals):
     """p50 and p99 in milliseconds."""
     if not vals:
@@ -411,21 +375,12 @@ def one_run(kind, args, root, crt, key):
                "timeout": 120, "idle": False,
                "run_id": "outbound-" + uuid.uuid4().hex[:12]}
         cfg.update(server.client())
-        pipes, procs = run_clients(cfg, args.sessions, args.procs)
+        clients = bench_client.Clients(cfg, args.sessions, args.procs)
+        clients.wait_ready(120)
         by0, t0 = tree_cpu_by_name(server.pid()), time.monotonic()
         cpu0 = _servers_cpu(by0)
-        for p in pipes:
-            p.send(("go", None))
-        results = []
-        for p in pipes:
-            if not p.poll(3600):
-                raise RuntimeError("clients did not finish")
-            kind_, data = p.recv()
-            if kind_ != "done":
-                raise RuntimeError(f"client: {data}")
-            results.append(data)
-        for p in procs:
-            p.join(10)
+        clients.go()
+        results = clients.wait_done(3600)
         acked = sum(len(r["acked"]) for r in results)
         deadline = time.monotonic() + 600
         while sink.count < acked and time.monotonic() < deadline:

@@ -4,7 +4,6 @@ processes, the machine's RSA-2048 sign time, small async IMAP/SMTP steps.
 
 Python standard library only; Linux (/proc)."""
 import asyncio
-import os
 import re
 import ssl
 import subprocess

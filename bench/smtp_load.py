@@ -11,8 +11,6 @@ server memory per idle TLS connection, and a check that no mail was lost.
 See bench/README.md for every option and how to read the output."""
 import argparse
 import json
-import multiprocessing
-import multiprocessing.connection
 import os
 import resource
 import shutil
@@ -244,66 +242,6 @@ class Target:
 
 # ---- client processes -----------------------------------------------------------
 
-def split(total, parts):
-    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
-
-
-class Clients:
-    """P client processes sharing n sessions."""
-
-    def __init__(self, cfg, n, procs):
-        procs = min(procs, n)
-        cfg["count_per_proc"] = split(cfg["count"], procs)
-        ctx = multiprocessing.get_context("fork")
-        self.pipes, self.procs = [], []
-        first = 0
-        for i, k in enumerate(split(n, procs)):
-            parent, child = ctx.Pipe()
-            p = ctx.Process(target=bench_client.client_process,
-                            args=(cfg, i, list(range(first, first + k)), child),
-                            daemon=True)
-            p.start()
-            child.close()
-            first += k
-            self.pipes.append(parent)
-            self.procs.append(p)
-
-    def _recv(self, pipe, want, timeout):
-        if not pipe.poll(timeout):
-            raise RuntimeError(f"client process: no {want!r} within {timeout:.0f} s")
-        kind, data = pipe.recv()
-        if kind != want:
-            raise RuntimeError(f"client process failed: {data}")
-        return data
-
-    def wait_ready(self, timeout):
-        return [self._recv(p, "ready", timeout) for p in self.pipes]
-
-    def go(self):
-        for p in self.pipes:
-            p.send(("go", None))
-
-    def wait_done(self, timeout, tick=None):
-        """Results of every process; tick() is called while waiting."""
-        results = [None] * len(self.pipes)
-        deadline = time.monotonic() + timeout
-        while any(r is None for r in results):
-            if time.monotonic() > deadline:
-                raise RuntimeError("client processes did not finish in time")
-            waiting = [p for p, r in zip(self.pipes, results) if r is None]
-            for p in multiprocessing.connection.wait(waiting, RSS_SAMPLE_SECS):
-                i = self.pipes.index(p)
-                try:
-                    results[i] = self._recv(p, "done", 0)
-                except EOFError:
-                    raise RuntimeError("a client process died")
-            if tick:
-                tick()
-        for p in self.procs:
-            p.join(10)
-        return results
-
-
 # ---- figures --------------------------------------------------------------------
 
 def percentile(sorted_vals, q):
@@ -394,7 +332,7 @@ def run_load(args, target):
     target.start()
     cfg = target.client_cfg(idle=False)
     rss_none = target.procs.rss() if target.procs else None
-    clients = Clients(cfg, args.sessions, args.procs)
+    clients = bench_client.Clients(cfg, args.sessions, args.procs)
     ready = clients.wait_ready(args.timeout + 30)
     rss0 = target.procs.rss() if target.procs else None
     scpu0 = target.procs.cpu() if target.procs else None
@@ -411,7 +349,7 @@ def run_load(args, target):
                 rss_peak = r
     clients.go()
     limit = (args.duration if not args.count else 3600) + args.timeout * 3 + 60
-    results = clients.wait_done(limit, sample)
+    results = clients.wait_done(limit, sample, RSS_SAMPLE_SECS)
     wall = max(r["t_end"] for r in results) - min(r["t_start"] for r in results)
     m1 = bench_server.machine_cpu()
     scpu1 = target.procs.cpu() if target.procs else None
@@ -491,10 +429,10 @@ def run_load(args, target):
 # ---- idle memory ------------------------------------------------------------------
 
 def open_and_close(cfg, n, procs, timeout):
-    clients = Clients(cfg, n, procs)
+    clients = bench_client.Clients(cfg, n, procs)
     ready = clients.wait_ready(timeout)
     clients.go()
-    return ready, clients.wait_done(timeout)
+    return ready, clients.wait_done(timeout, tick_s=RSS_SAMPLE_SECS)
 
 
 def run_idle_one(args, target, n):
@@ -509,7 +447,7 @@ def run_idle_one(args, target, n):
     rounds, errors = [], {}
     for _ in range(args.idle_rounds):
         cpu0 = target.procs.cpu()
-        clients = Clients(cfg, n, args.procs)
+        clients = bench_client.Clients(cfg, n, args.procs)
         ready = clients.wait_ready(args.timeout + n / 10 + 60)
         server_cpu = target.procs.cpu() - cpu0
         opened = sum(x["open"] for x in ready)
@@ -517,7 +455,7 @@ def run_idle_one(args, target, n):
         time.sleep(args.settle)
         rss_n = target.procs.rss()
         clients.go()
-        results = clients.wait_done(args.timeout + 60)
+        results = clients.wait_done(args.timeout + 60, tick_s=RSS_SAMPLE_SECS)
         time.sleep(args.settle)
         rss_after = target.procs.rss()
         errors = merge_counts([errors] + [r["errors"] for r in results])

@@ -294,20 +294,12 @@ static int queue_main(struct server *srv)
 	struct event *ev_term, *ev_int;
 	struct ipc_reader *reader;
 	const char *error;
-	sigset_t none;
 	int keep[1] = { srv->chan };
 
 	listeners_free(&srv->listeners, srv->n_listeners);
 	fs_close_all_except(keep, 1);
 	if (server_child_setup(srv, "sealpost-queue") < 0)
 		return 1;
-	signal(SIGCHLD, SIG_DFL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (srv->drop && server_drop_privileges(srv->cfg, srv->uid, srv->gid) != 0)
-		return 1;
-	if (log_async_start(&error) < 0)
-		log_warn("%s; writing log lines directly", error);
 	if (first_message(srv, &qp.auth) < 0) {
 		log_flush(LOG_FLUSH_MS);
 		return 1;

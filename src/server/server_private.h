@@ -146,8 +146,10 @@ void server_child_reload(struct server *srv, const char *path);
 /* What a worker or the queue process does first after the fork, once the
  * master's descriptors are closed: frees the master's event loop that came
  * along, takes name (ps), dies with the master, drops the master's copy of
- * the pairs, leaves SIGHUP to the master (reloads come by message).
- * Returns -1 when the master is gone already. */
+ * the pairs, leaves SIGHUP to the master (reloads come by message),
+ * unblocks signals, drops privileges (srv->drop) and starts the log writer
+ * thread. Returns -1 when the master is gone already or privileges could
+ * not be dropped. */
 int server_child_setup(struct server *srv, const char *name);
 
 #endif

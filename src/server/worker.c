@@ -89,6 +89,16 @@ int server_child_setup(struct server *srv, const char *name)
 		return -1;
 	buf_free(&srv->pairs);   /* the master's copy; ours comes by message */
 	signal(SIGHUP, SIG_IGN);
+	signal(SIGCHLD, SIG_DFL);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (srv->drop && server_drop_privileges(srv->cfg, srv->uid, srv->gid) != 0)
+		return -1;
+	/* A full stderr must never stall the loop (lib/log.h). */
+	const char *error;
+	if (log_async_start(&error) < 0)
+		log_warn("%s; writing log lines directly", error);
 	return 0;
 }
 
@@ -184,19 +194,10 @@ int server_worker_main(struct server *srv, unsigned index)
 	struct event *ev_term, *ev_int;
 	struct tls_ctx *ctx;
 	const char *error;
-	sigset_t none;
 
 	close_inherited(srv);
 	if (server_child_setup(srv, "sealpost-worker") < 0)
 		return 1;
-	signal(SIGCHLD, SIG_DFL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (srv->drop && server_drop_privileges(srv->cfg, srv->uid, srv->gid) != 0)
-		return 1;
-	/* A full stderr must never stall the loop (lib/log.h). */
-	if (log_async_start(&error) < 0)
-		log_warn("%s; writing log lines directly", error);
 	if (first_set(srv, &ctx) < 0) {
 		log_flush(LOG_FLUSH_MS);
 		return 1;

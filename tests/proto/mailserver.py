@@ -1,7 +1,6 @@
 """Start the real sealpost server for a test and talk raw bytes to it."""
 import os
 import re
-import shutil
 import signal
 import socket
 import ssl
