@@ -1,5 +1,9 @@
 /* smtp_data.c — DATA: end-of-data detection and dot-unstuffing, spooling
- * in chunks on pool threads, and the durable commit before 250. */
+ * in chunks on pool threads, and the durable commit before 250.
+ *
+ * The spool file is made by the first job that writes to it: a message
+ * that fits one chunk (most do) costs one trip off the loop, its commit
+ * batch, which writes the file, checks quotas, syncs and links. */
 #include "smtp/smtp.h"
 #include "auth/auth.h"
 #include "lib/log.h"
@@ -32,7 +36,7 @@ struct smtp_data {
 	char id[LOG_SESSION_ID_LEN + 12];
 };
 
-enum spool_op { SPOOL_OPEN, SPOOL_WRITE, SPOOL_COMMIT, SPOOL_DISCARD };
+enum spool_op { SPOOL_WRITE, SPOOL_COMMIT, SPOOL_DISCARD };
 
 struct spool_job {
 	struct session_job job;     /* job.job alone for a detached discard */
@@ -192,12 +196,13 @@ static void spool_job_work(struct session_job *job)
 
 	sj->result = 0;
 	switch (sj->op) {
-	case SPOOL_OPEN:
-		sj->result = spool_open(config->data_dir, sp, &error);
-		sj->err = errno;
-		break;
 	case SPOOL_WRITE:
 	case SPOOL_COMMIT:
+		/* The first write makes the file (a refused message has none). */
+		if (sp->path == NULL && !sj->refuse) {
+			sj->result = spool_open(config->data_dir, sp, &error);
+			sj->err = errno;
+		}
 		while (sj->result == 0 && evbuffer_get_length(sj->buf) > 0) {
 			struct evbuffer_iovec v;
 			evbuffer_peek(sj->buf, -1, NULL, &v, 1);
@@ -207,8 +212,9 @@ static void spool_job_work(struct session_job *job)
 		}
 		if (sj->result == 0 && sj->op == SPOOL_COMMIT && !sj->refuse)
 			sj->over_quota = !quota_allows(sj, sp->size);
-		/* The data is written, not synced: the group committer syncs
-		 * it with its batch (and queues it for other domains). */
+		/* The data is written, not synced: the group committer (whose
+		 * batch runs this for a commit) syncs it with its batch and
+		 * queues it for other domains. */
 		if (sj->op == SPOOL_COMMIT &&
 		    (sj->result < 0 || sj->refuse || sj->over_quota))
 			spool_discard(sp);
@@ -291,12 +297,25 @@ void smtp_data_free(struct smtp_session *ss)
 }
 
 /* ---- group commit -------------------------------------------------------
- * A message whose spool file is written joins the worker's committer
- * (net/jobs.h batches): a batch syncs the spool files of its messages
- * together, links them into their recipients' new/ folders (and into the
- * outbound queue for other domains, smtp_relay.c) and syncs each folder
- * once (store/deliver.h); then each session gets its 250, or its 451 if
- * its part failed. */
+ * A message at its end joins the worker's committer (net/jobs.h batches)
+ * with its last bytes: a batch writes each message's last bytes (making
+ * its spool file if no chunk came before) and checks its recipients'
+ * quotas, syncs the spool files of its messages together, links them into
+ * their recipients' new/ (and into the outbound queue for other domains,
+ * smtp_relay.c) and syncs each folder once (store/deliver.h); then each
+ * session gets its 250, or its 451/452 if its part failed. */
+
+/* In the batch: the item's last bytes written and its quotas checked;
+ * false (its spool gone, why in sj) when it is not to be committed. */
+static bool commit_prepare(struct spool_job *sj, struct deliver_item *di)
+{
+	spool_job_work(&sj->job);
+	if (sj->result == 0 && !sj->over_quota)
+		return true;
+	di->err = sj->err;
+	strlcpy_sp(di->error, sj->error, sizeof(di->error));
+	return false;
+}
 
 static void commit_batch_work(struct job_batcher *b, struct job **items, size_t n)
 {
@@ -307,7 +326,7 @@ static void commit_batch_work(struct job_batcher *b, struct job **items, size_t 
 		di[i].sp = &sj->data->spool;
 		di[i].addresses = sj->rcpts;
 		di[i].n_addresses = sj->n_rcpts;
-		di[i].result = sj->skip ? -1 : 0;
+		di[i].result = !sj->skip && commit_prepare(sj, &di[i]) ? 0 : -1;
 		if (sj->out != NULL)
 			smtp_outbound_stage(sj->out, &di[i], config->data_dir);
 	}
@@ -352,8 +371,8 @@ static void commit_item_done(struct job *job)
 	session_unref(&ss->s);
 }
 
-/* sj (a SPOOL_COMMIT whose spool is written) joins the next batch; a
- * session that is gone only has its spool removed there. Takes sj. */
+/* sj (a SPOOL_COMMIT with the message's last bytes) joins the next batch;
+ * a session that is gone only has its spool removed there. Takes sj. */
 static void commit_join(struct spool_job *sj, bool live)
 {
 	sj->skip = !live;
@@ -411,9 +430,9 @@ void smtp_data_begin(struct smtp_session *ss)
 	snprintf(data->id, sizeof(data->id), "%s.%u", ss->s.id, ++ss->messages);
 	ss->data = data;
 	add_trace_headers(ss, data);
-	data->job_running = true;
-	session_job_start(&ss->s, &spool_job_new(ss, SPOOL_OPEN)->job,
-			  SESSION_JOB_EXCLUSIVE);
+	smtp_enter_state(ss, SMTP_STATE_DATA);
+	session_set_raw(&ss->s, true);
+	smtp_reply(ss, 354, NULL, "End data with <CR><LF>.<CR><LF>");
 }
 
 /* Hand pending bytes to a write job when worth it (or at the end). */
@@ -436,8 +455,13 @@ static void spool_flush(struct smtp_session *ss, bool final)
 		sj->n_rcpts = ss->n_rcpts;
 		sj->out = smtp_outbound_take(ss, data->return_path_len);
 		data->job_running = true;
-		/* In the background of the hold taken at the end of the data. */
-		session_job_start(&ss->s, &sj->job, SESSION_JOB_BACKGROUND);
+		/* In the background of the hold taken at the end of the data:
+		 * a refused message only has its spool removed; the others are
+		 * written and committed by the committer's next batch. */
+		if (sj->refuse)
+			session_job_start(&ss->s, &sj->job, SESSION_JOB_BACKGROUND);
+		else
+			commit_join(sj, true);
 		return;
 	}
 	if (evbuffer_get_length(data->pending) < SMTP_SPOOL_CHUNK || data->failed)
@@ -504,11 +528,6 @@ static void spool_job_done(struct session_job *job, bool live)
 	struct smtp_session *ss = sj->ss;
 	struct smtp_data *data = sj->data;
 
-	if (sj->op == SPOOL_COMMIT && sj->result == 0 && !sj->refuse &&
-	    !sj->over_quota) {
-		commit_join(sj, live);        /* the spool stays ours */
-		return;
-	}
 	data->job_running = false;
 	if (sj->result < 0 && sj->op != SPOOL_COMMIT && !data->failed) {
 		data->failed = true;
@@ -521,20 +540,6 @@ static void spool_job_done(struct session_job *job, bool live)
 		release_hold(ss);
 		if (sj->op != SPOOL_COMMIT)
 			smtp_data_free(ss);
-	} else if (sj->op == SPOOL_OPEN) {
-		if (data->failed) {
-			session_log(&ss->s, LOG_LEVEL_ERROR, "spool error=\"%s\"", data->error);
-			if (data->err == ENOSPC || data->err == EDQUOT)
-				smtp_reply(ss, 452, "4.3.1", "Error: insufficient system "
-					   "storage");
-			else
-				smtp_reply(ss, 451, "4.3.0", "Error: cannot receive mail now");
-			data_free(&ss->data);
-		} else {
-			smtp_enter_state(ss, SMTP_STATE_DATA);
-			session_set_raw(&ss->s, true);
-			smtp_reply(ss, 354, NULL, "End data with <CR><LF>.<CR><LF>");
-		}
 	} else if (sj->op == SPOOL_COMMIT) {
 		data_finish(ss, sj);
 	} else if (data->ended) {

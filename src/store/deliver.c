@@ -119,7 +119,11 @@ static void sync_all(const int *fds, int *errs, size_t n)
 	else
 		syncer.head = &req;
 	syncer.tail = &req;
-	pthread_cond_broadcast(&syncer.work);
+	/* As many helpers as there are fds beyond the caller's own first
+	 * one: waking all of them for a batch of two would only have the
+	 * rest find the queue empty again. */
+	for (size_t i = 1; i < n && i <= syncer.threads; i++)
+		pthread_cond_signal(&syncer.work);
 	/* The caller syncs too until its own fds are all taken (those of
 	 * requests queued before it first: they are served in order). */
 	while (req.next < req.n)

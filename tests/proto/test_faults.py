@@ -184,33 +184,67 @@ def files_under(path):
                   for d, _, fs in os.walk(path) for f in fs)
 
 
-def test_disk_full_during_data(tmp_path, small_fs):
-    srv = server_on(tmp_path / "srv", small_fs, services=("smtp",))
-    body = b"Subject: big\r\n\r\n" + (b"x" * 998 + b"\r\n") * 1000      # 1 MB
-    filler = fill(small_fs, 200 * 1024)
-    c = Raw(srv.ports["smtp"])
-    c.reply()
-    c.cmd("EHLO x.test")
+def send_message(c, body):
+    """MAIL, RCPT, DATA and body on session c; the reply to the data."""
     c.cmd("MAIL FROM:<a@remote.test>")
     c.cmd(f"RCPT TO:<{USER}>")
     assert c.cmd("DATA")[0].startswith(b"354")
     c.send(body + b".\r\n")
-    assert c.reply() == [b"452 4.3.1 Error: insufficient system storage"]
-    # nothing half-written: no spool file, no message
+    return c.reply()
+
+
+def refused_then_taken(srv, body, reply, fix):
+    """body is refused with reply; after fix() nothing of it is found (no
+    spool file, no message), the session goes on and the same message
+    goes in."""
+    c = Raw(srv.ports["smtp"])
+    c.reply()
+    c.cmd("EHLO x.test")
+    assert send_message(c, body) == [reply]
+    srv.wait_log("delivery failed")   # log lines have a writer thread
+    fix()
     assert os.listdir(os.path.join(srv.data, "spool")) == []
     assert srv.messages(USER) == [] and srv.messages(USER, "cur") == []
-    srv.wait_log("delivery failed")   # log lines have a writer thread
-    # the session goes on, and with room again the same message goes in
     assert c.cmd("NOOP") == [b"250 2.0.0 Ok"]
-    os.unlink(filler)
-    c.cmd("MAIL FROM:<a@remote.test>")
-    c.cmd(f"RCPT TO:<{USER}>")
-    c.cmd("DATA")
-    c.send(body + b".\r\n")
-    assert c.reply()[0].startswith(b"250 2.0.0 Ok: queued")
+    assert send_message(c, body)[0].startswith(b"250 2.0.0 Ok: queued")
     c.close()
     assert len(srv.messages(USER)) == 1
     srv.check_clean_exit()
+
+
+def test_disk_full_during_data(tmp_path, small_fs):
+    srv = server_on(tmp_path / "srv", small_fs, services=("smtp",))
+    body = b"Subject: big\r\n\r\n" + (b"x" * 998 + b"\r\n") * 1000      # 1 MB
+    filler = fill(small_fs, 200 * 1024)
+    refused_then_taken(srv, body, b"452 4.3.1 Error: insufficient system storage",
+                       lambda: os.unlink(filler))
+
+
+def test_disk_full_small_message(tmp_path, small_fs):
+    """A message of one chunk is written by its commit batch (no write job
+    before it): a full disk there is a 452 too."""
+    srv = server_on(tmp_path / "srv", small_fs, services=("smtp",))
+    filler = fill(small_fs, 0)
+    refused_then_taken(srv, b"Subject: small\r\n\r\n" + b"y" * 5000 + b"\r\n",
+                       b"452 4.3.1 Error: insufficient system storage",
+                       lambda: os.unlink(filler))
+
+
+def test_spool_folder_unwritable(tmp_path):
+    """The spool file is made with the message's first bytes: a spool
+    folder the server cannot use is a 451 at the end of the data (the
+    message is read to its end)."""
+    srv = Server(tmp_path / "srv", services=("smtp",))
+    spool = os.path.join(srv.data, "spool")
+    os.rename(spool, spool + ".away")
+    with open(spool, "w"):
+        pass                                 # a file where the folder was
+
+    def fix():
+        os.unlink(spool)
+        os.rename(spool + ".away", spool)
+    refused_then_taken(srv, b"Subject: s\r\n\r\n" + (b"z" * 998 + b"\r\n") * 200,
+                       b"451 4.3.0 Error: local delivery failed; try again later", fix)
 
 
 def test_disk_full_during_append(tmp_path, small_fs):
