@@ -7,6 +7,7 @@
 #include "net/session.h"
 #include "store/mailbox.h"
 #include "store/maildir.h"
+#include "lib/file_watch.h"
 #include "lib/fsutil.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -17,6 +18,9 @@
 
 /* The users file of this process; thread-safe (passwd.h). */
 static struct passwd_db *users;
+static char *users_path;
+/* Loop thread: is the users file unchanged since it was read? */
+static struct file_watch *users_watch;
 
 struct auth_request {
 	struct session_job job;
@@ -39,15 +43,25 @@ static void log_problem(const char *problem, void *context)
 
 int auth_init(const char *data_dir, const char **error_r)
 {
-	char *path = fs_join(data_dir, PASSWD_FILE_NAME);
-	users = passwd_db_new(path, log_problem, NULL);
-	free(path);
+	users_path = fs_join(data_dir, PASSWD_FILE_NAME);
+	users = passwd_db_new(users_path, log_problem, NULL);
 	return passwd_db_refresh(users, error_r);
+}
+
+void auth_users_watch(void)
+{
+	const char *why;
+
+	users_watch = file_watch_new(users_path, &why);
+	if (users_watch == NULL)
+		log_info("users: every lookup reads %s (no watch: %s)", users_path, why);
 }
 
 void auth_deinit(void)
 {
+	file_watch_free(&users_watch);
 	passwd_db_free(&users);
+	x_free(&users_path);
 }
 
 bool auth_user_exists(const char *address)
@@ -55,19 +69,48 @@ bool auth_user_exists(const char *address)
 	return users != NULL && passwd_db_exists(users, address);
 }
 
+/* The config's limits, each replaced by the user's own rule. */
+static bool quota_limits(const struct passwd_quota *own, struct maildir_quota *limit_r)
+{
+	limit_r->bytes = own->has_bytes ? own->bytes : config->quota;
+	limit_r->messages = own->has_messages ? own->messages : config->quota_messages;
+	return limit_r->bytes > 0 || limit_r->messages > 0;
+}
+
 bool auth_user_quota(const char *address, struct maildir_quota *limit_r)
 {
-	struct passwd_quota own;
+	struct passwd_quota own = { 0 };
 
-	limit_r->bytes = config->quota;
-	limit_r->messages = config->quota_messages;
-	if (users != NULL && passwd_db_quota(users, address, &own)) {
-		if (own.has_bytes)
-			limit_r->bytes = own.bytes;
-		if (own.has_messages)
-			limit_r->messages = own.messages;
-	}
-	return limit_r->bytes > 0 || limit_r->messages > 0;
+	if (users != NULL)
+		(void)passwd_db_quota(users, address, &own);
+	return quota_limits(&own, limit_r);
+}
+
+bool auth_user_known(const char *address, bool *exists_r, bool *limited_r)
+{
+	struct passwd_quota own;
+	struct maildir_quota limit;
+
+	if (users == NULL || !file_watch_unchanged(users_watch))
+		return false;
+	*exists_r = passwd_db_lookup_loaded(users, address, &own);
+	*limited_r = quota_limits(&own, &limit);
+	return true;
+}
+
+uint64_t auth_users_read_begin(void)
+{
+	return file_watch_mark(users_watch);
+}
+
+bool auth_users_read_plain(void)
+{
+	return users_watch != NULL && file_watch_plain(users_path);
+}
+
+void auth_users_read_end(uint64_t mark, bool plain)
+{
+	file_watch_confirm(users_watch, mark, plain);
 }
 
 int auth_quota_get(const char *address, struct maildir_quota *limit_r,

@@ -548,12 +548,10 @@ bool passwd_db_verify_cached(struct passwd_db *db, struct auth_cache *cache,
 bool passwd_db_exists(struct passwd_db *db, const char *address)
 {
 	const char *error;
+	struct passwd_quota quota;
 
 	(void)db_refresh(db, true, &error);
-	struct passwd_snapshot *snap = snapshot_get(db);
-	bool found = snapshot_find(snap, address) != NULL;
-	snapshot_put(db, snap);
-	return found;
+	return passwd_db_lookup_loaded(db, address, &quota);
 }
 
 bool passwd_db_quota(struct passwd_db *db, const char *address,
@@ -562,13 +560,20 @@ bool passwd_db_quota(struct passwd_db *db, const char *address,
 	const char *error;
 
 	(void)db_refresh(db, true, &error);
+	(void)passwd_db_lookup_loaded(db, address, quota_r);
+	return quota_r->has_bytes || quota_r->has_messages;
+}
+
+bool passwd_db_lookup_loaded(struct passwd_db *db, const char *address,
+			     struct passwd_quota *quota_r)
+{
 	struct passwd_snapshot *snap = snapshot_get(db);
 	const struct passwd_entry *e = snapshot_find(snap, address);
 	memset(quota_r, 0, sizeof(*quota_r));
 	if (e != NULL)
 		*quota_r = e->quota;
 	snapshot_put(db, snap);
-	return quota_r->has_bytes || quota_r->has_messages;
+	return e != NULL;
 }
 
 size_t passwd_db_count(struct passwd_db *db)

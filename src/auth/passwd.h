@@ -124,6 +124,12 @@ struct passwd_quota {
 bool passwd_db_quota(struct passwd_db *db, const char *address,
 		     struct passwd_quota *quota_r);
 
+/* Is address a user of what is loaded now, and its quota rules? No refresh
+ * and no disk: for a caller that knows the file unchanged since it was last
+ * read (lib/file_watch.h). Thread-safe. */
+bool passwd_db_lookup_loaded(struct passwd_db *db, const char *address,
+			     struct passwd_quota *quota_r);
+
 /* Number of users loaded (after a refresh). */
 size_t passwd_db_count(struct passwd_db *db);
 

@@ -40,6 +40,7 @@ void server_services_worker_init(const struct config *cfg)
 
 	if (auth_init(cfg->data_dir, &error) < 0)
 		log_error("users: %s", error);   /* retried at each lookup */
+	auth_users_watch();
 }
 
 void server_services_worker_deinit(void)

@@ -163,13 +163,18 @@ static void cmd_mail(struct smtp_session *ss, const char *args)
 	smtp_reply(ss, 250, "2.1.0", "Ok");
 }
 
-/* ---- RCPT: the account lookup reads the disk, so it is a job ---------- */
+/* ---- RCPT: the account lookup ----------------------------------------
+ * Answered from memory while the passwd file is known unchanged and the
+ * mailbox has no limits (auth_user_known); otherwise the lookup (and the
+ * quota usage) reads the disk, so it is a job. */
 
 struct rcpt_job {
 	struct session_job job;
 	struct smtp_session *ss;
 	char address[ADDRESS_MAX + 1];
 	uint64_t size;              /* MAIL FROM SIZE=, 0 if absent */
+	uint64_t users_mark;        /* auth_users_read_begin() */
+	bool users_plain;
 	bool exists;
 	bool quota_ok;
 };
@@ -179,6 +184,7 @@ static void rcpt_work(struct session_job *job)
 	struct rcpt_job *rj = (struct rcpt_job *)job;
 	const char *error;
 
+	rj->users_plain = auth_users_read_plain();
 	rj->exists = auth_user_exists(rj->address);
 	rj->quota_ok = true;
 	/* A mailbox over its quota (with the announced size) takes no mail;
@@ -188,34 +194,39 @@ static void rcpt_work(struct session_job *job)
 		log_warn("quota of %s: %s", rj->address, error);
 }
 
-static void rcpt_done(struct session_job *job, bool live)
+static void rcpt_answer(struct smtp_session *ss, const char *address,
+			bool exists, bool quota_ok)
 {
-	struct rcpt_job *rj = (struct rcpt_job *)job;
-	struct smtp_session *ss = rj->ss;
-
-	if (!live) {
-		/* nothing to say */
-	} else if (!rj->exists) {
+	if (!exists) {
 		smtp_reply(ss, 550, "5.1.1", "<%s>: Recipient address rejected: "
-			   "User unknown in local recipient table", rj->address);
+			   "User unknown in local recipient table", address);
 		/* Counted like Postfix's hard errors: no endless guessing of
 		 * addresses on one connection. */
 		session_bad_command(&ss->s);
-	} else if (!rj->quota_ok) {
+	} else if (!quota_ok) {
 		/* RFC 3463 4.2.2: mailbox full, a temporary failure */
 		smtp_reply(ss, 452, "4.2.2", "<%s>: Recipient address rejected: "
-			   "Mailbox full", rj->address);
+			   "Mailbox full", address);
 	} else {
 		bool dup = false;
 		for (size_t i = 0; i < ss->n_rcpts && !dup; i++)
-			dup = strcmp(ss->rcpts[i], rj->address) == 0;
+			dup = strcmp(ss->rcpts[i], address) == 0;
 		if (!dup) {
 			ss->rcpts = xrealloc(ss->rcpts, (ss->n_rcpts + 1) * sizeof(char *));
-			ss->rcpts[ss->n_rcpts++] = xstrdup(rj->address);
+			ss->rcpts[ss->n_rcpts++] = xstrdup(address);
 		}
 		smtp_enter_state(ss, SMTP_STATE_RCPT);
 		smtp_reply(ss, 250, "2.1.5", "Ok");
 	}
+}
+
+static void rcpt_done(struct session_job *job, bool live)
+{
+	struct rcpt_job *rj = (struct rcpt_job *)job;
+
+	auth_users_read_end(rj->users_mark, rj->users_plain);
+	if (live)
+		rcpt_answer(rj->ss, rj->address, rj->exists, rj->quota_ok);
 	free(rj);
 }
 
@@ -235,11 +246,17 @@ static void rcpt_local(struct smtp_session *ss, const struct smtp_path *path)
 		session_bad_command(&ss->s);
 		return;
 	}
+	bool exists, limited;
+	if (auth_user_known(address, &exists, &limited) && !(exists && limited)) {
+		rcpt_answer(ss, address, exists, true);
+		return;
+	}
 	struct rcpt_job *rj = xcalloc(1, sizeof(*rj));
 	rj->job.work = rcpt_work;
 	rj->job.done = rcpt_done;
 	rj->ss = ss;
 	rj->size = ss->params.size;
+	rj->users_mark = auth_users_read_begin();
 	strlcpy_sp(rj->address, address, sizeof(rj->address));
 	session_job_start(&ss->s, &rj->job, SESSION_JOB_EXCLUSIVE);
 }

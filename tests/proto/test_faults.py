@@ -230,11 +230,11 @@ def test_disk_full_small_message(tmp_path, small_fs):
                        lambda: os.unlink(filler))
 
 
-def test_spool_folder_unwritable(tmp_path):
+def test_spool_folder_unwritable(make_server):
     """The spool file is made with the message's first bytes: a spool
     folder the server cannot use is a 451 at the end of the data (the
     message is read to its end)."""
-    srv = Server(tmp_path / "srv", services=("smtp",))
+    srv = make_server(services=("smtp",))
     spool = os.path.join(srv.data, "spool")
     os.rename(spool, spool + ".away")
     with open(spool, "w"):
