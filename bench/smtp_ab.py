@@ -1,0 +1,177 @@
+#!/usr/bin/env python3
+"""Server CPU per message on reused SMTP STARTTLS connections, for two or
+more builds of sealpost, interleaved A B A B in the same minutes (this VM's
+disk and CPU costs drift by a factor of three within an hour: only figures
+of the same run compare).
+
+    make bench BENCH=smtp_ab BENCH_ARGS="--binary /tmp/old/build/sealpost --binary build/sealpost"
+    ... BENCH_ARGS="... --aged"      # new/ already held (and lost) many messages
+    ... BENCH_ARGS="... --syscalls"  # system calls per message (strace -f -c)
+
+The load is build/bench/loadgen's smtp mode: --conns clients, --per-conn
+messages per connection, 4 KiB each, to one account. Each round starts a
+fresh server per build (a fresh Maildir) unless --aged: then every build
+keeps one server whose new/ took one run of messages, removed before each
+measured run, as `--peers` does (ext4 keeps the directory's size, and on a
+file system without a journal each new file then costs more: RESULTS.md).
+With --syscalls each build serves one run with one worker under `strace -f
+-c` and the calls per message are printed instead."""
+import argparse
+import glob
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+from bench_server import USER, BenchServer  # noqa: E402
+
+SENDER = "sender@bench-client.example"
+# strace's summary lines to print, most frequent first.
+SYSCALL_LINES = 12
+
+
+def loadgen_cmd(args, srv, duration=None, count=None):
+    cmd = [args.loadgen, "smtp", "--port", str(srv.ports["smtp"]),
+           "--cafile", srv.cafile, "--conns", str(args.conns),
+           "--threads", str(args.threads), "--per-conn", str(args.per_conn),
+           "--rcpt", USER, "--from", SENDER, "--run-id", f"ab{time.time_ns()}",
+           "--ids", os.path.join(srv.root, "ids")]
+    cmd += ["--count", str(count)] if count else ["--duration", f"{duration:g}"]
+    return cmd
+
+
+def run_load(args, srv):
+    """One measured run: (msg/s, server CPU ms per message, p99 ms)."""
+    c0 = srv.cpu()
+    r = subprocess.run(loadgen_cmd(args, srv, duration=args.duration),
+                       capture_output=True, text=True, timeout=args.duration + 120)
+    c1 = srv.cpu()
+    lines = [ln for ln in r.stdout.splitlines() if ln.startswith("{")]
+    if r.returncode != 0 or not lines:
+        raise RuntimeError(f"loadgen exited {r.returncode}: {r.stderr[-500:]}")
+    lg = json.loads(lines[-1])
+    if lg["error_count"] or not lg["acked"]:
+        raise RuntimeError(f"loadgen: {lg['errors']}")
+    return lg["ops_per_s"], (c1 - c0) * 1000 / lg["acked"], lg["latency_ms"]["p99"]
+
+
+def empty_new(srv):
+    for path in glob.glob(os.path.join(srv.maildir(USER), "new", "*")):
+        os.unlink(path)
+
+
+def new_server(binary, tmp, workers):
+    return BenchServer(binary, tempfile.mkdtemp(dir=tmp), workers=workers,
+                       services=("smtp",))
+
+
+def builds(args):
+    """(label, binary) of each --binary: A, B, ... (a build may be given
+    twice, to see the noise)."""
+    return [(chr(ord("A") + i), b) for i, b in enumerate(args.binary)]
+
+
+def measure(args, tmp):
+    results = {label: [] for label, _ in builds(args)}
+    aged = {}
+    if args.aged:
+        for label, b in builds(args):
+            aged[label] = new_server(b, tmp, args.workers)
+            aged[label].start()
+            run_load(args, aged[label])
+            aged[label].stop()
+            empty_new(aged[label])
+    for rnd in range(args.repeat):
+        for label, b in builds(args):
+            srv = aged.get(label) or new_server(b, tmp, args.workers)
+            srv.start()
+            try:
+                fig = run_load(args, srv)
+            finally:
+                srv.stop()
+            empty_new(srv)
+            results[label].append(fig)
+            print(f"round {rnd + 1}  {label} {b}: {fig[0]:,.0f} msg/s, "
+                  f"{fig[1]:.3f} ms CPU/msg, p99 {fig[2]:.1f} ms", flush=True)
+    print()
+    print("| build | msg/s | server CPU ms/msg | p99 ms |")
+    print("|---|---:|---:|---:|")
+    for label, b in builds(args):
+        cols = []
+        for i in range(3):
+            v = [f[i] for f in results[label]]
+            cols.append(f"{statistics.median(v):,.3g} ({min(v):,.3g}–{max(v):,.3g})")
+        print(f"| {label} `{b}` | " + " | ".join(cols) + " |")
+
+
+def syscalls(args, tmp):
+    for label, b in builds(args):
+        srv = new_server(b, tmp, 1)
+        srv.start()
+        out = os.path.join(srv.root, "strace.txt")
+        try:
+            workers = subprocess.run(["pgrep", "-P", str(srv.master), "sealpost-worker"],
+                                     capture_output=True, text=True).stdout.split()
+            if len(workers) != 1:
+                raise RuntimeError(f"expected one worker, found {workers}")
+            st = subprocess.Popen(["strace", "-f", "-c", "-o", out, "-p", workers[0]],
+                                  stderr=subprocess.DEVNULL)
+            time.sleep(1)
+            r = subprocess.run(loadgen_cmd(args, srv, count=args.count),
+                               capture_output=True, text=True, timeout=600)
+            if r.returncode != 0:
+                raise RuntimeError(f"loadgen exited {r.returncode}: {r.stderr[-500:]}")
+            time.sleep(0.5)
+            st.terminate()
+            st.wait()
+        finally:
+            srv.stop()
+        print(f"{label} {b}: system calls per message ({args.count} messages, 1 worker)")
+        shown = 0
+        with open(out) as f:
+            for line in f:
+                fields = line.split()
+                if len(fields) >= 5 and fields[3].isdigit() and shown < SYSCALL_LINES:
+                    print(f"  {fields[-1]:<16} {int(fields[3]) / args.count:6.2f}")
+                    shown += 1
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--binary", action="append", required=True,
+                   help="a sealpost build (give two or more)")
+    p.add_argument("--loadgen", default=os.path.join(ROOT, "build/bench/loadgen"))
+    p.add_argument("--conns", type=int, default=10)
+    p.add_argument("--threads", type=int, default=2, help="load generator threads")
+    p.add_argument("--per-conn", type=int, default=20, help="messages per connection")
+    p.add_argument("-d", "--duration", type=float, default=8.0)
+    p.add_argument("--repeat", type=int, default=4)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--aged", action="store_true",
+                   help="one server per build whose new/ already held a run of messages")
+    p.add_argument("--syscalls", action="store_true",
+                   help="strace -f -c of one worker instead of CPU figures")
+    p.add_argument("--count", type=int, default=2000, help="messages of a --syscalls run")
+    args = p.parse_args()
+    sign = subprocess.run(["openssl", "speed", "-seconds", "1", "rsa2048"],
+                          capture_output=True, text=True).stdout
+    for line in sign.splitlines():
+        if line.startswith("rsa 2048 bits"):
+            print(f"openssl speed rsa2048: sign {float(line.split()[3][:-1]) * 1000:.3f} ms")
+    with tempfile.TemporaryDirectory(prefix="sealpost-ab-") as tmp:
+        os.chmod(tmp, 0o755)
+        if args.syscalls:
+            syscalls(args, tmp)
+        else:
+            measure(args, tmp)
+
+
+if __name__ == "__main__":
+    main()
