@@ -104,9 +104,9 @@ def measure(args, tmp):
     print("|---|---:|---:|---:|")
     for label, b in builds(args):
         cols = []
-        for i in range(3):
+        for i, fmt in enumerate((",.0f", ".3f", ".1f")):
             v = [f[i] for f in results[label]]
-            cols.append(f"{statistics.median(v):,.3g} ({min(v):,.3g}–{max(v):,.3g})")
+            cols.append(f"{statistics.median(v):{fmt}} ({min(v):{fmt}}–{max(v):{fmt}})")
         print(f"| {label} `{b}` | " + " | ".join(cols) + " |")
 
 
