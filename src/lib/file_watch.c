@@ -145,11 +145,18 @@ uint64_t file_watch_mark(struct file_watch *w)
 
 bool file_watch_plain(const char *path)
 {
-	struct stat st;
+	struct statx stx;
 
-	if (lstat(path, &st) < 0)
+	if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_TYPE | STATX_NLINK,
+		  &stx) < 0)
 		return errno == ENOENT;
-	return S_ISREG(st.st_mode) && st.st_nlink == 1;
+	/* A file bind-mounted over the name (a container's single-file
+	 * volume) changes through its other path, unseen here; a kernel that
+	 * cannot tell mount roots (before 5.8) is not trusted either. */
+	if (!(stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) ||
+	    (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT))
+		return false;
+	return S_ISREG(stx.stx_mode) && stx.stx_nlink == 1;
 }
 
 void file_watch_confirm(struct file_watch *w, uint64_t mark, bool plain)

@@ -11,10 +11,11 @@
  * request is counted before the request is answered.
  *
  * No watch (inotify limits, a file system whose changes may come from
- * another host, a file that is a symlink or has other hard links, whose
- * changes the folder would not report): unchanged() is always false and the
- * owner reads the file every time, as without the watch. One thread only
- * (the event loop), but file_watch_plain(), which reads the disk. */
+ * another host, a file that is a symlink, has other hard links or is
+ * bind-mounted, whose changes the folder would not report): unchanged()
+ * is always false and the owner reads the file every time, as without the
+ * watch. One thread only (the event loop), but file_watch_plain(), which
+ * reads the disk. */
 #ifndef SEALPOST_FILE_WATCH_H
 #define SEALPOST_FILE_WATCH_H
 
@@ -39,7 +40,8 @@ bool file_watch_unchanged(struct file_watch *w);
 uint64_t file_watch_mark(struct file_watch *w);
 
 /* Off the loop, with the read: can the folder's events be trusted for the
- * file at path (a regular file with one link, or no file at all)? */
+ * file at path (a regular file with one link that is not a mount point, or
+ * no file at all)? */
 bool file_watch_plain(const char *path);
 
 /* The owner read the file after mark was taken, and found it plain: it is

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -150,6 +151,22 @@ static void test_not_plain(void **state)
 	file_watch_free(&w);
 }
 
+/* A file bind-mounted over the name (root only: skipped otherwise). */
+static void test_bind_mount_not_plain(void **state)
+{
+	struct fixture *f = *state;
+	char source[128];
+
+	snprintf(source, sizeof(source), "%s/source", f->dir);
+	put(source, "s\n");
+	if (mount(source, f->path, NULL, MS_BIND, NULL) < 0)
+		skip();
+	bool plain = file_watch_plain(f->path);
+	assert_int_equal(umount(f->path), 0);
+	assert_false(plain);
+	assert_true(file_watch_plain(f->path));
+}
+
 /* The folder goes: the watch ends, and says changed for good. */
 static void test_folder_removed(void **state)
 {
@@ -187,6 +204,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_every_kind_of_change, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_change_during_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_plain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bind_mount_not_plain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_folder_removed, setup, teardown),
 		cmocka_unit_test(test_no_watch),
 	};

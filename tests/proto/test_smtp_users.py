@@ -4,6 +4,9 @@ the file, by the CLI, by an editor writing in place, through a symlink,
 counts for the very next RCPT."""
 import os
 import shutil
+import subprocess
+
+import pytest
 
 from conftest import run_cli
 from mailserver import Raw
@@ -96,3 +99,35 @@ def test_symlinked_file(make_server, tmp_path):
         os.rename(tmp, target)
         assert rcpt(c, f"erin{i}@example.test") == b"550"
     c.close()
+
+
+def test_bind_mounted_file(make_server, tmp_path):
+    """data_dir/passwd a file bind-mounted from elsewhere (a container's
+    single-file volume), edited there in place: data_dir's events do not
+    tell, so every lookup reads the file."""
+    if os.geteuid() != 0:
+        pytest.skip("mount --bind needs root")
+    srv = make_server(users=("alice@example.test",), workers=1)
+    passwd = os.path.join(srv.data, "passwd")
+    source = tmp_path / "volume-passwd"
+    shutil.copy(passwd, source)
+    os.chmod(source, 0o644)
+    alice = line_of(passwd, "alice@example.test")
+    subprocess.run(["mount", "--bind", str(source), passwd], check=True)
+    try:
+        c = session(srv)
+        for i in range(ROUNDS):
+            assert rcpt(c, "alice@example.test") == b"250"
+            assert rcpt(c, "alice@example.test") == b"250"
+            assert rcpt(c, f"finn{i}@example.test") == b"550"
+            with open(source, "r+b") as f:
+                f.seek(0, os.SEEK_END)
+                f.write(alice.replace(b"alice@", f"finn{i}@".encode()))
+            assert rcpt(c, f"finn{i}@example.test") == b"250"
+            with open(source, "r+b") as f:
+                f.write(alice)
+                f.truncate()
+            assert rcpt(c, f"finn{i}@example.test") == b"550"
+        c.close()
+    finally:
+        subprocess.run(["umount", passwd], check=False)
