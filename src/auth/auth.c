@@ -98,19 +98,28 @@ bool auth_user_known(const char *address, bool *exists_r, bool *limited_r)
 	return true;
 }
 
-uint64_t auth_users_read_begin(void)
+uint64_t auth_users_read_begin(bool *reload_r)
 {
+	/* Something happened to the file: read it whatever its stat says. */
+	*reload_r = users_watch != NULL && !file_watch_unchanged(users_watch);
 	return file_watch_mark(users_watch);
 }
 
-bool auth_users_read_plain(void)
+bool auth_users_read(bool reload)
 {
-	return users_watch != NULL && file_watch_plain(users_path);
+	const char *error;
+
+	if (users_watch == NULL)
+		return false;
+	int ret = reload ? passwd_db_reload(users, &error) :
+			   passwd_db_refresh(users, &error);
+	/* A failed read keeps the users of before: not to be trusted. */
+	return ret == 0 && file_watch_plain(users_watch, users_path);
 }
 
-void auth_users_read_end(uint64_t mark, bool plain)
+void auth_users_read_end(uint64_t mark, bool trusted)
 {
-	file_watch_confirm(users_watch, mark, plain);
+	file_watch_confirm(users_watch, mark, trusted);
 }
 
 int auth_quota_get(const char *address, struct maildir_quota *limit_r,

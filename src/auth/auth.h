@@ -52,18 +52,22 @@ int auth_quota_check(const char *address, uint64_t bytes, uint64_t messages,
 /* ---- answers from memory, on the loop --------------------------------
  * Is address (normalised) an account, and does its mailbox have limits
  * (whose usage a pool thread must then read)? Answered without a disk call
- * while the passwd file is known unchanged since a lookup last read it
- * (lib/file_watch.h, in each worker); false when it is not: look up on a
- * pool thread, auth_user_exists() between auth_users_read_begin() (loop)
- * and auth_users_read_end() (loop), with auth_users_read_plain() (pool)
- * beside the lookup. Such a lookup makes the next answers from memory. */
+ * while the passwd file is known unchanged since a lookup last read it,
+ * for at most a second (lib/file_watch.h, in each worker); false when it
+ * is not: look up on a pool thread, and around it:
+ *   loop:  mark = auth_users_read_begin(&reload);
+ *   pool:  trusted = auth_users_read(reload); ... auth_user_exists() ...
+ *   loop:  auth_users_read_end(mark, trusted);
+ * Such a lookup makes the next answers from memory. */
 bool auth_user_known(const char *address, bool *exists_r, bool *limited_r);
 /* Start the watch (a worker, after auth_init; without it nothing is
  * answered from memory). */
 void auth_users_watch(void);
-uint64_t auth_users_read_begin(void);
-bool auth_users_read_plain(void);
-void auth_users_read_end(uint64_t mark, bool plain);
+uint64_t auth_users_read_begin(bool *reload_r);
+/* Read the file (again when reload); true if that read succeeded and the
+ * watch can be trusted for the file. Blocking: pool threads. */
+bool auth_users_read(bool reload);
+void auth_users_read_end(uint64_t mark, bool trusted);
 
 /* Called on the loop when the verdict is in (not if the session closed
  * meanwhile). user is the normalised account name. After a failure the

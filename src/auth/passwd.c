@@ -457,7 +457,8 @@ static int db_load(struct passwd_db *db, const struct file_id *id,
 
 /* Reload when the file changed. report: tell problem_cb of a read failure
  * (once per distinct error) as well as returning it. */
-static int db_refresh(struct passwd_db *db, bool report, const char **error_r)
+static int db_refresh(struct passwd_db *db, bool report, bool force,
+		      const char **error_r)
 {
 	struct file_id id;
 	int ret = 0;
@@ -465,7 +466,7 @@ static int db_refresh(struct passwd_db *db, bool report, const char **error_r)
 	pthread_mutex_lock(&db->refresh_lock);
 	if (file_id_get(db->path, &id, error_r) < 0) {
 		ret = -1;
-	} else if (db->loaded && file_id_equal(&id, &db->id)) {
+	} else if (!force && db->loaded && file_id_equal(&id, &db->id)) {
 		pthread_mutex_unlock(&db->refresh_lock);
 		return 0;
 	} else {
@@ -490,7 +491,12 @@ static int db_refresh(struct passwd_db *db, bool report, const char **error_r)
 
 int passwd_db_refresh(struct passwd_db *db, const char **error_r)
 {
-	return db_refresh(db, false, error_r);
+	return db_refresh(db, false, false, error_r);
+}
+
+int passwd_db_reload(struct passwd_db *db, const char **error_r)
+{
+	return db_refresh(db, true, true, error_r);
 }
 
 bool passwd_db_verify(struct passwd_db *db, const char *address,
@@ -519,7 +525,7 @@ bool passwd_db_verify_cached(struct passwd_db *db, struct auth_cache *cache,
 	const char *error;
 	bool hit = false, match;
 
-	(void)db_refresh(db, true, &error);
+	(void)db_refresh(db, true, false, &error);
 	struct passwd_snapshot *snap = snapshot_get(db);
 	const struct passwd_entry *e = snapshot_find(snap, address);
 	bool input_ok = password_len <= PASSWD_PASSWORD_MAX &&
@@ -550,7 +556,7 @@ bool passwd_db_exists(struct passwd_db *db, const char *address)
 	const char *error;
 	struct passwd_quota quota;
 
-	(void)db_refresh(db, true, &error);
+	(void)db_refresh(db, true, false, &error);
 	return passwd_db_lookup_loaded(db, address, &quota);
 }
 
@@ -559,7 +565,7 @@ bool passwd_db_quota(struct passwd_db *db, const char *address,
 {
 	const char *error;
 
-	(void)db_refresh(db, true, &error);
+	(void)db_refresh(db, true, false, &error);
 	(void)passwd_db_lookup_loaded(db, address, quota_r);
 	return quota_r->has_bytes || quota_r->has_messages;
 }
@@ -588,7 +594,7 @@ char **passwd_db_addresses(struct passwd_db *db)
 {
 	const char *error;
 
-	(void)db_refresh(db, true, &error);
+	(void)db_refresh(db, true, false, &error);
 	struct passwd_snapshot *snap = snapshot_get(db);
 	char **v = xcalloc(snap->count + 1, sizeof(*v));
 	for (size_t i = 0; i < snap->count; i++)

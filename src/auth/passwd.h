@@ -86,6 +86,10 @@ void passwd_db_free(struct passwd_db **db);
  * cannot be read, returns -1 and keeps the users loaded before. Problem
  * lines do not fail the refresh; they go to problem_cb. */
 int passwd_db_refresh(struct passwd_db *db, const char **error_r);
+/* Read the file again even if it looks the same (an edit in place that
+ * kept its size within one tick of the clock); a failure is reported to
+ * problem_cb as a lookup's is. */
+int passwd_db_reload(struct passwd_db *db, const char **error_r);
 
 /* True only if address is a user and password matches its hash. Refreshes
  * first, so users added, changed or removed by the CLI count at once. An

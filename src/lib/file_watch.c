@@ -9,6 +9,7 @@
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <time.h>
 #include <unistd.h>
 
 /* File systems whose files may change on another host, unseen by inotify. */
@@ -21,6 +22,11 @@ static const unsigned long remote_fs[] = {
 	0x00C36400,     /* Ceph */
 	0x5346414F,     /* AFS */
 	0x01021997,     /* 9P */
+	0x01161970,     /* GFS2 */
+	0x7461636F,     /* OCFS2 */
+	0x0BD00BD0,     /* Lustre */
+	0x47504653,     /* GPFS */
+	0x786F4256,     /* vboxsf */
 };
 
 /* What happens to a name in the folder that can change the file. */
@@ -30,9 +36,13 @@ static const unsigned long remote_fs[] = {
 
 struct file_watch {
 	int fd;                     /* inotify, non-blocking; -1: gone */
+	char *dir;                  /* the folder as the owner names it */
+	dev_t dir_dev;              /* ...and the one watched */
+	ino_t dir_ino;
 	char name[NAME_MAX + 1];    /* the file's name in its folder */
 	uint64_t events;
 	bool unchanged;
+	struct timespec confirmed;  /* CLOCK_MONOTONIC_COARSE */
 };
 
 struct file_watch *file_watch_new(const char *path, const char **why_r)
@@ -42,13 +52,14 @@ struct file_watch *file_watch_new(const char *path, const char **why_r)
 		    slash == path ? xstrdup("/") : xstrndup(path, (size_t)(slash - path));
 	const char *name = slash == NULL ? path : slash + 1;
 	struct statfs fs;
+	struct stat st;
 	struct file_watch *w = NULL;
 
 	if (strlen(name) == 0 || strlen(name) > NAME_MAX) {
 		*why_r = "not a file name";
 		goto out;
 	}
-	if (statfs(dir, &fs) < 0) {
+	if (statfs(dir, &fs) < 0 || stat(dir, &st) < 0) {
 		*why_r = errfmt("%s: %s", dir, strerror(errno));
 		goto out;
 	}
@@ -70,6 +81,10 @@ struct file_watch *file_watch_new(const char *path, const char **why_r)
 	}
 	w = xcalloc(1, sizeof(*w));
 	w->fd = fd;
+	w->dir = dir;
+	dir = NULL;
+	w->dir_dev = st.st_dev;
+	w->dir_ino = st.st_ino;
 	strlcpy_sp(w->name, name, sizeof(w->name));
 out:
 	free(dir);
@@ -84,6 +99,7 @@ void file_watch_free(struct file_watch **wp)
 		return;
 	if (w->fd >= 0)
 		close(w->fd);
+	free(w->dir);
 	x_free(wp);
 }
 
@@ -127,11 +143,22 @@ static void drain(struct file_watch *w)
 	}
 }
 
+static int64_t ms_since(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+	return (int64_t)(now.tv_sec - t->tv_sec) * 1000 +
+	       (now.tv_nsec - t->tv_nsec) / 1000000;
+}
+
 bool file_watch_unchanged(struct file_watch *w)
 {
 	if (w == NULL)
 		return false;
 	drain(w);
+	if (w->unchanged && ms_since(&w->confirmed) >= FILE_WATCH_TRUST_MS)
+		w->unchanged = false;
 	return w->unchanged;
 }
 
@@ -143,9 +170,16 @@ uint64_t file_watch_mark(struct file_watch *w)
 	return w->events;
 }
 
-bool file_watch_plain(const char *path)
+bool file_watch_plain(const struct file_watch *w, const char *path)
 {
 	struct statx stx;
+	struct stat dir;
+
+	/* The folder's name still leads to the folder watched (not another
+	 * one mounted over it, or a symlink on the way pointed elsewhere). */
+	if (w == NULL || stat(w->dir, &dir) < 0 ||
+	    dir.st_dev != w->dir_dev || dir.st_ino != w->dir_ino)
+		return false;
 
 	if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_TYPE | STATX_NLINK,
 		  &stx) < 0)
@@ -164,6 +198,8 @@ void file_watch_confirm(struct file_watch *w, uint64_t mark, bool plain)
 	if (w == NULL)
 		return;
 	drain(w);
-	if (w->fd >= 0 && plain && mark == w->events)
+	if (w->fd >= 0 && plain && mark == w->events) {
 		w->unchanged = true;
+		clock_gettime(CLOCK_MONOTONIC_COARSE, &w->confirmed);
+	}
 }

@@ -24,6 +24,10 @@
 
 /* Events read from the kernel at a time. */
 #define FILE_WATCH_READ_SIZE 4096
+/* A confirmed read is trusted this long at most, events or not: what no
+ * event tells (a mount over the file, writes through mmap, a hard link
+ * made later and the file edited through it) is seen within it. */
+#define FILE_WATCH_TRUST_MS 1000
 
 struct file_watch;
 
@@ -33,16 +37,17 @@ struct file_watch;
 struct file_watch *file_watch_new(const char *path, const char **why_r);
 void file_watch_free(struct file_watch **w);
 
-/* True while nothing happened to the file since the last confirmed read. */
+/* True while nothing happened to the file since the last confirmed read,
+ * and that read is younger than FILE_WATCH_TRUST_MS. */
 bool file_watch_unchanged(struct file_watch *w);
 
 /* The event count, taken before the owner reads the file. */
 uint64_t file_watch_mark(struct file_watch *w);
 
 /* Off the loop, with the read: can the folder's events be trusted for the
- * file at path (a regular file with one link that is not a mount point, or
- * no file at all)? */
-bool file_watch_plain(const char *path);
+ * file at path (its folder still the one watched; a regular file with one
+ * link that is not a mount point, or no file at all)? w is only read. */
+bool file_watch_plain(const struct file_watch *w, const char *path);
 
 /* The owner read the file after mark was taken, and found it plain: it is
  * unchanged from now on, unless an event came since the mark. */

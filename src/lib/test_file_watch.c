@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -54,7 +55,7 @@ static int teardown(void **state)
 static void owner_reads(struct file_watch *w, const char *path)
 {
 	uint64_t mark = file_watch_mark(w);
-	file_watch_confirm(w, mark, file_watch_plain(path));
+	file_watch_confirm(w, mark, file_watch_plain(w, path));
 }
 
 static void test_changed_until_read(void **state)
@@ -131,23 +132,23 @@ static void test_not_plain(void **state)
 
 	snprintf(target, sizeof(target), "%s/target", f->dir);
 	snprintf(link_path, sizeof(link_path), "%s/hard", f->dir);
-	assert_true(file_watch_plain(f->path));
+	assert_true(file_watch_plain(w, f->path));
 	assert_int_equal(link(f->path, link_path), 0);        /* two links */
-	assert_false(file_watch_plain(f->path));
+	assert_false(file_watch_plain(w, f->path));
 	owner_reads(w, f->path);
 	assert_false(file_watch_unchanged(w));
 	assert_int_equal(unlink(link_path), 0);
 	assert_int_equal(unlink(f->path), 0);
 	put(target, "t\n");
 	assert_int_equal(symlink(target, f->path), 0);        /* a symlink */
-	assert_false(file_watch_plain(f->path));
+	assert_false(file_watch_plain(w, f->path));
 	owner_reads(w, f->path);
 	assert_false(file_watch_unchanged(w));
 	assert_int_equal(unlink(f->path), 0);
 	assert_int_equal(mkdir(f->path, 0700), 0);            /* a folder */
-	assert_false(file_watch_plain(f->path));
+	assert_false(file_watch_plain(w, f->path));
 	assert_int_equal(rmdir(f->path), 0);
-	assert_true(file_watch_plain(f->path));               /* none */
+	assert_true(file_watch_plain(w, f->path));               /* none */
 	file_watch_free(&w);
 }
 
@@ -157,14 +158,63 @@ static void test_bind_mount_not_plain(void **state)
 	struct fixture *f = *state;
 	char source[128];
 
+	const char *why;
+	struct file_watch *w = file_watch_new(f->path, &why);
+
 	snprintf(source, sizeof(source), "%s/source", f->dir);
 	put(source, "s\n");
-	if (mount(source, f->path, NULL, MS_BIND, NULL) < 0)
+	if (mount(source, f->path, NULL, MS_BIND, NULL) < 0) {
+		file_watch_free(&w);
 		skip();
-	bool plain = file_watch_plain(f->path);
+	}
+	bool plain = file_watch_plain(w, f->path);
 	assert_int_equal(umount(f->path), 0);
 	assert_false(plain);
-	assert_true(file_watch_plain(f->path));
+	assert_true(file_watch_plain(w, f->path));
+	file_watch_free(&w);
+}
+
+/* The folder's name leads elsewhere now (a symlink on the way changed). */
+static void test_folder_retargeted(void **state)
+{
+	struct fixture *f = *state;
+	char a[96], b[96], link_dir[96], path[128];
+	const char *why;
+
+	snprintf(a, sizeof(a), "%s/a", f->dir);
+	snprintf(b, sizeof(b), "%s/b", f->dir);
+	snprintf(link_dir, sizeof(link_dir), "%s/data", f->dir);
+	snprintf(path, sizeof(path), "%s/passwd", link_dir);
+	assert_int_equal(mkdir(a, 0700), 0);
+	assert_int_equal(mkdir(b, 0700), 0);
+	assert_int_equal(symlink("a", link_dir), 0);
+	struct file_watch *w = file_watch_new(path, &why);
+	assert_non_null(w);
+	owner_reads(w, path);
+	assert_true(file_watch_unchanged(w));
+	assert_int_equal(unlink(link_dir), 0);
+	assert_int_equal(symlink("b", link_dir), 0);
+	assert_false(file_watch_plain(w, path));
+	file_watch_free(&w);
+}
+
+/* Trusted for FILE_WATCH_TRUST_MS after a read, no longer. */
+static void test_trust_expires(void **state)
+{
+	struct fixture *f = *state;
+	const char *why;
+	struct file_watch *w = file_watch_new(f->path, &why);
+	struct timespec pause = { .tv_sec = FILE_WATCH_TRUST_MS / 1000,
+				  .tv_nsec = (FILE_WATCH_TRUST_MS % 1000) * 1000000L +
+					     100000000L };
+
+	owner_reads(w, f->path);
+	assert_true(file_watch_unchanged(w));
+	nanosleep(&pause, NULL);
+	assert_false(file_watch_unchanged(w));
+	owner_reads(w, f->path);
+	assert_true(file_watch_unchanged(w));
+	file_watch_free(&w);
 }
 
 /* The folder goes: the watch ends, and says changed for good. */
@@ -205,6 +255,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_change_during_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_plain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bind_mount_not_plain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_folder_retargeted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_trust_expires, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_folder_removed, setup, teardown),
 		cmocka_unit_test(test_no_watch),
 	};

@@ -174,7 +174,8 @@ struct rcpt_job {
 	char address[ADDRESS_MAX + 1];
 	uint64_t size;              /* MAIL FROM SIZE=, 0 if absent */
 	uint64_t users_mark;        /* auth_users_read_begin() */
-	bool users_plain;
+	bool users_reload;          /* ...says: read the file again */
+	bool users_trusted;         /* auth_users_read() */
 	bool exists;
 	bool quota_ok;
 };
@@ -184,7 +185,7 @@ static void rcpt_work(struct session_job *job)
 	struct rcpt_job *rj = (struct rcpt_job *)job;
 	const char *error;
 
-	rj->users_plain = auth_users_read_plain();
+	rj->users_trusted = auth_users_read(rj->users_reload);
 	rj->exists = auth_user_exists(rj->address);
 	rj->quota_ok = true;
 	/* A mailbox over its quota (with the announced size) takes no mail;
@@ -224,7 +225,7 @@ static void rcpt_done(struct session_job *job, bool live)
 {
 	struct rcpt_job *rj = (struct rcpt_job *)job;
 
-	auth_users_read_end(rj->users_mark, rj->users_plain);
+	auth_users_read_end(rj->users_mark, rj->users_trusted);
 	if (live)
 		rcpt_answer(rj->ss, rj->address, rj->exists, rj->quota_ok);
 	free(rj);
@@ -256,7 +257,7 @@ static void rcpt_local(struct smtp_session *ss, const struct smtp_path *path)
 	rj->job.done = rcpt_done;
 	rj->ss = ss;
 	rj->size = ss->params.size;
-	rj->users_mark = auth_users_read_begin();
+	rj->users_mark = auth_users_read_begin(&rj->users_reload);
 	strlcpy_sp(rj->address, address, sizeof(rj->address));
 	session_job_start(&ss->s, &rj->job, SESSION_JOB_EXCLUSIVE);
 }

@@ -48,7 +48,6 @@ struct spool_job {
 	size_t n_rcpts;
 	struct smtp_outbound *out;  /* SPOOL_COMMIT: other domains (queued) */
 	bool refuse;                /* SPOOL_COMMIT of a refused message */
-	bool skip;                  /* in the commit batch: only discard */
 	bool over_quota;            /* SPOOL_COMMIT: a mailbox is full */
 	int result;
 	int err;                    /* errno of a failure */
@@ -326,7 +325,7 @@ static void commit_batch_work(struct job_batcher *b, struct job **items, size_t 
 		di[i].sp = &sj->data->spool;
 		di[i].addresses = sj->rcpts;
 		di[i].n_addresses = sj->n_rcpts;
-		di[i].result = !sj->skip && commit_prepare(sj, &di[i]) ? 0 : -1;
+		di[i].result = commit_prepare(sj, &di[i]) ? 0 : -1;
 		if (sj->out != NULL)
 			smtp_outbound_stage(sj->out, &di[i], config->data_dir);
 	}
@@ -342,11 +341,9 @@ static void commit_batch_work(struct job_batcher *b, struct job **items, size_t 
 			di[i].err = errno;
 			strlcpy_sp(di[i].error, error, sizeof(di[i].error));
 		}
-		if (!sj->skip) {
-			sj->result = di[i].result;
-			sj->err = di[i].err;
-			strlcpy_sp(sj->error, di[i].error, sizeof(sj->error));
-		}
+		sj->result = di[i].result;
+		sj->err = di[i].err;
+		strlcpy_sp(sj->error, di[i].error, sizeof(sj->error));
 		spool_discard(&sj->data->spool);
 	}
 	free(di);
@@ -363,19 +360,26 @@ static void commit_item_done(struct job *job)
 	struct smtp_session *ss = sj->ss;
 
 	sj->data->job_running = false;
-	if (session_live(&ss->s))
+	if (session_live(&ss->s)) {
 		data_finish(ss, sj);
-	else
+	} else {
+		/* All the data came, so the message is committed all the same
+		 * (a client that retries sends it twice: RFC 1047's duplicate,
+		 * which SMTP cannot avoid); the log must say so. */
+		if (sj->result == 0)
+			session_log(&ss->s, LOG_LEVEL_INFO, "delivered id=%s size=%llu "
+				    "(the client left before the reply)", sj->data->id,
+				    (unsigned long long)sj->data->size);
 		release_hold(ss);
+	}
 	spool_job_free(sj);
 	session_unref(&ss->s);
 }
 
-/* sj (a SPOOL_COMMIT with the message's last bytes) joins the next batch;
- * a session that is gone only has its spool removed there. Takes sj. */
-static void commit_join(struct spool_job *sj, bool live)
+/* sj (a SPOOL_COMMIT with the message's last bytes) joins the next batch.
+ * Takes sj. */
+static void commit_join(struct spool_job *sj)
 {
-	sj->skip = !live;
 	sj->job.job.done = commit_item_done;
 	session_ref(&sj->ss->s);
 	jobs_batch_submit(&committer, &sj->job.job);
@@ -461,7 +465,7 @@ static void spool_flush(struct smtp_session *ss, bool final)
 		if (sj->refuse)
 			session_job_start(&ss->s, &sj->job, SESSION_JOB_BACKGROUND);
 		else
-			commit_join(sj, true);
+			commit_join(sj);
 		return;
 	}
 	if (evbuffer_get_length(data->pending) < SMTP_SPOOL_CHUNK || data->failed)

@@ -8,7 +8,6 @@ import subprocess
 
 import pytest
 
-from conftest import run_cli
 from pki_material import get_material, openssl, snapshot
 
 

@@ -31,7 +31,7 @@ def test_check_warns_from_30_days(cli, tmp_path, days, rc, warning):
     assert r.rc == rc, r
     if warning is None:
         assert r.err == ""
-        assert f"ok       valid until " in r.out and f"({days} days left)" in r.out
+        assert "ok       valid until " in r.out and f"({days} days left)" in r.out
         assert r.out.endswith("p: ok\n")
     else:
         assert re.fullmatch(rf"sealpost: warning: certs/p\.crt: certificate expires "

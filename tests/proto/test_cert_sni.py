@@ -1,7 +1,6 @@
 """Several pairs and [sni]: the config keys, check-config and `cert check
 NAME --host H` saying which pair serves which configured name, warnings for
 names no pair covers, and the server accepting such a config."""
-import os
 import re
 import socket
 import ssl

@@ -11,8 +11,7 @@ import zlib
 
 import pytest
 
-from imap_sel_util import (ALICE, MODES, RawImap, flat, imap_server, place, rest,
-                           simple_message)
+from imap_sel_util import MODES, RawImap, flat, imap_server, place, rest
 from mailserver import PASSWORD
 
 _users = [0]

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from dnsworld import DnsWorld, Zone
-from mailserver import Server, strip_trace
+from mailserver import Server
 from outbound_world import Pki, free_port_on, wait_for
 from test_outbound import dsns, queue_empty, submit
 

@@ -13,7 +13,7 @@ import ssl
 import pytest
 
 from dnsworld import DnsWorld, Zone
-from mailserver import PASSWORD, Server
+from mailserver import Server
 from outbound_world import Remote, Pki, free_port_on, wait_for
 from test_outbound import submit
 

@@ -10,7 +10,7 @@ import warnings
 
 import pytest
 
-from mailserver import PASSWORD, Raw, strip_trace
+from mailserver import Raw, strip_trace
 
 
 @pytest.fixture
@@ -567,3 +567,23 @@ def test_kill9_loses_no_acknowledged_message(make_server):
     assert missing == []
     # no half-written message anywhere in the Maildir
     assert all(m.endswith(b"\r\n") for m in srv.messages("alice@example.test"))
+
+
+def test_client_gone_after_the_dot_is_delivered_and_logged(srv):
+    """A client that hangs up right after its final dot sent the whole
+    message: it is committed (once), and the log says so, with or without
+    the reply having reached anyone."""
+    before = srv.messages("bob@example.test")
+    for i in range(5):
+        c = Raw(srv.ports["smtp"])
+        c.reply()
+        c.cmd("EHLO client.test")
+        c.cmd("MAIL FROM:<leaver@remote.test>")
+        c.cmd("RCPT TO:<bob@example.test>")
+        assert c.cmd("DATA")[0].startswith(b"354")
+        c.send(f"Subject: gone {i}\r\n\r\nbye\r\n.\r\n".encode())
+        c.sock.close()                 # before the reply
+    srv.wait_log_re(r"delivered id=\S+ (from=<leaver@remote\.test>|size=\d+ "
+                    r"\(the client left before the reply\))", count=5)
+    got = sorted(strip_trace(m) for m in new_messages(srv, "bob@example.test", before))
+    assert got == [f"Subject: gone {i}\r\n\r\nbye\r\n".encode() for i in range(5)]
