@@ -48,6 +48,22 @@ def make_cert(certs_dir):
         f.write(key)
 
 
+def _bindable(spec):
+    """Could a new server listen on spec ("ADDRESS:PORT", "[IPv6]:PORT")
+    now, as sealpost binds (SO_REUSEADDR)? False while any process still
+    has a listening socket there."""
+    host, port = spec.rsplit(":", 1)
+    host = host.strip("[]")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, int(port)))
+        except OSError:
+            return False
+    return True
+
+
 def _running(pid):
     """Is the process there and not yet a zombie (one that has exited
     has closed every file)?"""
@@ -186,6 +202,12 @@ class Server:
         deadline = time.time() + 10
         for pid in found:
             while time.time() < deadline and _running(pid):
+                time.sleep(0.01)
+        # And no listening socket is left (one held by a process forked
+        # after the pgrep above, or released by the kernel a moment after
+        # its process died): a restart then fails "Address already in use".
+        for spec in self.listen.values():
+            while time.time() < deadline and not _bindable(spec):
                 time.sleep(0.01)
 
     def check_clean_exit(self):
