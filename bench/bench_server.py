@@ -4,6 +4,7 @@ from /proc.
 
 Only the Python standard library; Linux only (/proc)."""
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -21,10 +22,43 @@ START_TIMEOUT = 30
 QUIET_SAMPLES = 5
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# Ports handed out by this process (two servers never get the same one).
+_given_ports = set()
+# How far below the ephemeral range free ports are looked for.
+PORT_SPAN = 12000
+
+
+def _ephemeral_low():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def free_port(addresses=("127.0.0.1",), udp=False):
+    """A TCP (and with udp, UDP) port nothing uses now on every address,
+    chosen below the kernel's ephemeral range: a port from that range (what
+    bind to port 0 gives) can be taken as some client's source port between
+    this choice and the server's bind, which then fails "Address already in
+    use" (a test run failed so)."""
+    high = _ephemeral_low()
+    low = max(1024, high - PORT_SPAN)
+    kinds = (socket.SOCK_STREAM, socket.SOCK_DGRAM) if udp else (socket.SOCK_STREAM,)
+    for _ in range(1000):
+        port = random.randrange(low, high)
+        if port in _given_ports:
+            continue
+        try:
+            for addr in addresses:
+                for kind in kinds:
+                    with socket.socket(socket.AF_INET, kind) as s:
+                        s.bind((addr, port))
+        except OSError:
+            continue
+        _given_ports.add(port)
+        return port
+    raise RuntimeError("no free port on " + ", ".join(addresses))
 
 
 def proc_stats():

@@ -59,6 +59,8 @@ import time
 
 from dnslib import DNSRecord, QTYPE, RCODE
 
+from mailserver import free_port
+
 NSD = shutil.which("nsd") or "/usr/sbin/nsd"
 START_TIMEOUT = 10.0      # seconds for nsd to answer
 UPSTREAM_TIMEOUT = 2.0    # seconds the front waits for nsd
@@ -97,17 +99,7 @@ class Zone:
 
 def _free_port():
     """A port free for both UDP and TCP on 127.0.0.1."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-            u.bind(("127.0.0.1", 0))
-            port = u.getsockname()[1]
-            with socket.socket() as t:
-                try:
-                    t.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
-    raise RuntimeError("no free port")
+    return free_port(udp=True)
 
 
 def _corrupt(signed_text, zone):

@@ -5,6 +5,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import time
 
 from conftest import BIN, ROOT, run_cli
@@ -18,10 +19,8 @@ PASSWORD = "correct horse battery staple"
 _CERT_CACHE = {}
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+from bench_server import free_port  # noqa: E402,F401  (one port chooser)
 
 
 def make_cert(certs_dir):

@@ -27,27 +27,14 @@ import time
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from mailserver import free_port
+
 START_TIMEOUT = 10.0
 
 
 def free_port_on(addresses):
     """A TCP port free on every address (they all listen on it)."""
-    for _ in range(100):
-        with socket.socket() as s:
-            s.bind((addresses[0], 0))
-            port = s.getsockname()[1]
-        ok = True
-        for addr in addresses:
-            with socket.socket() as t:
-                t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                try:
-                    t.bind((addr, port))
-                except OSError:
-                    ok = False
-                    break
-        if ok:
-            return port
-    raise RuntimeError("no port free on " + ", ".join(addresses))
+    return free_port(tuple(addresses))
 
 
 def _openssl(*args, cwd):
