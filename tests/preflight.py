@@ -67,7 +67,8 @@ SMTP_SINK = "/usr/sbin/smtp-sink"
 PROGRAM_PACKAGE = {"swaks": "swaks", "curl": "curl", "fetchmail": "fetchmail",
                    "openssl": "openssl", "pgrep": "procps", "pkill": "procps",
                    NSD: "nsd", "ldns-keygen": "ldnsutils",
-                   "ldns-signzone": "ldnsutils", SMTP_SINK: "postfix"}
+                   "ldns-signzone": "ldnsutils", SMTP_SINK: "postfix",
+                   "strace": "strace"}
 
 # (what is wrong when the check fails, the program's self-report, is it
 # enough?, the package that supplies it when the program is there but falls
@@ -91,6 +92,8 @@ CHECKS = [
      lambda o: "ldns version" in o, "ldnsutils"),
     ("ldns-signzone is missing (DNS tests)", ["ldns-signzone", "-v"],
      lambda o: "ldns version" in o, "ldnsutils"),
+    ("strace is missing (bench/smtp_ab.py --syscalls)", ["strace", "-V"],
+     lambda o: "strace" in o, "strace"),
     # smtp-sink has no version option: its usage line names it.
     ("smtp-sink is missing (outbound benchmark)", [SMTP_SINK],
      lambda o: "smtp-sink" in o or "usage" in o.lower(), "postfix"),
