@@ -61,6 +61,19 @@ def free_port(addresses=("127.0.0.1",), udp=False):
     raise RuntimeError("no free port on " + ", ".join(addresses))
 
 
+def rsa2048_sign_ms():
+    """The machine's RSA-2048 private-key operation time in ms, now, from
+    `openssl speed -seconds 1 rsa2048` (this VM's speed drifts by a third:
+    every report carries it); None when openssl printed no such line."""
+    out = subprocess.run(["openssl", "speed", "-seconds", "1", "rsa2048"],
+                         capture_output=True, text=True, timeout=120).stdout
+    for line in out.splitlines():
+        f = line.split()
+        if f[:3] == ["rsa", "2048", "bits"] and f[3].endswith("s"):
+            return 1000 * float(f[3][:-1])
+    return None
+
+
 def proc_stats():
     """{pid: the fields of /proc/PID/stat after the command name} of every
     process (the name may hold spaces and parens): fields[0] is the state,

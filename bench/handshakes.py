@@ -16,7 +16,6 @@ this VM's speed drifts by a third from hour to hour."""
 import argparse
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -25,16 +24,14 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from bench_server import BenchServer  # noqa: E402
+from bench_server import BenchServer, rsa2048_sign_ms  # noqa: E402
 
 KEYS = ("rsa:2048", "rsa:4096", "ecdsa")
 
 
 def sign_ms():
-    out = subprocess.run(["openssl", "speed", "-seconds", "1", "rsa2048"],
-                         capture_output=True, text=True).stdout
-    m = re.search(r"^rsa 2048 bits\s+([0-9.]+)s", out, re.M)
-    return float(m.group(1)) * 1000 if m else float("nan")
+    ms = rsa2048_sign_ms()
+    return ms if ms is not None else float("nan")
 
 
 def one_run(binary, key, resume, args, tmp):

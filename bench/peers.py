@@ -128,13 +128,10 @@ def preflight(args):
 def openssl_sign_ms():
     """RSA-2048 sign time of `openssl speed -seconds 1 rsa2048` (ms): the
     CPU's speed at this moment (this VM's drifts by a third)."""
-    r = subprocess.run(["openssl", "speed", "-seconds", "1", "rsa2048"],
-                       capture_output=True, text=True, timeout=120)
-    for line in r.stdout.splitlines():
-        f = line.split()
-        if f[:3] == ["rsa", "2048", "bits"] and f[3].endswith("s"):
-            return 1000 * float(f[3][:-1])
-    raise RuntimeError("openssl speed: no rsa 2048 line in its output")
+    ms = bench_server.rsa2048_sign_ms()
+    if ms is None:
+        raise RuntimeError("openssl speed: no rsa 2048 line in its output")
+    return ms
 
 
 # ---- one run of the load generator ------------------------------------------------

@@ -4,24 +4,14 @@ processes, the machine's RSA-2048 sign time, small async IMAP/SMTP steps.
 
 Python standard library only; Linux (/proc)."""
 import asyncio
-import re
 import ssl
-import subprocess
 import time
 
 import bench_server
 
 # CPU figures drift with this VM's speed: every report carries the sign
 # time `openssl speed` measured in the same run.
-SIGN_RE = re.compile(r"^rsa 2048 bits\s+([0-9.]+)s", re.M)
-
-
-def rsa2048_sign_ms():
-    """The machine's RSA-2048 private-key operation time in ms, now."""
-    out = subprocess.run(["openssl", "speed", "-seconds", "1", "rsa2048"],
-                         capture_output=True, text=True, timeout=120).stdout
-    m = SIGN_RE.search(out)
-    return 1000 * float(m.group(1)) if m else None
+rsa2048_sign_ms = bench_server.rsa2048_sign_ms
 
 
 def proc_kib(pid, keys=("Pss", "Rss")):

@@ -29,7 +29,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from bench_server import USER, BenchServer  # noqa: E402
+from bench_server import USER, BenchServer, rsa2048_sign_ms  # noqa: E402
 
 SENDER = "sender@bench-client.example"
 # strace's summary lines to print, most frequent first.
@@ -162,13 +162,9 @@ def main():
     p.add_argument("--no-sign-time", action="store_true",
                    help="skip `openssl speed rsa2048` (4 s; a check of the tool)")
     args = p.parse_args()
-    if not args.no_sign_time:
-        sign = subprocess.run(["openssl", "speed", "-seconds", "1", "rsa2048"],
-                              capture_output=True, text=True).stdout
-        for line in sign.splitlines():
-            if line.startswith("rsa 2048 bits"):
-                print(f"openssl speed rsa2048: sign "
-                      f"{float(line.split()[3][:-1]) * 1000:.3f} ms")
+    sign = None if args.no_sign_time else rsa2048_sign_ms()
+    if sign is not None:
+        print(f"openssl speed rsa2048: sign {sign:.3f} ms")
     with tempfile.TemporaryDirectory(prefix="sealpost-ab-") as tmp:
         os.chmod(tmp, 0o755)
         if args.syscalls:

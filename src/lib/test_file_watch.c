@@ -51,6 +51,16 @@ static int teardown(void **state)
 	return 0;
 }
 
+static struct file_watch *watch_of(const char *path)
+{
+	const char *why = NULL;
+	struct file_watch *w = file_watch_new(path, &why);
+
+	if (w == NULL)
+		fail_msg("no watch for %s: %s", path, why);
+	return w;
+}
+
 /* The owner's read: mark, read (here: nothing), confirm. */
 static void owner_reads(struct file_watch *w, const char *path)
 {
@@ -61,10 +71,8 @@ static void owner_reads(struct file_watch *w, const char *path)
 static void test_changed_until_read(void **state)
 {
 	struct fixture *f = *state;
-	const char *why;
-	struct file_watch *w = file_watch_new(f->path, &why);
+	struct file_watch *w = watch_of(f->path);
 
-	assert_non_null(w);
 	assert_false(file_watch_unchanged(w));       /* never read yet */
 	owner_reads(w, f->path);
 	assert_true(file_watch_unchanged(w));
@@ -78,8 +86,7 @@ static void test_every_kind_of_change(void **state)
 {
 	struct fixture *f = *state;
 	char tmp[128], other[128];
-	const char *why;
-	struct file_watch *w = file_watch_new(f->path, &why);
+	struct file_watch *w = watch_of(f->path);
 
 	snprintf(tmp, sizeof(tmp), "%s/passwd.tmp", f->dir);
 	snprintf(other, sizeof(other), "%s/other", f->dir);
@@ -111,8 +118,7 @@ static void test_every_kind_of_change(void **state)
 static void test_change_during_read(void **state)
 {
 	struct fixture *f = *state;
-	const char *why;
-	struct file_watch *w = file_watch_new(f->path, &why);
+	struct file_watch *w = watch_of(f->path);
 
 	uint64_t mark = file_watch_mark(w);
 	put(f->path, "during\n");
@@ -127,8 +133,7 @@ static void test_not_plain(void **state)
 {
 	struct fixture *f = *state;
 	char link_path[128], target[128];
-	const char *why;
-	struct file_watch *w = file_watch_new(f->path, &why);
+	struct file_watch *w = watch_of(f->path);
 
 	snprintf(target, sizeof(target), "%s/target", f->dir);
 	snprintf(link_path, sizeof(link_path), "%s/hard", f->dir);
@@ -158,8 +163,7 @@ static void test_bind_mount_not_plain(void **state)
 	struct fixture *f = *state;
 	char source[128];
 
-	const char *why;
-	struct file_watch *w = file_watch_new(f->path, &why);
+	struct file_watch *w = watch_of(f->path);
 
 	snprintf(source, sizeof(source), "%s/source", f->dir);
 	put(source, "s\n");
@@ -179,7 +183,6 @@ static void test_folder_retargeted(void **state)
 {
 	struct fixture *f = *state;
 	char a[96], b[96], link_dir[96], path[128];
-	const char *why;
 
 	snprintf(a, sizeof(a), "%s/a", f->dir);
 	snprintf(b, sizeof(b), "%s/b", f->dir);
@@ -188,8 +191,7 @@ static void test_folder_retargeted(void **state)
 	assert_int_equal(mkdir(a, 0700), 0);
 	assert_int_equal(mkdir(b, 0700), 0);
 	assert_int_equal(symlink("a", link_dir), 0);
-	struct file_watch *w = file_watch_new(path, &why);
-	assert_non_null(w);
+	struct file_watch *w = watch_of(path);
 	owner_reads(w, path);
 	assert_true(file_watch_unchanged(w));
 	assert_int_equal(unlink(link_dir), 0);
@@ -202,8 +204,7 @@ static void test_folder_retargeted(void **state)
 static void test_trust_expires(void **state)
 {
 	struct fixture *f = *state;
-	const char *why;
-	struct file_watch *w = file_watch_new(f->path, &why);
+	struct file_watch *w = watch_of(f->path);
 	struct timespec pause = { .tv_sec = FILE_WATCH_TRUST_MS / 1000,
 				  .tv_nsec = (FILE_WATCH_TRUST_MS % 1000) * 1000000L +
 					     100000000L };
@@ -221,8 +222,7 @@ static void test_trust_expires(void **state)
 static void test_folder_removed(void **state)
 {
 	struct fixture *f = *state;
-	const char *why;
-	struct file_watch *w = file_watch_new(f->path, &why);
+	struct file_watch *w = watch_of(f->path);
 	char cmd[128];
 
 	owner_reads(w, f->path);

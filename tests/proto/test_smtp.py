@@ -28,13 +28,14 @@ def starttls_raw(srv, port=None):
     return c
 
 
-def send_raw_message(srv, body, rcpt="alice@example.test", tls=True):
+def send_raw_message(srv, body, rcpt="alice@example.test", tls=True,
+                     sender="sender@remote.test"):
     """DATA with exactly `body` (which must carry its own end sequence)."""
     c = starttls_raw(srv) if tls else Raw(srv.ports["smtp"])
     if not tls:
         c.reply()
         c.cmd("EHLO client.test")
-    assert c.cmd("MAIL FROM:<sender@remote.test>")[0].startswith(b"250")
+    assert c.cmd(f"MAIL FROM:<{sender}>")[0].startswith(b"250")
     assert c.cmd(f"RCPT TO:<{rcpt}>")[0].startswith(b"250")
     assert c.cmd("DATA")[0].startswith(b"354")
     c.send(body)
@@ -575,13 +576,9 @@ def test_client_gone_after_the_dot_is_delivered_and_logged(srv):
     the reply having reached anyone."""
     before = srv.messages("bob@example.test")
     for i in range(5):
-        c = Raw(srv.ports["smtp"])
-        c.reply()
-        c.cmd("EHLO client.test")
-        c.cmd("MAIL FROM:<leaver@remote.test>")
-        c.cmd("RCPT TO:<bob@example.test>")
-        assert c.cmd("DATA")[0].startswith(b"354")
-        c.send(f"Subject: gone {i}\r\n\r\nbye\r\n.\r\n".encode())
+        c = send_raw_message(srv, f"Subject: gone {i}\r\n\r\nbye\r\n.\r\n".encode(),
+                             rcpt="bob@example.test", tls=False,
+                             sender="leaver@remote.test")
         c.sock.close()                 # before the reply
     srv.wait_log_re(r"delivered id=\S+ (from=<leaver@remote\.test>|size=\d+ "
                     r"\(the client left before the reply\))", count=5)
