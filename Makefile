@@ -144,7 +144,7 @@ run: deps
 # (IMAP resync with QRESYNC against a full sync); see bench/README.md.
 BENCH ?= smtp_load
 BENCH_ARGS ?=
-bench: build/sealpost build/bench/loadgen
+bench: build/sealpost build/bench/loadgen build/bench/tls_floor
 	@$(PYTHON) bench/$(BENCH).py $(BENCH_ARGS)
 
 # Outbound throughput beside Postfix, both relaying to smtp-sink (root:
@@ -161,6 +161,13 @@ build/bench/loadgen: bench/loadgen.c
 	$(CC) $(CSTD) $(WARN) -O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong \
 	    $(shell pkg-config --cflags $(LOADGEN_PKGS)) $(CFLAGS) -o $@ $< \
 	    $(shell pkg-config --libs $(LOADGEN_PKGS)) -lpthread
+
+# OpenSSL's own cost per server handshake, with no socket or sealpost code
+# (bench/handshakes.py prints it beside the server's).
+build/bench/tls_floor: bench/tls_floor.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) -O2 -g $(shell pkg-config --cflags openssl) $(CFLAGS) \
+	    -o $@ $< $(shell pkg-config --libs openssl)
 
 clean:
 	rm -rf build
