@@ -86,6 +86,10 @@ static int ctx_apply_protocol(SSL_CTX *c, int min_version, const char **error_r)
 	SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS |
 			    SSL_MODE_ENABLE_PARTIAL_WRITE |
 			    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/* One read per burst of records, not two per record (header, then
+	 * body). What it reads beyond the current record stays in OpenSSL:
+	 * conn.c drains it while SSL_has_pending(). */
+	SSL_CTX_set_read_ahead(c, 1);
 	return 0;
 }
 
