@@ -144,6 +144,7 @@ int spool_open(const char *data_dir, struct spool *sp, const char **error_r)
 	}
 	sp->path = xasprintf("%s/%s/%s", data_dir, DELIVER_SPOOL_DIR, name);
 	sp->size = 0;
+	sp->moved = false;
 	sp->fd = open(sp->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (sp->fd < 0) {
 		*error_r = errfmt("%s: %s", sp->path, strerror(errno));
@@ -169,7 +170,7 @@ void spool_discard(struct spool *sp)
 	if (sp->fd >= 0)
 		close(sp->fd);
 	sp->fd = -1;
-	if (sp->path != NULL)
+	if (sp->path != NULL && !sp->moved)
 		unlink(sp->path);
 	x_free(&sp->path);
 }
@@ -217,9 +218,10 @@ done:
 	return ret;
 }
 
-/* Put the spool into one Maildir; *placed_r is the new file's path. */
-static int deliver_one(struct spool *sp, const char *maildir, char **placed_r,
-		       const char **error_r)
+/* Put the spool into one Maildir, as a hard link, or by renaming it when
+ * move (its last name); *placed_r is the new file's path. */
+static int deliver_one(struct spool *sp, const char *maildir, bool move,
+		       char **placed_r, const char **error_r)
 {
 	char name[MAILDIR_BASENAME_SIZE];
 	size_t n;
@@ -240,7 +242,7 @@ static int deliver_one(struct spool *sp, const char *maildir, char **placed_r,
 	}
 	snprintf(name + n, sizeof(name) - n, ",W=%llu", (unsigned long long)sp->size);
 	char *dst = xasprintf("%s/new/%s", maildir, name);
-	if (link(sp->path, dst) < 0) {
+	if ((move ? rename(sp->path, dst) : link(sp->path, dst)) < 0) {
 		if (errno != EXDEV && errno != EPERM && errno != EMLINK) {
 			*error_r = errfmt("%s: %s", dst, strerror(errno));
 			free(dst);
@@ -250,6 +252,8 @@ static int deliver_one(struct spool *sp, const char *maildir, char **placed_r,
 			free(dst);
 			return -1;
 		}
+	} else if (move) {
+		sp->moved = true;
 	}
 	*placed_r = dst;
 	return 0;
@@ -262,7 +266,8 @@ static void item_fail(struct deliver_item *item, int err, const char *error)
 	strlcpy_sp(item->error, error, sizeof(item->error));
 }
 
-/* Link item's spool into each recipient's new/; on failure the links made
+/* Link item's spool into each recipient's new/, the last by renaming it
+ * there unless place_extra still needs its name; on failure the names made
  * are taken back. */
 static void item_place(struct deliver_item *item, const char *data_dir)
 {
@@ -271,8 +276,9 @@ static void item_place(struct deliver_item *item, const char *data_dir)
 	item->placed = xcalloc(item->n_addresses + 1, sizeof(char *));
 	for (size_t i = 0; i < item->n_addresses; i++) {
 		char *maildir = mailbox_path(data_dir, item->addresses[i]);
-		int rc = deliver_one(item->sp, maildir, &item->placed[item->n_placed],
-				     &error);
+		bool move = i + 1 == item->n_addresses && item->place_extra == NULL;
+		int rc = deliver_one(item->sp, maildir, move,
+				     &item->placed[item->n_placed], &error);
 		int err = errno;
 		free(maildir);
 		if (rc < 0) {

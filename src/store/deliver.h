@@ -3,10 +3,17 @@
  * The SMTP server writes message data into a spool file under
  * data_dir/spool/ as it arrives (from pool threads, never the event loop),
  * then commits: fsync the spool file, hard-link it into every recipient's
- * Maildir new/ under a unique name (copy + fsync + rename when a link is not
- * possible), fsync each new/ folder, and remove the spool file. Only after
- * a successful commit may the server say 250. A commit that fails for one
- * recipient takes back the links already made, so a retry never duplicates.
+ * Maildir new/ under a unique name but the last, and rename it into the
+ * last one's (copy + fsync + rename when a link or a rename is not
+ * possible), and fsync each new/ folder. Renaming, not unlinking, the
+ * spool file frees no inode per message: on ext4 without a journal every
+ * inode freed in the last minutes makes each later create scan past it
+ * (recently_deleted()). As in Maildir's own tmp/ to new/ step, the folder
+ * the name leaves is not synced: a journaling file system commits a rename
+ * whole with new/'s fsync. Only after a successful commit may the server
+ * say 250. A commit
+ * that fails for one recipient takes back the names already made, so a
+ * retry never duplicates.
  * Every function here blocks on the disk: call from pool threads only. */
 #ifndef SEALPOST_DELIVER_H
 #define SEALPOST_DELIVER_H
@@ -23,13 +30,15 @@ struct spool {
 	int fd;
 	char *path;
 	uint64_t size;         /* bytes written so far */
+	bool moved;            /* renamed into a Maildir: path names nothing */
 };
 
 /* Create an empty spool file in data_dir/spool. */
 int spool_open(const char *data_dir, struct spool *sp, const char **error_r);
 int spool_write(struct spool *sp, const void *data, size_t len,
 		const char **error_r);
-/* Close and remove the spool file (after commit or on abort). */
+/* Close and remove the spool file (after commit or on abort); only close
+ * it when the commit moved it into a Maildir. */
 void spool_discard(struct spool *sp);
 
 /* Deliver the spool into the Maildir of each address (normalised, local,

@@ -146,12 +146,96 @@ static void test_single_commit(void **state)
 	test_rm_rf(&data_dir);
 }
 
+/* The inode of the only file in dir (0: none or more than one). */
+static ino_t only_file(const char *dir, nlink_t *nlink_r)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	struct stat st;
+	ino_t ino = 0;
+	size_t n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		n++;
+		assert_int_equal(fstatat(dirfd(d), de->d_name, &st, 0), 0);
+		ino = st.st_ino;
+		*nlink_r = st.st_nlink;
+	}
+	closedir(d);
+	return n == 1 ? ino : 0;
+}
+
+/* The spool file becomes the message: linked into the first recipients'
+ * new/, renamed into the last one's, no spool name left and no inode
+ * freed (and so nothing for ext4's allocator to skip later). */
+static void test_commit_moves_the_spool_file(void **state)
+{
+	char *data_dir, *root = test_mailbox(&data_dir);
+	char *spool_dir = fs_join(data_dir, DELIVER_SPOOL_DIR);
+	char *new1 = fs_join(data_dir, "mail/example.test/user/new");
+	char *new2 = fs_join(data_dir, "mail/example.test/other/new");
+	char *to[] = { "user@example.test", "other@example.test" };
+	const char *error = NULL;
+	struct spool sp;
+	struct stat st;
+	nlink_t n1 = 0, n2 = 0, ns = 0;
+
+	assert_int_equal(mkdir(spool_dir, 0700), 0);
+	spool_with(data_dir, &sp, "Subject: m\r\n\r\nx\r\n");
+	assert_int_equal(fstat(sp.fd, &st), 0);
+	assert_int_equal(deliver_commit(&sp, data_dir, to, 2, &error), 0);
+	assert_true(sp.moved);
+	assert_int_equal(access(sp.path, F_OK), -1);
+	assert_int_equal(only_file(new1, &n1), st.st_ino);
+	assert_int_equal(only_file(new2, &n2), st.st_ino);
+	assert_int_equal(n1, 2);
+	assert_int_equal(only_file(spool_dir, &ns), 0);
+	spool_discard(&sp);           /* closes; removes nothing */
+	assert_int_equal(only_file(new1, &n1), st.st_ino);
+	assert_int_equal(n1, 2);
+	free(new1);
+	free(new2);
+	free(spool_dir);
+	free(root);
+	test_rm_rf(&data_dir);
+}
+
+/* A message whose last recipient fails keeps its spool name (nothing was
+ * moved) and leaves no file in any new/. */
+static void test_failed_commit_moves_nothing(void **state)
+{
+	char *data_dir, *root = test_mailbox(&data_dir);
+	char *spool_dir = fs_join(data_dir, DELIVER_SPOOL_DIR);
+	char *blocked = fs_join(data_dir, "mail/blocked.test");
+	char *to[] = { "user@example.test", "x@blocked.test" };
+	const char *error = NULL;
+	struct spool sp;
+
+	assert_int_equal(mkdir(spool_dir, 0700), 0);
+	test_write(blocked, "not a folder\n");
+	spool_with(data_dir, &sp, "Subject: f\r\n\r\nx\r\n");
+	assert_int_equal(deliver_commit(&sp, data_dir, to, 2, &error), -1);
+	assert_false(sp.moved);
+	assert_int_equal(access(sp.path, F_OK), 0);
+	assert_int_equal(count_new(data_dir, "user@example.test"), 0);
+	spool_discard(&sp);
+	free(blocked);
+	free(spool_dir);
+	free(root);
+	test_rm_rf(&data_dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_batch_partial_failure),
 		cmocka_unit_test(test_concurrent_batches),
 		cmocka_unit_test(test_single_commit),
+		cmocka_unit_test(test_commit_moves_the_spool_file),
+		cmocka_unit_test(test_failed_commit_moves_nothing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
