@@ -257,6 +257,8 @@ int log_async_start(const char **error_r)
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	err = pthread_create(&thread, NULL, writer_main, NULL);
+	if (err == 0)
+		(void)pthread_setname_np(thread, "sealpost-log");
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (err != 0) {
 		*error_r = errfmt("log writer: %s", strerror(err));

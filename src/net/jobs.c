@@ -118,6 +118,8 @@ int jobs_init(struct event_base *base, unsigned threads, const char **error_r)
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	for (unsigned i = 0; i < threads; i++) {
 		int err = pthread_create(&pool.threads[i], NULL, worker_main, NULL);
+		if (err == 0)   /* named for top -H, ps -L and perf */
+			(void)pthread_setname_np(pool.threads[i], "sealpost-pool");
 		if (err != 0) {
 			pthread_sigmask(SIG_SETMASK, &old, NULL);
 			*error_r = errfmt("pthread_create: %s", strerror(err));

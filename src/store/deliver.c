@@ -92,6 +92,7 @@ static void syncer_start(void)
 		pthread_t t;
 		if (pthread_create(&t, &attr, sync_thread, NULL) != 0)
 			break;    /* fewer helpers: the caller syncs the rest */
+		(void)pthread_setname_np(t, "sealpost-sync");
 		syncer.threads++;
 	}
 	pthread_attr_destroy(&attr);

@@ -164,6 +164,23 @@ def test_private_key_only_in_the_key_holder(make_server):
         assert memory_holds(pid, needles) == set(), f"worker {pid} holds the key"
 
 
+def test_worker_threads_are_named_for_top_and_perf(make_server):
+    """top -H, ps -L and perf show each thread's job: a worker's loop keeps
+    the process name, its pool and log writer have their own."""
+    srv = make_server(services=("smtp",))
+    with smtplib.SMTP("127.0.0.1", srv.ports["smtp"], timeout=10) as s:
+        s.sendmail("a@client.test", ["alice@example.test"], b"Subject: t\r\n\r\nx\r\n")
+    workers = [pid for pid, c in children(srv).items() if c == "sealpost-worker"]
+    assert workers
+    for pid in workers:
+        names = []
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                names.append(f.read().strip())
+        assert names.count("sealpost-worker") == 1, names
+        assert "sealpost-pool" in names and "sealpost-log" in names, names
+
+
 def test_log_lines_have_session_ids(make_server):
     srv = make_server()
     with smtplib.SMTP("127.0.0.1", srv.ports["smtp"], timeout=10) as s:
