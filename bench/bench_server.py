@@ -307,6 +307,9 @@ class BenchServer(ServerProcs):
                 self._wait_quiet(deadline)
                 return
             time.sleep(0.05)
+        # Not left running: a server that never said "ready" would hold
+        # its ports and folders (and a --fresh-fs mount) after the bench.
+        self.stop()
         raise RuntimeError("server did not start:\n" + self.log_tail())
 
     def _wait_quiet(self, deadline):

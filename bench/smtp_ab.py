@@ -14,6 +14,10 @@ fresh server per build (a fresh Maildir) unless --aged: then every build
 keeps one server whose new/ took one run of messages, removed before each
 measured run, as `--peers` does (ext4 keeps the directory's size, and on a
 file system without a journal each new file then costs more: RESULTS.md).
+With --fresh-fs each server gets a new file system (ext4 with or without
+a journal, on a loop device; root only), so that inodes freed by earlier
+runs cannot slow its creates: this VM's / is ext4 without a journal, whose
+allocator scans past every inode freed in the last one to six minutes.
 With --syscalls each build serves one run with one worker under `strace -f
 -c` and the calls per message are printed instead."""
 import argparse
@@ -74,6 +78,37 @@ def new_server(binary, tmp, workers):
                        services=("smtp",))
 
 
+# --fresh-fs: mkfs options of each kind, and the image's size.
+FRESH_FS = {"ext4": [], "ext4-nojournal": ["-O", "^has_journal"]}
+FRESH_FS_MIB = 2048
+
+
+class FreshFs:
+    """A new, empty file system on a loop device (root only), for one
+    server: no inode freed by an earlier run can slow its creates."""
+
+    def __init__(self, tmp, kind):
+        self.img = os.path.join(tmp, f"fs-{time.time_ns()}.img")
+        self.mnt = self.img[:-len(".img")]
+        os.mkdir(self.mnt)
+        with open(self.img, "wb") as f:
+            f.truncate(FRESH_FS_MIB << 20)
+        for cmd in (["mkfs.ext4", "-q", "-F", *FRESH_FS[kind], self.img],
+                    ["mount", "-o", "loop", self.img, self.mnt]):
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            if r.returncode != 0:
+                os.unlink(self.img)
+                os.rmdir(self.mnt)
+                sys.exit(f"smtp_ab: --fresh-fs {kind}: {cmd[0]} failed: "
+                         f"{(r.stderr or r.stdout).strip()}")
+        os.chmod(self.mnt, 0o755)
+
+    def close(self):
+        subprocess.run(["umount", self.mnt], check=True, capture_output=True)
+        os.unlink(self.img)
+        os.rmdir(self.mnt)
+
+
 def builds(args):
     """(label, binary) of each --binary: A, B, ... (a build may be given
     twice, to see the noise)."""
@@ -92,12 +127,16 @@ def measure(args, tmp):
             empty_new(aged[label])
     for rnd in range(args.repeat):
         for label, b in builds(args):
-            srv = aged.get(label) or new_server(b, tmp, args.workers)
-            srv.start()
+            fs = FreshFs(tmp, args.fresh_fs) if args.fresh_fs else None
+            srv = aged.get(label) or new_server(b, fs.mnt if fs else tmp,
+                                                args.workers)
             try:
+                srv.start()
                 fig = run_load(args, srv)
             finally:
                 srv.stop()
+                if fs:
+                    fs.close()
             # Only --aged empties new/ between rounds: on this VM's ext4
             # (no journal) every inode freed in the last one to six
             # minutes slows each later create (recently_deleted()), so
@@ -171,6 +210,9 @@ def main():
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--aged", action="store_true",
                    help="one server per build whose new/ already held a run of messages")
+    p.add_argument("--fresh-fs", choices=sorted(FRESH_FS),
+                   help="each server on a new file system of this kind "
+                        "(a loop device; root only)")
     p.add_argument("--probe", type=float, default=2,
                    help="seconds of bench_server.fsync_probe after the rounds "
                         "(0: none)")
@@ -180,6 +222,8 @@ def main():
     p.add_argument("--no-sign-time", action="store_true",
                    help="skip `openssl speed rsa2048` (4 s; a check of the tool)")
     args = p.parse_args()
+    if args.fresh_fs and args.aged:
+        p.error("--fresh-fs and --aged: choose one")
     sign = None if args.no_sign_time else rsa2048_sign_ms()
     if sign is not None:
         print(f"openssl speed rsa2048: sign {sign:.3f} ms")

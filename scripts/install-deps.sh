@@ -37,9 +37,9 @@ libunbound-dev dns-root-data"
 # Tests and the demo's printed commands: the clients and what they need.
 TEST_PKGS="python3 python3-pytest procps iproute2 curl swaks libnet-ssleay-perl
 fetchmail ca-certificates nsd ldnsutils python3-dnslib python3-aiosmtpd"
-# The benchmark's peers (bench/peers.py), and strace for bench/smtp_ab.py
-# --syscalls.
-BENCH_PKGS="postfix dovecot-core dovecot-imapd strace"
+# The benchmark's peers (bench/peers.py), strace for bench/smtp_ab.py
+# --syscalls, mkfs.ext4 and mount for its --fresh-fs.
+BENCH_PKGS="postfix dovecot-core dovecot-imapd strace e2fsprogs mount"
 PKGS="$BUILD_PKGS $TEST_PKGS $BENCH_PKGS"
 
 # The unprivileged account `sealpost serve` drops to (config key `user`).

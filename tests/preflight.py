@@ -62,13 +62,15 @@ def _curl_ok(out):
 NSD = "/usr/sbin/nsd"
 # Postfix's test sink (the outbound benchmark, bench/outbound_bench.py).
 SMTP_SINK = "/usr/sbin/smtp-sink"
+# bench/smtp_ab.py --fresh-fs (test_bench runs it as root).
+MKFS_EXT4 = "/usr/sbin/mkfs.ext4"
 
 # The Debian package that ships each program the tests run.
 PROGRAM_PACKAGE = {"swaks": "swaks", "curl": "curl", "fetchmail": "fetchmail",
                    "openssl": "openssl", "pgrep": "procps", "pkill": "procps",
                    NSD: "nsd", "ldns-keygen": "ldnsutils",
                    "ldns-signzone": "ldnsutils", SMTP_SINK: "postfix",
-                   "strace": "strace"}
+                   "strace": "strace", MKFS_EXT4: "e2fsprogs", "mount": "mount"}
 
 # (what is wrong when the check fails, the program's self-report, is it
 # enough?, the package that supplies it when the program is there but falls
@@ -94,6 +96,10 @@ CHECKS = [
      lambda o: "ldns version" in o, "ldnsutils"),
     ("strace is missing (bench/smtp_ab.py --syscalls)", ["strace", "-V"],
      lambda o: "strace" in o, "strace"),
+    ("mkfs.ext4 is missing (bench/smtp_ab.py --fresh-fs)", [MKFS_EXT4, "-V"],
+     lambda o: "mke2fs" in o, "e2fsprogs"),
+    ("mount is missing (bench/smtp_ab.py --fresh-fs)", ["mount", "-V"],
+     lambda o: "util-linux" in o, "mount"),
     # smtp-sink has no version option: its usage line names it.
     ("smtp-sink is missing (outbound benchmark)", [SMTP_SINK],
      lambda o: "smtp-sink" in o or "usage" in o.lower(), "postfix"),

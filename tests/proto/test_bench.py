@@ -283,6 +283,19 @@ def test_smtp_ab_two_builds_aged_and_syscalls(loadgen):
                       r"([\d.]+) ms CPU$", r.stdout, re.M)
     assert probe and float(probe.group(1)) > 0, r.stdout
     assert r.stdout.count(f" `{rel}` | ") == 2, r.stdout
+    # --fresh-fs: a loop device and mount (root, as in CI); elsewhere the
+    # tool must say so in one line.
+    r = subprocess.run([*ab, "--repeat", "1", "-d", "1", "--probe", "0",
+                        "--fresh-fs", "ext4-nojournal"],
+                       capture_output=True, text=True, timeout=300, cwd=ROOT)
+    if os.geteuid() == 0 and os.path.exists("/dev/loop-control"):
+        assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+        assert re.search(r"^round 1  A .* ms CPU/msg", r.stdout, re.M), r.stdout
+        assert "sealpost-ab-" not in subprocess.run(["mount"], capture_output=True,
+                                            text=True).stdout
+    else:
+        assert r.returncode == 1 and r.stderr.startswith(
+            "smtp_ab: --fresh-fs ext4-nojournal: "), r.stderr
     r = subprocess.run([*ab, "--syscalls", "--count", "40"],
                        capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
