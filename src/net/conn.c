@@ -35,6 +35,10 @@ struct conn {
 	bool write_blocked;          /* the last write attempt would block */
 	bool handshaking, hs_wants_write;
 	bool tls_read_wants_write;   /* SSL_read asked for writability */
+	/* The last SSL_read wanted the socket: whatever OpenSSL still holds
+	 * is part of a record, and only more bytes from the socket can
+	 * complete it (coming back for it at once would spin the loop). */
+	bool tls_starved;
 	bool tls_write_wants_read;   /* SSL_write asked for readability */
 	bool owner_paused;
 	bool closing, dead;
@@ -131,7 +135,8 @@ static bool want_write(const struct conn *c)
  * compressed bytes (or zlib's own) not inflated yet. */
 static bool input_pending(struct conn *c)
 {
-	return (c->tls != NULL && !c->handshaking && tls_has_pending(c->tls)) ||
+	return (c->tls != NULL && !c->handshaking && !c->tls_starved &&
+		tls_has_pending(c->tls)) ||
 		(c->z != NULL && compress_inflate_pending(c->z, c->zin));
 }
 
@@ -274,6 +279,7 @@ static bool read_tls(struct conn *c, bool *got_r)
 		enum tls_io io = tls_read(c->tls, v.iov_base, v.iov_len, &n, &error);
 		v.iov_len = io == TLS_IO_OK ? n : 0;
 		evbuffer_commit_space(c->zin, &v, 1);
+		c->tls_starved = io == TLS_IO_WANT_READ || io == TLS_IO_WANT_WRITE;
 		switch (io) {
 		case TLS_IO_OK:
 			*got_r = true;

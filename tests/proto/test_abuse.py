@@ -3,6 +3,7 @@ and everyone else keeps being served."""
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -128,3 +129,98 @@ def test_recipient_guessing_ends_the_session(make_server):
         assert c.cmd(f"RCPT TO:<guess{i}@example.test>")[0].startswith(b"550")
     c.send(b"RCPT TO:<guess19@example.test>\r\n")
     assert b"421 4.7.0 mail.example.test Error: too many errors" in c.read_all()
+
+
+def workers_cpu_s(srv):
+    """CPU seconds (user + system) of the server's child processes."""
+    pids = subprocess.run(["pgrep", "-P", str(srv.proc.pid)], capture_output=True,
+                          text=True).stdout.split()
+    ticks = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])      # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+class RecordClient:
+    """TLS over memory BIOs on a connected socket: the test decides where
+    the bytes of a record are cut."""
+
+    def __init__(self, sock, ctx):
+        self.sock, self.buf = sock, b""
+        self.inc, self.out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.tls = ctx.wrap_bio(self.inc, self.out, server_hostname="localhost")
+        while True:
+            try:
+                self.tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                self.sock.sendall(self.out.read())
+                self._recv()
+        self.sock.sendall(self.out.read())
+
+    def _recv(self):
+        data = self.sock.recv(65536)
+        if not data:
+            raise EOFError(self.buf)
+        self.inc.write(data)
+
+    def record(self, data):
+        """The encrypted bytes of data, not sent."""
+        self.tls.write(data)
+        return self.out.read()
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            try:
+                self.buf += self.tls.read(65536)
+            except ssl.SSLWantReadError:
+                self._recv()
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+
+def plain_line(sock):
+    data = b""
+    while not data.endswith(b"\r\n"):
+        chunk = sock.recv(1)
+        if not chunk:
+            raise EOFError(data)
+        data += chunk
+    return data
+
+
+@pytest.mark.parametrize("service", ["imaps", "smtp"])
+def test_half_a_tls_record_costs_no_cpu(make_server, service):
+    """A client that stops in the middle of a TLS record (a slow link, or
+    on purpose) leaves the worker asleep until the rest arrives, then gets
+    its answer: OpenSSL holding part of a record is not input to come back
+    for (it spun the worker at 100 % CPU). IMAPS and SMTP after STARTTLS."""
+    srv = make_server(services=(service,))
+    sock = socket.create_connection(("127.0.0.1", srv.ports[service]), timeout=10)
+    try:
+        if service == "smtp":
+            assert plain_line(sock).startswith(b"220 ")
+            sock.sendall(b"EHLO client.test\r\n")
+            while not plain_line(sock).startswith(b"250 "):
+                pass
+            sock.sendall(b"STARTTLS\r\n")
+            assert plain_line(sock).startswith(b"220 ")
+        c = RecordClient(sock, srv.client_context())
+        if service == "imaps":
+            assert c.line().startswith(b"* OK")
+            command, answer = b"a NOOP\r\n", b"a OK"
+        else:
+            command, answer = b"NOOP\r\n", b"250 "
+        record = c.record(command)
+        assert len(record) > 12
+        cpu0 = workers_cpu_s(srv)
+        sock.sendall(record[:12])          # the header and a little more
+        time.sleep(1.5)
+        spent = workers_cpu_s(srv) - cpu0
+        sock.sendall(record[12:])
+        assert c.line().startswith(answer)
+        assert spent < 0.3, f"the workers spent {spent:.2f} s CPU waiting"
+    finally:
+        sock.close()
