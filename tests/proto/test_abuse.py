@@ -13,11 +13,14 @@ import pytest
 from mailserver import PASSWORD, RELEASE_BIN, Raw, Server
 
 
-def workers_rss_kib(srv):
-    pids = subprocess.run(["pgrep", "-P", str(srv.proc.pid)], capture_output=True,
+def child_pids(srv):
+    return subprocess.run(["pgrep", "-P", str(srv.proc.pid)], capture_output=True,
                           text=True).stdout.split()
+
+
+def workers_rss_kib(srv):
     total = 0
-    for pid in pids:
+    for pid in child_pids(srv):
         with open(f"/proc/{pid}/status") as f:
             total += int([l for l in f if l.startswith("VmRSS:")][0].split()[1])
     return total
@@ -133,10 +136,8 @@ def test_recipient_guessing_ends_the_session(make_server):
 
 def workers_cpu_s(srv):
     """CPU seconds (user + system) of the server's child processes."""
-    pids = subprocess.run(["pgrep", "-P", str(srv.proc.pid)], capture_output=True,
-                          text=True).stdout.split()
     ticks = 0
-    for pid in pids:
+    for pid in child_pids(srv):
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
         ticks += int(fields[11]) + int(fields[12])      # utime, stime
