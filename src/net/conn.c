@@ -39,6 +39,9 @@ struct conn {
 	 * is part of a record, and only more bytes from the socket can
 	 * complete it (coming back for it at once would spin the loop). */
 	bool tls_starved;
+	/* The end of the stream (close_notify or TCP close) was read behind
+	 * data not yet handed over: the owner gets the data first. */
+	bool tls_eof;
 	bool tls_write_wants_read;   /* SSL_write asked for readability */
 	bool owner_paused;
 	bool closing, dead;
@@ -109,6 +112,10 @@ static bool want_read(const struct conn *c)
 		return c->tls_write_wants_read;
 	if (c->handshaking || c->tls_write_wants_read)
 		return true;
+	/* SSL_read waits for the socket to take its reply (a key update):
+	 * on_write reads again; a readable socket meanwhile would spin. */
+	if (c->tls_read_wants_write)
+		return false;
 	return !c->owner_paused && evbuffer_get_length(c->in) < CONN_INPUT_MAX &&
 		evbuffer_get_length(c->zin) < CONN_INPUT_MAX;
 }
@@ -135,8 +142,8 @@ static bool want_write(const struct conn *c)
  * compressed bytes (or zlib's own) not inflated yet. */
 static bool input_pending(struct conn *c)
 {
-	return (c->tls != NULL && !c->handshaking && !c->tls_starved &&
-		tls_has_pending(c->tls)) ||
+	return (c->tls != NULL && !c->handshaking &&
+		(c->tls_eof || (!c->tls_starved && tls_has_pending(c->tls)))) ||
 		(c->z != NULL && compress_inflate_pending(c->z, c->zin));
 }
 
@@ -270,6 +277,10 @@ static bool read_tls(struct conn *c, bool *got_r)
 {
 	const char *error = NULL;
 
+	if (c->tls_eof) {
+		end(c, CONN_END_EOF, NULL);
+		return false;
+	}
 	/* Drain what OpenSSL holds: those bytes raise no socket event. */
 	do {
 		struct evbuffer_iovec v;
@@ -290,6 +301,12 @@ static bool read_tls(struct conn *c, bool *got_r)
 			c->tls_read_wants_write = true;
 			return true;
 		case TLS_IO_EOF:
+			/* Read ahead, the close can come in the same read as the
+			 * last commands: they are served first, as on TCP. */
+			if (*got_r) {
+				c->tls_eof = true;
+				return true;
+			}
 			end(c, CONN_END_EOF, NULL);
 			return false;
 		case TLS_IO_ERROR:

@@ -145,6 +145,7 @@ int spool_open(const char *data_dir, struct spool *sp, const char **error_r)
 	}
 	sp->path = xasprintf("%s/%s/%s", data_dir, DELIVER_SPOOL_DIR, name);
 	sp->size = 0;
+	sp->owned = true;
 	sp->moved = false;
 	sp->fd = open(sp->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (sp->fd < 0) {
@@ -268,8 +269,8 @@ static void item_fail(struct deliver_item *item, int err, const char *error)
 }
 
 /* Link item's spool into each recipient's new/, the last by renaming it
- * there unless place_extra still needs its name; on failure the names made
- * are taken back. */
+ * there when the spool is its own and place_extra does not need its name;
+ * on failure the names made are taken back. */
 static void item_place(struct deliver_item *item, const char *data_dir)
 {
 	const char *error = NULL;
@@ -277,7 +278,8 @@ static void item_place(struct deliver_item *item, const char *data_dir)
 	item->placed = xcalloc(item->n_addresses + 1, sizeof(char *));
 	for (size_t i = 0; i < item->n_addresses; i++) {
 		char *maildir = mailbox_path(data_dir, item->addresses[i]);
-		bool move = i + 1 == item->n_addresses && item->place_extra == NULL;
+		bool move = i + 1 == item->n_addresses && item->place_extra == NULL &&
+			    item->sp->owned;
 		int rc = deliver_one(item->sp, maildir, move,
 				     &item->placed[item->n_placed], &error);
 		int err = errno;

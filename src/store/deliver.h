@@ -30,6 +30,10 @@ struct spool {
 	int fd;
 	char *path;
 	uint64_t size;         /* bytes written so far */
+	/* Made by spool_open: the commit may rename it into a Maildir. A
+	 * spool set up around another file (the outbound queue's message,
+	 * which later attempts still read) is only ever linked or copied. */
+	bool owned;
 	bool moved;            /* renamed into a Maildir: path names nothing */
 };
 

@@ -228,6 +228,32 @@ static void test_failed_commit_moves_nothing(void **state)
 	test_rm_rf(&data_dir);
 }
 
+/* A spool around a file the caller keeps (the outbound queue's message,
+ * delivered to local recipients one commit each) is linked, never moved:
+ * the file is still there for the next recipient and the next attempt. */
+static void test_commit_keeps_a_file_it_does_not_own(void **state)
+{
+	char *data_dir, *root = test_mailbox(&data_dir);
+	char *msg = fs_join(data_dir, "queued.msg");
+	char *to1[] = { "user@example.test" }, *to2[] = { "other@example.test" };
+	const char *error = NULL;
+
+	test_write(msg, "Subject: q\r\n\r\nx\r\n");
+	struct spool sp = { .fd = open(msg, O_RDONLY | O_CLOEXEC), .path = msg,
+			    .size = 17 };
+	assert_true(sp.fd >= 0);
+	assert_int_equal(deliver_commit(&sp, data_dir, to1, 1, &error), 0);
+	assert_int_equal(deliver_commit(&sp, data_dir, to2, 1, &error), 0);
+	assert_false(sp.moved);
+	assert_int_equal(access(msg, F_OK), 0);
+	assert_int_equal(count_new(data_dir, "user@example.test"), 1);
+	assert_int_equal(count_new(data_dir, "other@example.test"), 1);
+	close(sp.fd);
+	free(msg);
+	free(root);
+	test_rm_rf(&data_dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -236,6 +262,7 @@ int main(void)
 		cmocka_unit_test(test_single_commit),
 		cmocka_unit_test(test_commit_moves_the_spool_file),
 		cmocka_unit_test(test_failed_commit_moves_nothing),
+		cmocka_unit_test(test_commit_keeps_a_file_it_does_not_own),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -172,6 +172,14 @@ class RecordClient:
         self.tls.write(data)
         return self.out.read()
 
+    def close_notify(self):
+        """The encrypted close_notify alert, not sent."""
+        try:
+            self.tls.unwrap()
+        except ssl.SSLWantReadError:
+            pass                        # it waits for the server's own
+        return self.out.read()
+
     def line(self):
         while b"\r\n" not in self.buf:
             try:
@@ -202,12 +210,7 @@ def test_half_a_tls_record_costs_no_cpu(make_server, service):
     sock = socket.create_connection(("127.0.0.1", srv.ports[service]), timeout=10)
     try:
         if service == "smtp":
-            assert plain_line(sock).startswith(b"220 ")
-            sock.sendall(b"EHLO client.test\r\n")
-            while not plain_line(sock).startswith(b"250 "):
-                pass
-            sock.sendall(b"STARTTLS\r\n")
-            assert plain_line(sock).startswith(b"220 ")
+            smtp_starttls(sock)
         c = RecordClient(sock, srv.client_context())
         if service == "imaps":
             assert c.line().startswith(b"* OK")
@@ -223,5 +226,36 @@ def test_half_a_tls_record_costs_no_cpu(make_server, service):
         sock.sendall(record[12:])
         assert c.line().startswith(answer)
         assert spent < 0.3, f"the workers spent {spent:.2f} s CPU waiting"
+    finally:
+        sock.close()
+
+
+def smtp_starttls(sock):
+    """EHLO and STARTTLS on a fresh port 25 connection, in plaintext."""
+    assert plain_line(sock).startswith(b"220 ")
+    sock.sendall(b"EHLO client.test\r\n")
+    while not plain_line(sock).startswith(b"250 "):
+        pass
+    sock.sendall(b"STARTTLS\r\n")
+    assert plain_line(sock).startswith(b"220 ")
+
+
+def test_a_command_sent_with_the_close_notify_is_served(make_server):
+    """A client that sends its last command and its close_notify in one go
+    (a script piping into openssl s_client) has the command served before
+    the session ends, as on plain TCP: the server reads both records at
+    once (read-ahead) and hands the command over before the end."""
+    srv = make_server(services=("imaps",))
+    sock = socket.create_connection(("127.0.0.1", srv.ports["imaps"]), timeout=10)
+    try:
+        c = RecordClient(sock, srv.client_context())
+        assert c.line().startswith(b"* OK")
+        sock.sendall(c.record(f'a LOGIN alice@example.test "{PASSWORD}"\r\n'.encode())
+                     + c.close_notify())
+        deadline = time.monotonic() + 10
+        done = 'auth ok user="alice@example.test" mechanism=LOGIN'
+        while done not in srv.log_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert done in srv.log_text()
     finally:
         sock.close()
