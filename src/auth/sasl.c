@@ -103,11 +103,15 @@ out:
 	return ret;
 }
 
-enum sasl_result sasl_begin(struct sasl *sa, enum sasl_mech mech,
+enum sasl_result sasl_begin(struct sasl **sap, enum sasl_mech mech,
 			    const char *initial, const char **challenge_r,
 			    const char **error_r)
 {
-	memset(sa, 0, sizeof(*sa));
+	if (*sap == NULL)
+		*sap = xcalloc(1, sizeof(**sap));
+	struct sasl *sa = *sap;
+
+	OPENSSL_cleanse(sa, sizeof(*sa));
 	sa->mech = mech;
 	if (initial == NULL) {
 		*challenge_r = mech == SASL_MECH_PLAIN ? "" : LOGIN_USER_CHALLENGE;
@@ -153,7 +157,10 @@ enum sasl_result sasl_step(struct sasl *sa, const char *line,
 	return SASL_DONE;
 }
 
-void sasl_clear(struct sasl *sa)
+void sasl_clear(struct sasl **sap)
 {
-	OPENSSL_cleanse(sa, sizeof(*sa));
+	if (*sap == NULL)
+		return;
+	OPENSSL_cleanse(*sap, sizeof(**sap));
+	x_free(sap);
 }

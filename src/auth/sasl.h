@@ -40,15 +40,16 @@ struct sasl {
 bool sasl_mech_find(const char *name, unsigned allowed, enum sasl_mech *mech_r);
 
 /* Start mech with the optional initial response (base64; "=" is an empty
- * one, RFC 4954 4). */
-enum sasl_result sasl_begin(struct sasl *sa, enum sasl_mech mech,
+ * one, RFC 4954 4). *sap is allocated here (a session holds one only
+ * during an exchange: about 850 bytes an idle connection does not keep). */
+enum sasl_result sasl_begin(struct sasl **sap, enum sasl_mech mech,
 			    const char *initial, const char **challenge_r,
 			    const char **error_r);
 /* The client's next line. "*" cancels (SASL_FAIL, sa->cancelled). */
 enum sasl_result sasl_step(struct sasl *sa, const char *line,
 			   const char **challenge_r, const char **error_r);
-/* Wipe the credentials. */
-void sasl_clear(struct sasl *sa);
+/* Wipe the credentials and free *sap (NULL: nothing to do). */
+void sasl_clear(struct sasl **sap);
 
 /* Base64 decode into out (size bytes); -1 on bad input or overflow. */
 int sasl_base64_decode(const char *in, unsigned char *out, size_t size,

@@ -349,7 +349,7 @@ static void authenticate_cancel(struct imap_session *is)
 static void authenticate_line(struct imap_session *is, const char *line)
 {
 	const char *challenge = "", *error = NULL;
-	sasl_result(is, sasl_step(&is->sasl, line, &challenge, &error), challenge, error);
+	sasl_result(is, sasl_step(is->sasl, line, &challenge, &error), challenge, error);
 }
 
 static void sasl_result(struct imap_session *is, enum sasl_result res,
@@ -365,7 +365,7 @@ static void sasl_result(struct imap_session *is, enum sasl_result res,
 		is->line_handler = NULL;
 		is->cancel = NULL;
 		/* RFC 3501 6.2.2: a cancelled exchange gets BAD. */
-		if (is->sasl.cancelled)
+		if (is->sasl->cancelled)
 			imap_command_done(is, "BAD", NULL, "Authentication cancelled");
 		else
 			imap_command_done(is, "NO", "AUTHENTICATIONFAILED", "%s", error);
@@ -374,8 +374,8 @@ static void sasl_result(struct imap_session *is, enum sasl_result res,
 	case SASL_DONE:
 		is->line_handler = NULL;
 		is->cancel = NULL;
-		auth_verify(&is->s, "PLAIN", is->sasl.user, is->sasl.password,
-			    is->sasl.password_len, auth_done);
+		auth_verify(&is->s, "PLAIN", is->sasl->user, is->sasl->password,
+			    is->sasl->password_len, auth_done);
 		return;
 	}
 }

@@ -124,7 +124,7 @@ struct imap_session {
 	char reply[IMAP_REPLY_MAX]; /* the tagged reply waiting for a sync */
 
 	/* authentication */
-	struct sasl sasl;
+	struct sasl *sasl;
 	char *user;                 /* logged-in account */
 	char *root;                 /* its mailbox path */
 

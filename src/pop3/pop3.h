@@ -35,7 +35,7 @@ struct pop3_session {
 	enum pop3_state state;
 	char user[ADDRESS_MAX + 1];     /* from USER, or the logged-in user */
 	bool user_given;
-	struct sasl sasl;
+	struct sasl *sasl;
 
 	/* TRANSACTION */
 	int lock_fd;                    /* maildrop lock (one session) */

@@ -178,12 +178,12 @@ static void sasl_result(struct pop3_session *ps, enum sasl_result res,
 		return;
 	case SASL_FAIL:
 		pop3_enter_state(ps, POP3_STATE_AUTHORIZATION);
-		pop3_err(ps, ps->sasl.cancelled ? NULL : "AUTH", "%s", error);
+		pop3_err(ps, ps->sasl->cancelled ? NULL : "AUTH", "%s", error);
 		sasl_clear(&ps->sasl);
 		return;
 	case SASL_DONE:
-		auth_verify(&ps->s, "PLAIN", ps->sasl.user, ps->sasl.password,
-			    ps->sasl.password_len, auth_done);
+		auth_verify(&ps->s, "PLAIN", ps->sasl->user, ps->sasl->password,
+			    ps->sasl->password_len, auth_done);
 		return;
 	}
 }
@@ -191,7 +191,7 @@ static void sasl_result(struct pop3_session *ps, enum sasl_result res,
 void pop3_sasl_response(struct pop3_session *ps, const char *line)
 {
 	const char *challenge = "", *error = NULL;
-	enum sasl_result res = sasl_step(&ps->sasl, line, &challenge, &error);
+	enum sasl_result res = sasl_step(ps->sasl, line, &challenge, &error);
 	sasl_result(ps, res, challenge, error);
 }
 

@@ -49,7 +49,7 @@ struct smtp_session {
 	char helo[SMTP_HELO_MAX + 1];
 	bool esmtp;
 	char *auth_user;                /* authenticated address, or NULL */
-	struct sasl sasl;               /* SMTP_STATE_AUTH */
+	struct sasl *sasl;              /* SMTP_STATE_AUTH only; else NULL */
 
 	/* the transaction */
 	struct smtp_path from;

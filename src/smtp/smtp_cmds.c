@@ -327,7 +327,7 @@ static void auth_result(struct smtp_session *ss, enum sasl_result res,
 		return;
 	case SASL_FAIL:
 		smtp_enter_state(ss, SMTP_STATE_READY);
-		if (ss->sasl.cancelled)
+		if (ss->sasl->cancelled)
 			smtp_reply(ss, 501, "5.7.0", "Authentication aborted");
 		else
 			smtp_reply(ss, 501, "5.5.2", "Cannot decode response: %s", error);
@@ -335,8 +335,8 @@ static void auth_result(struct smtp_session *ss, enum sasl_result res,
 		return;
 	case SASL_DONE:
 		smtp_enter_state(ss, SMTP_STATE_READY);
-		auth_verify(&ss->s, ss->sasl.mech == SASL_MECH_PLAIN ? "PLAIN" : "LOGIN",
-			    ss->sasl.user, ss->sasl.password, ss->sasl.password_len,
+		auth_verify(&ss->s, ss->sasl->mech == SASL_MECH_PLAIN ? "PLAIN" : "LOGIN",
+			    ss->sasl->user, ss->sasl->password, ss->sasl->password_len,
 			    auth_done);
 		return;
 	}
@@ -345,7 +345,7 @@ static void auth_result(struct smtp_session *ss, enum sasl_result res,
 void smtp_auth_response(struct smtp_session *ss, const char *line)
 {
 	const char *challenge = "", *error = NULL;
-	enum sasl_result res = sasl_step(&ss->sasl, line, &challenge, &error);
+	enum sasl_result res = sasl_step(ss->sasl, line, &challenge, &error);
 	auth_result(ss, res, challenge, error);
 }
 

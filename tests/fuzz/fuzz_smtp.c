@@ -59,12 +59,12 @@ static void fuzz_data(const unsigned char *in, size_t len)
 
 static void fuzz_sasl(const char *s)
 {
-	struct sasl sa;
+	struct sasl *sa = NULL;
 	const char *challenge, *error;
 	enum sasl_mech mech = (s[0] & 1) ? SASL_MECH_PLAIN : SASL_MECH_LOGIN;
 	if (sasl_begin(&sa, mech, s, &challenge, &error) == SASL_CONTINUE)
-		(void)sasl_step(&sa, s, &challenge, &error);
-	if (strlen(sa.user) > ADDRESS_MAX || sa.password_len > PASSWD_PASSWORD_MAX)
+		(void)sasl_step(sa, s, &challenge, &error);
+	if (strlen(sa->user) > ADDRESS_MAX || sa->password_len > PASSWD_PASSWORD_MAX)
 		abort();
 	sasl_clear(&sa);
 }
