@@ -333,25 +333,28 @@ static bool inflate_input(struct conn *c, bool *got_r)
 	return true;
 }
 
-static void do_read(struct conn *c)
+/* Returns false when the conn ended: an owner's closed callback may have
+ * freed it already (the outbound client does), so c is not touched. */
+static bool do_read(struct conn *c)
 {
 	bool got = false;
 
 	if (!(c->tls != NULL ? read_tls(c, &got) : read_plain(c, &got)))
-		return;
+		return false;
 	if (c->z != NULL && !inflate_input(c, &got))
-		return;
+		return false;
 	if (got) {
 		progress(c);
 		c->cb->input(c->ctx);
 	}
 	if (c->dead)
-		return;
+		return true;     /* ended later, from the loop (end_later) */
 	update_events(c);
 	/* Bytes left behind at the input cap raise no socket event: come
 	 * back for them once there is room. */
 	if (want_read(c) && input_pending(c))
 		event_active(c->ev_read, EV_READ, 1);
+	return true;
 }
 
 /* Write queued output. Returns false if the conn ended. */
@@ -405,25 +408,27 @@ static bool flush_out(struct conn *c, bool *wrote_r)
 	return true;
 }
 
-static void do_write(struct conn *c)
+/* Returns false when the conn ended (c may be freed: see do_read). */
+static bool do_write(struct conn *c)
 {
 	bool wrote = false;
 
 	if (!flush_out(c, &wrote))
-		return;
+		return false;
 	if (wrote)
 		progress(c);
 	if (out_len(c) == 0) {
 		if (c->closing) {
 			end(c, CONN_END_LOCAL, NULL);
-			return;
+			return false;
 		}
 		if (wrote)
 			c->cb->drained(c->ctx);
 		if (c->dead)
-			return;
+			return true;     /* ended later, from the loop */
 	}
 	update_events(c);
+	return true;
 }
 
 static void on_read(evutil_socket_t fd, short what, void *arg)
@@ -438,12 +443,11 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 	}
 	if (c->tls_write_wants_read) {
 		c->tls_write_wants_read = false;
-		do_write(c);
-		if (c->dead)
+		if (!do_write(c) || c->dead)
 			return;
 	}
 	if (want_read(c))
-		do_read(c);
+		(void)do_read(c);
 	else
 		update_events(c);
 }
@@ -467,11 +471,10 @@ static void on_write(evutil_socket_t fd, short what, void *arg)
 	}
 	if (c->tls_read_wants_write) {
 		c->tls_read_wants_write = false;
-		do_read(c);
-		if (c->dead)
+		if (!do_read(c) || c->dead)
 			return;
 	}
-	do_write(c);
+	(void)do_write(c);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
