@@ -130,7 +130,14 @@ test: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) test-build
 	@$(PYTHON) tests/run.py
 
-test-build: build/sealpost build/san/sealpost unit fuzz-build
+test-build: build/sealpost build/san/sealpost unit fuzz-build \
+            build/tests/keyupdate_client
+
+# The TLS 1.3 client of test_abuse's KeyUpdate test: OpenSSL only.
+build/tests/keyupdate_client: tests/proto/keyupdate_client.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) -O2 -g $(shell pkg-config --cflags openssl) $(CFLAGS) \
+	    -o $@ $< $(shell pkg-config --libs openssl)
 
 run: deps
 	@$(MAKE) --no-print-directory build/sealpost

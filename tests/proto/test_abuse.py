@@ -259,3 +259,40 @@ def test_a_command_sent_with_the_close_notify_is_served(make_server):
         assert done in srv.log_text()
     finally:
         sock.close()
+
+
+@pytest.fixture(scope="module")
+def keyupdate_client():
+    """tests/proto/keyupdate_client.c (make test builds it; so does this)."""
+    from conftest import ROOT
+    r = subprocess.run(["make", "-s", "build/tests/keyupdate_client"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return os.path.join(ROOT, "build/tests/keyupdate_client")
+
+
+def test_a_keyupdate_into_a_full_socket_costs_no_cpu(make_server, keyupdate_client):
+    """A TLS 1.3 client that stops reading and asks for KeyUpdates fills the
+    server's socket with the answers: SSL_read then wants to write the next
+    one while the client's records keep the socket readable. The worker
+    waits for writability, not for input (it spun at 100 % CPU reading
+    again and again), and the server goes on serving."""
+    srv = make_server(services=("imaps",))
+    seconds = 2
+    client = subprocess.Popen([keyupdate_client, str(srv.ports["imaps"]), str(seconds)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        ready = client.stdout.readline()
+        assert ready.startswith("ready "), ready    # the server stopped reading
+        cpu0 = workers_cpu_s(srv)
+        done = client.stdout.readline()
+        spent = workers_cpu_s(srv) - cpu0
+        assert done.startswith("done "), done
+        assert client.wait(10) == 0
+    finally:
+        client.kill()
+        client.wait()
+    assert spent < 0.3, f"the workers spent {spent:.2f} s CPU in {seconds} s"
+    c = Raw(srv.ports["imaps"], tls_ctx=srv.client_context())
+    assert c.line().startswith(b"* OK")
+    c.close()
