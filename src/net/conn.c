@@ -348,7 +348,7 @@ static bool do_read(struct conn *c)
 		c->cb->input(c->ctx);
 	}
 	if (c->dead)
-		return true;     /* ended later, from the loop (end_later) */
+		return true;     /* still allocated: owners end a conn via the loop */
 	update_events(c);
 	/* Bytes left behind at the input cap raise no socket event: come
 	 * back for them once there is room. */
@@ -425,7 +425,7 @@ static bool do_write(struct conn *c)
 		if (wrote)
 			c->cb->drained(c->ctx);
 		if (c->dead)
-			return true;     /* ended later, from the loop */
+			return true;     /* still allocated: see do_read */
 	}
 	update_events(c);
 	return true;
