@@ -11,6 +11,7 @@ import time
 import pytest
 
 from mailserver import PASSWORD, RELEASE_BIN, Raw, Server
+from bench_server import proc_cpu_seconds  # noqa: E402  (mailserver puts bench/ on the path)
 
 
 def child_pids(srv):
@@ -136,12 +137,7 @@ def test_recipient_guessing_ends_the_session(make_server):
 
 def workers_cpu_s(srv):
     """CPU seconds (user + system) of the server's child processes."""
-    ticks = 0
-    for pid in child_pids(srv):
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        ticks += int(fields[11]) + int(fields[12])      # utime, stime
-    return ticks / os.sysconf("SC_CLK_TCK")
+    return sum(proc_cpu_seconds(int(pid)) for pid in child_pids(srv))
 
 
 class RecordClient:
@@ -190,16 +186,6 @@ class RecordClient:
         return line
 
 
-def plain_line(sock):
-    data = b""
-    while not data.endswith(b"\r\n"):
-        chunk = sock.recv(1)
-        if not chunk:
-            raise EOFError(data)
-        data += chunk
-    return data
-
-
 @pytest.mark.parametrize("service", ["imaps", "smtp"])
 def test_half_a_tls_record_costs_no_cpu(make_server, service):
     """A client that stops in the middle of a TLS record (a slow link, or
@@ -207,10 +193,11 @@ def test_half_a_tls_record_costs_no_cpu(make_server, service):
     its answer: OpenSSL holding part of a record is not input to come back
     for (it spun the worker at 100 % CPU). IMAPS and SMTP after STARTTLS."""
     srv = make_server(services=(service,))
-    sock = socket.create_connection(("127.0.0.1", srv.ports[service]), timeout=10)
+    plain = Raw(srv.ports[service])
+    sock = plain.sock
     try:
         if service == "smtp":
-            smtp_starttls(sock)
+            smtp_starttls(plain)
         c = RecordClient(sock, srv.client_context())
         if service == "imaps":
             assert c.line().startswith(b"* OK")
@@ -230,14 +217,15 @@ def test_half_a_tls_record_costs_no_cpu(make_server, service):
         sock.close()
 
 
-def smtp_starttls(sock):
-    """EHLO and STARTTLS on a fresh port 25 connection, in plaintext."""
-    assert plain_line(sock).startswith(b"220 ")
-    sock.sendall(b"EHLO client.test\r\n")
-    while not plain_line(sock).startswith(b"250 "):
-        pass
-    sock.sendall(b"STARTTLS\r\n")
-    assert plain_line(sock).startswith(b"220 ")
+def smtp_starttls(plain):
+    """EHLO and STARTTLS on a fresh port 25 connection (a Raw client), in
+    plaintext; its socket is then ready for the TLS handshake."""
+    assert plain.reply()[0].startswith(b"220 ")
+    plain.send(b"EHLO client.test\r\n")
+    assert plain.reply()[-1].startswith(b"250 ")
+    plain.send(b"STARTTLS\r\n")
+    assert plain.reply()[0].startswith(b"220 ")
+    assert plain.buf == b""
 
 
 def test_a_command_sent_with_the_close_notify_is_served(make_server):
